@@ -1,0 +1,334 @@
+//! The handle users hold: commands in, events out.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+
+use crate::config::{ClientBuilder, Config};
+use crate::error::Error;
+use crate::event::{Event, Message, State};
+use crate::outbox::Outbox;
+use crate::stats::{Counters, Stats, Transition};
+use crate::supervisor::Supervisor;
+
+/// What `send` did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    /// The link is open: the message goes out now.
+    Sent,
+    /// The link is not open: the message waits in the outbox for the next open.
+    Queued,
+}
+
+/// Requests from handles to the supervisor.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Connect,
+    Close(CloseRequest),
+    Pause,
+    Resume,
+    ReconnectNow,
+    NetworkChanged,
+}
+
+/// A `close()` in flight: the supervisor answers with the unsent messages.
+#[derive(Debug)]
+pub(crate) struct CloseRequest {
+    pub code: u16,
+    pub reason: String,
+    pub reply: Option<oneshot::Sender<Vec<Message>>>,
+}
+
+impl CloseRequest {
+    /// The close that follows dropping every handle.
+    pub fn dropped() -> Self {
+        CloseRequest {
+            code: 1001,
+            reason: "client dropped".into(),
+            reply: None,
+        }
+    }
+}
+
+/// State shared by the handles and the supervisor.
+pub(crate) struct Shared {
+    state: AtomicU8,
+    pub outbox: Mutex<Outbox>,
+    pub outbox_ready: Notify,
+    pub counters: Counters,
+}
+
+const STATES: [State; 8] = [
+    State::Idle,
+    State::Connecting,
+    State::Open,
+    State::Waiting,
+    State::Paused,
+    State::Closing,
+    State::Closed,
+    State::Failed,
+];
+
+impl Shared {
+    pub fn state(&self) -> State {
+        STATES[self.state.load(Ordering::Acquire) as usize]
+    }
+
+    pub fn set_state(&self, s: State) {
+        let i = STATES.iter().position(|x| *x == s).unwrap_or(0);
+        self.state.store(i as u8, Ordering::Release);
+    }
+
+    pub fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A WebSocket client that stays connected. Cheap to clone; dropping the last clone closes it.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+    events: Arc<Mutex<Option<Events>>>,
+    config: Arc<Config>,
+    max_message_size: usize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.config.redacted_url())
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Start building a client for `url` (`ws://` or `wss://`).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) fn start(config: Config, runtime: Handle) -> Client {
+        let shared = Arc::new(Shared {
+            state: AtomicU8::new(0),
+            outbox: Mutex::new(Outbox::new(config.outbox)),
+            outbox_ready: Notify::new(),
+            counters: Counters::default(),
+        });
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let credits = Arc::new(Semaphore::new(config.event_buffer));
+        let config = Arc::new(config);
+        let supervisor = Supervisor::new(
+            config.clone(),
+            shared.clone(),
+            cmd_rx,
+            ev_tx,
+            credits.clone(),
+        );
+        // Spawned on the handle the client holds: never a bare `tokio::spawn`.
+        runtime.spawn(supervisor.run());
+        Client {
+            max_message_size: config.max_message_size,
+            shared,
+            commands: cmd_tx,
+            events: Arc::new(Mutex::new(Some(Events { rx: ev_rx, credits }))),
+            config,
+        }
+    }
+
+    /// Take the event stream (once). Until it is taken, inbound messages are buffered up to
+    /// `event_buffer`; then the client stops reading the socket (TCP backpressure).
+    pub fn events(&self) -> Result<Events, Error> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or(Error::EventsTaken)
+    }
+
+    /// Start connecting. Does nothing while connecting or open; an error once closed or failed.
+    pub fn connect(&self) -> Result<(), Error> {
+        self.command(Command::Connect)
+    }
+
+    /// Queue a text message. Never blocks.
+    pub fn send_text(&self, text: impl Into<String>) -> Result<SendStatus, Error> {
+        self.send(Message::text(text.into()))
+    }
+
+    /// Queue a binary message. Never blocks.
+    pub fn send_binary(&self, data: impl Into<bytes::Bytes>) -> Result<SendStatus, Error> {
+        self.send(Message::Binary(data.into()))
+    }
+
+    /// Queue a message: `Sent` if the link is open, `Queued` if it waits for the next open,
+    /// or an error (`QueueFull`, `MessageTooLarge`, `Closed`, `Failed`); nothing is dropped silently.
+    pub fn send(&self, message: Message) -> Result<SendStatus, Error> {
+        if message.len() > self.max_message_size {
+            return Err(Error::MessageTooLarge {
+                size: message.len(),
+                max: self.max_message_size,
+            });
+        }
+        self.shared.outbox().push(message)?;
+        self.shared.outbox_ready.notify_one();
+        Ok(if self.shared.state() == State::Open {
+            SendStatus::Sent
+        } else {
+            SendStatus::Queued
+        })
+    }
+
+    /// Close with `code` (1000 or 3000–4999) and `reason`; returns every accepted message that
+    /// was never written. Idempotent: a second call returns an empty list.
+    pub async fn close(&self, code: u16, reason: &str) -> Result<Vec<Message>, Error> {
+        if !(code == 1000 || (3000..=4999).contains(&code)) {
+            return Err(Error::InvalidCloseCode(code));
+        }
+        if reason.len() > 123 {
+            return Err(Error::CloseReasonTooLong(reason.len()));
+        }
+        let (tx, rx) = oneshot::channel();
+        let request = CloseRequest {
+            code,
+            reason: reason.to_string(),
+            reply: Some(tx),
+        };
+        if self.commands.send(Command::Close(request)).is_err() {
+            return Ok(Vec::new());
+        }
+        Ok(rx.await.unwrap_or_default())
+    }
+
+    /// Close the link and stay disconnected until `resume()`. Sends keep queueing.
+    pub fn pause(&self) -> Result<(), Error> {
+        self.command(Command::Pause)
+    }
+
+    /// Leave `Paused` and connect at once.
+    pub fn resume(&self) -> Result<(), Error> {
+        self.command(Command::Resume)
+    }
+
+    /// Skip the current backoff delay (the handshake budget still applies).
+    pub fn reconnect_now(&self) -> Result<(), Error> {
+        self.command(Command::ReconnectNow)
+    }
+
+    /// The network changed: verify an open link with a short ping, or retry now if waiting.
+    pub fn network_changed(&self) -> Result<(), Error> {
+        self.command(Command::NetworkChanged)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let (n, b) = {
+            let o = self.shared.outbox();
+            (o.len(), o.bytes())
+        };
+        self.shared.counters.snapshot(n, b)
+    }
+
+    /// The last 64 state changes, oldest first, with their causes.
+    pub fn history(&self) -> Vec<Transition> {
+        self.shared.counters.history()
+    }
+
+    /// The client's settings (secrets hidden in `Debug`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn command(&self, cmd: Command) -> Result<(), Error> {
+        match self.shared.state() {
+            State::Closed | State::Closing => return Err(Error::Closed),
+            State::Failed => return Err(Error::Failed),
+            _ => {}
+        }
+        self.commands.send(cmd).map_err(|_| Error::Closed)
+    }
+}
+
+/// The client's events, in order. Also a `Stream`. Bindings drain it in batches.
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<Event>,
+    credits: Arc<Semaphore>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// The next event; `None` after the terminal event (`Closed` by `close()`, or `Failed`).
+    pub async fn next(&mut self) -> Option<Event> {
+        let ev = self.rx.recv().await;
+        self.release(ev.iter());
+        ev
+    }
+
+    /// Wait for at least one event and take up to `max`; empty means the stream has ended.
+    pub async fn next_batch(&mut self, max: usize) -> Vec<Event> {
+        let mut out = Vec::with_capacity(max.clamp(1, 256));
+        self.rx.recv_many(&mut out, max.max(1)).await;
+        self.release(out.iter());
+        out
+    }
+
+    /// Blocking form of [`next_batch`](Self::next_batch) for a binding's own thread (never call
+    /// it from async code). Holds no lock of the caller's while it waits.
+    pub fn blocking_next_batch(&mut self, max: usize) -> Vec<Event> {
+        let mut out = Vec::with_capacity(max.clamp(1, 256));
+        self.rx.blocking_recv_many(&mut out, max.max(1));
+        self.release(out.iter());
+        out
+    }
+
+    /// Take up to `max` events that are ready now, without waiting.
+    pub fn try_next_batch(&mut self, max: usize) -> Vec<Event> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.rx.try_recv() {
+                Ok(ev) => out.push(ev),
+                Err(_) => break,
+            }
+        }
+        self.release(out.iter());
+        out
+    }
+
+    // Each delivered message frees one slot of the event buffer, letting the supervisor read on.
+    fn release<'a>(&self, events: impl Iterator<Item = &'a Event>) {
+        let n = events.filter(|e| matches!(e, Event::Message(_))).count();
+        if n > 0 {
+            self.credits.add_permits(n);
+        }
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let polled = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(ev)) = &polled {
+            self.release(std::iter::once(ev));
+        }
+        polled
+    }
+}

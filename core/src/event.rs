@@ -1,0 +1,387 @@
+//! What leaves the core: events, messages, states and the causes behind them.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// A data message, inbound or outbound.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A UTF-8 text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text, if this is a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(t) => Some(t.as_str()),
+            Message::Binary(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    // Payloads can be large or sensitive: show kind and size, and a short text prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Text(t) if t.len() <= 32 => write!(f, "Text({:?})", t.as_str()),
+            Message::Text(t) => write!(f, "Text({} bytes)", t.len()),
+            Message::Binary(b) => write!(f, "Binary({} bytes)", b.len()),
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Message::Text(s.into())
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Message::Text(s.into())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(b: Vec<u8>) -> Self {
+        Message::Binary(b.into())
+    }
+}
+
+/// The client's lifecycle state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Built, `connect()` not called yet.
+    Idle,
+    /// An attempt is in flight (TCP, TLS, HTTP upgrade).
+    Connecting,
+    /// The link is open.
+    Open,
+    /// The link was lost; waiting out the backoff delay.
+    Waiting,
+    /// Paused by `pause()`; nothing happens until `resume()`.
+    Paused,
+    /// `close()` is shutting the link down.
+    Closing,
+    /// Closed by `close()` (or by dropping the client). Terminal.
+    Closed,
+    /// Gave up: retry limit, or a cause retrying cannot fix. Terminal.
+    Failed,
+}
+
+impl State {
+    /// Whether the client will never connect again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, State::Closed | State::Failed)
+    }
+
+    /// Lower-case name, as bindings show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Connecting => "connecting",
+            State::Open => "open",
+            State::Waiting => "waiting",
+            State::Paused => "paused",
+            State::Closing => "closing",
+            State::Closed => "closed",
+            State::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which side ended a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This client closed it (`close()`, `pause()`, a dead heartbeat, a protocol error).
+    Local,
+    /// The server sent a close frame.
+    Remote,
+    /// Nobody closed it: the socket failed (reset, EOF without close frame).
+    Network,
+}
+
+impl Initiator {
+    /// Lower-case name, as bindings show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Initiator::Local => "local",
+            Initiator::Remote => "remote",
+            Initiator::Network => "network",
+        }
+    }
+}
+
+/// Why a link ended or an attempt failed: the reason behind a `Reconnecting` or `Failed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The TCP connection could not be made (refused, unreachable, DNS).
+    ConnectFailed(String),
+    /// TCP + TLS + upgrade took longer than `connect_timeout`.
+    ConnectTimeout,
+    /// TLS failed (certificate not trusted, handshake error).
+    Tls(String),
+    /// The server answered the upgrade with a non-101 status.
+    HandshakeRejected {
+        /// HTTP status code.
+        status: u16,
+        /// `Retry-After` in seconds, when the server sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The HTTP upgrade failed for another reason (bad response, protocol mismatch).
+    Handshake(String),
+    /// The auth provider returned an error.
+    Auth(String),
+    /// The link was closed with this close code (sent by the server, or by us).
+    Closed {
+        /// Close code (1006 when no close frame arrived).
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Nothing arrived for heartbeat interval + timeout: the link was dead.
+    HeartbeatTimeout,
+    /// The socket failed while open (reset, EOF without a close frame).
+    Network(String),
+    /// The server broke the WebSocket protocol.
+    Protocol(String),
+    /// An inbound message exceeded `max_message_size` (we closed with 1009).
+    MessageTooLarge,
+    /// `network_changed()` found the link dead.
+    NetworkChanged,
+    /// `max_retries` attempts failed.
+    RetriesExhausted {
+        /// Attempts made since the last stable open.
+        attempts: u32,
+        /// Why the last one failed.
+        last: Box<Cause>,
+    },
+    /// `max_elapsed` passed without a link.
+    ElapsedExhausted {
+        /// How long the client had been without a link.
+        elapsed: Duration,
+        /// Why the last attempt failed.
+        last: Box<Cause>,
+    },
+}
+
+impl Cause {
+    /// A stable short name for the cause, for logs and bindings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cause::ConnectFailed(_) => "connect_failed",
+            Cause::ConnectTimeout => "connect_timeout",
+            Cause::Tls(_) => "tls",
+            Cause::HandshakeRejected { .. } => "handshake_rejected",
+            Cause::Handshake(_) => "handshake",
+            Cause::Auth(_) => "auth",
+            Cause::Closed { .. } => "closed",
+            Cause::HeartbeatTimeout => "heartbeat_timeout",
+            Cause::Network(_) => "network",
+            Cause::Protocol(_) => "protocol",
+            Cause::MessageTooLarge => "message_too_large",
+            Cause::NetworkChanged => "network_changed",
+            Cause::RetriesExhausted { .. } => "retries_exhausted",
+            Cause::ElapsedExhausted { .. } => "elapsed_exhausted",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::ConnectFailed(m) => write!(f, "connect failed: {m}"),
+            Cause::ConnectTimeout => f.write_str("connect timed out"),
+            Cause::Tls(m) => write!(f, "TLS error: {m}"),
+            Cause::HandshakeRejected {
+                status,
+                retry_after: Some(d),
+            } => {
+                write!(
+                    f,
+                    "handshake rejected with HTTP {status} (Retry-After {}s)",
+                    d.as_secs()
+                )
+            }
+            Cause::HandshakeRejected { status, .. } => {
+                write!(f, "handshake rejected with HTTP {status}")
+            }
+            Cause::Handshake(m) => write!(f, "handshake failed: {m}"),
+            Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
+            Cause::Closed { code, reason } if reason.is_empty() => {
+                write!(
+                    f,
+                    "closed with {code} ({})",
+                    crate::policy::close_code_name(*code)
+                )
+            }
+            Cause::Closed { code, reason } => write!(
+                f,
+                "closed with {code} ({}): {reason}",
+                crate::policy::close_code_name(*code)
+            ),
+            Cause::HeartbeatTimeout => f.write_str("heartbeat timeout: no data from the server"),
+            Cause::Network(m) => write!(f, "network error: {m}"),
+            Cause::Protocol(m) => write!(f, "protocol error: {m}"),
+            Cause::MessageTooLarge => f.write_str("inbound message larger than max_message_size"),
+            Cause::NetworkChanged => f.write_str("link dead after network change"),
+            Cause::RetriesExhausted { attempts, last } => {
+                write!(f, "gave up after {attempts} failed attempts; last: {last}")
+            }
+            Cause::ElapsedExhausted { elapsed, last } => write!(
+                f,
+                "gave up after {:.1}s without a link; last: {last}",
+                elapsed.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// What kind of trouble an `Error` event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// An attempt failed (TCP, TLS, handshake, timeout).
+    Connect,
+    /// The auth provider failed, or the server rejected credentials.
+    Auth,
+    /// The open link failed (protocol error, oversized message, heartbeat).
+    Link,
+    /// An application callback raised (reported by a binding).
+    Callback,
+}
+
+impl ErrorKind {
+    /// Lower-case name, as bindings show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Link => "link",
+            ErrorKind::Callback => "callback",
+        }
+    }
+}
+
+/// Something the client tells its user, in order, one at a time.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The state changed (emitted before the event that explains it).
+    StateChanged {
+        /// The new state.
+        state: State,
+    },
+    /// An attempt begins.
+    Connecting {
+        /// Attempt number since the last stable link, from 1.
+        attempt: u32,
+    },
+    /// The link is open.
+    Open {
+        /// Attempt number that succeeded.
+        attempt: u32,
+        /// Subprotocol the server chose.
+        protocol: Option<String>,
+    },
+    /// A message arrived.
+    Message(Message),
+    /// A heartbeat got its answer.
+    Pong {
+        /// Round-trip time of the ping.
+        rtt: Duration,
+    },
+    /// An open link ended.
+    Closed {
+        /// Close code (1006 when no close frame was exchanged).
+        code: u16,
+        /// Close reason.
+        reason: String,
+        /// Who ended it.
+        initiator: Initiator,
+        /// Whether the client will try again.
+        will_reconnect: bool,
+    },
+    /// Waiting before the next attempt.
+    Reconnecting {
+        /// Number of the attempt that will follow the delay.
+        attempt: u32,
+        /// The delay before it.
+        delay: Duration,
+        /// Why the previous link or attempt ended.
+        cause: Cause,
+    },
+    /// Something failed and the client is still trying.
+    Error {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// Human-readable description (secrets redacted).
+        message: String,
+    },
+    /// Terminal: the client gave up.
+    Failed {
+        /// Why it gave up.
+        reason: Cause,
+        /// Every accepted message that was never written.
+        unsent: Vec<Message>,
+    },
+}
+
+impl Event {
+    /// A stable short name, as bindings use for event types.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::StateChanged { .. } => "state",
+            Event::Connecting { .. } => "connecting",
+            Event::Open { .. } => "open",
+            Event::Message(_) => "message",
+            Event::Pong { .. } => "pong",
+            Event::Closed { .. } => "closed",
+            Event::Reconnecting { .. } => "reconnecting",
+            Event::Error { .. } => "error",
+            Event::Failed { .. } => "failed",
+        }
+    }
+
+    /// The `Error` event a binding reports when an application callback raised.
+    pub fn callback_error(message: impl Into<String>) -> Event {
+        Event::Error {
+            kind: ErrorKind::Callback,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Counters and the flight recorder, shared between the supervisor and `stats()`/`history()`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::event::State;
+
+/// How many state changes `history()` keeps.
+pub const HISTORY_LEN: usize = 64;
+
+/// The code and reason of a link's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// Close code (1006 when none was exchanged).
+    pub code: u16,
+    /// Close reason.
+    pub reason: String,
+}
+
+/// A snapshot of one client's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Attempts made (each TCP + handshake try).
+    pub attempts: u64,
+    /// Links opened.
+    pub opens: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages written (greeting included).
+    pub messages_out: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Payload bytes written.
+    pub bytes_out: u64,
+    /// Messages waiting in the outbox.
+    pub queued_messages: usize,
+    /// Bytes waiting in the outbox.
+    pub queued_bytes: usize,
+    /// Round trip of the last answered heartbeat.
+    pub last_rtt: Option<Duration>,
+    /// How the last link ended.
+    pub last_close: Option<CloseInfo>,
+    /// Total time with an open link.
+    pub time_connected: Duration,
+    /// Total time without one (since the first `connect()`).
+    pub time_disconnected: Duration,
+}
+
+/// One state change, for the flight recorder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Wall-clock time of the change.
+    pub at: SystemTime,
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Why (secrets redacted).
+    pub cause: String,
+}
+
+#[derive(Default)]
+struct Timing {
+    open_since: Option<Instant>,
+    down_since: Option<Instant>,
+    connected: Duration,
+    disconnected: Duration,
+}
+
+/// Counters updated by the supervisor, read by any thread.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub attempts: AtomicU64,
+    pub opens: AtomicU64,
+    pub messages_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    last_rtt_micros: AtomicU64,
+    last_close: Mutex<Option<CloseInfo>>,
+    timing: Mutex<Timing>,
+    history: Mutex<VecDeque<Transition>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Counters {
+    pub fn add_in(&self, bytes: usize) {
+        self.messages_in.fetch_add(1, Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn add_out(&self, messages: usize, bytes: usize) {
+        self.messages_out.fetch_add(messages as u64, Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn set_rtt(&self, rtt: Duration) {
+        self.last_rtt_micros
+            .store(rtt.as_micros().max(1) as u64, Relaxed);
+    }
+
+    pub fn set_close(&self, code: u16, reason: &str) {
+        *lock(&self.last_close) = Some(CloseInfo {
+            code,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Record a state change: the flight recorder and the connected/disconnected clocks.
+    pub fn record(&self, from: State, to: State, cause: &str) {
+        let now = Instant::now();
+        {
+            let mut t = lock(&self.timing);
+            if let Some(s) = t.open_since.take() {
+                t.connected += now - s;
+            }
+            if let Some(s) = t.down_since.take() {
+                t.disconnected += now - s;
+            }
+            match to {
+                State::Open => t.open_since = Some(now),
+                State::Connecting | State::Waiting => t.down_since = Some(now),
+                _ => {}
+            }
+        }
+        let mut h = lock(&self.history);
+        if h.len() == HISTORY_LEN {
+            h.pop_front();
+        }
+        h.push_back(Transition {
+            at: SystemTime::now(),
+            from,
+            to,
+            cause: cause.to_string(),
+        });
+    }
+
+    pub fn history(&self) -> Vec<Transition> {
+        lock(&self.history).iter().cloned().collect()
+    }
+
+    pub fn snapshot(&self, queued_messages: usize, queued_bytes: usize) -> Stats {
+        let now = Instant::now();
+        let t = lock(&self.timing);
+        let rtt = self.last_rtt_micros.load(Relaxed);
+        Stats {
+            attempts: self.attempts.load(Relaxed),
+            opens: self.opens.load(Relaxed),
+            messages_in: self.messages_in.load(Relaxed),
+            messages_out: self.messages_out.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            queued_messages,
+            queued_bytes,
+            last_rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
+            last_close: lock(&self.last_close).clone(),
+            time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now - s),
+            time_disconnected: t.disconnected + t.down_since.map_or(Duration::ZERO, |s| now - s),
+        }
+    }
+}
