@@ -1,0 +1,71 @@
+//! Test peers for wstether's test suites: a scriptable WebSocket server
+//! ([`TestServer`]), a TCP fault-injection proxy ([`FaultProxy`]) and the
+//! HTTP control API behind the `wstether-testd` binary ([`control`]).
+//!
+//! This crate deliberately does not depend on `wstether`: it is an independent
+//! peer built on plain tokio + tokio-tungstenite, so a bug in the client cannot
+//! hide itself by being mirrored in the server. Everything binds and connects to
+//! 127.0.0.1 only, and every task a server or proxy spawns ends when it is dropped.
+
+pub mod control;
+mod proxy;
+mod server;
+mod tls;
+
+pub use proxy::{FaultProxy, ProxyMode, ProxyStats};
+pub use server::{ServerConfig, ServerStats, TestServer};
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+
+/// Binds a listener on 127.0.0.1:`port` (0 = random) with SO_REUSEADDR, so the
+/// same port can be bound again right after a stop while old connections linger
+/// in TIME_WAIT.
+pub(crate) fn bind_reuse(port: u16) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    socket.listen(1024)
+}
+
+/// Rebinds `port`, retrying briefly: the previous listener may still be in the
+/// middle of being dropped by its task.
+pub(crate) async fn rebind(port: u16) -> std::io::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match bind_reuse(port) {
+            Ok(l) => return Ok(l),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Waits until `cond()` holds, re-checking on every change signalled through
+/// `changes`, or until `timeout` passes. Returns whether the condition held.
+pub(crate) async fn wait_for(
+    changes: &watch::Sender<u64>,
+    timeout: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut rx = changes.subscribe();
+    loop {
+        // `subscribe` marks the current version as seen, so checking after it
+        // cannot miss a change that happens between the check and the wait.
+        if cond() {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) | Err(_) => return cond(),
+        }
+    }
+}
+
+/// Signals a change to every [`wait_for`] waiter.
+pub(crate) fn bump(changes: &watch::Sender<u64>) {
+    changes.send_modify(|v| *v = v.wrapping_add(1));
+}
