@@ -51,7 +51,6 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
         Cause::Closed { code, .. } if terminal.close_codes.contains(code) => Verdict::Fail,
         // 1013 Try Again Later carries no delay: wait the curve's maximum.
         Cause::Closed { code: 1013, .. } => Verdict::RetryLater,
-        Cause::Tls(_) => Verdict::Fail,
         _ => Verdict::Retry { floor: None },
     }
 }

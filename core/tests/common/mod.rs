@@ -1,0 +1,90 @@
+//! Shared helpers for the core's integration tests: fast settings and event waiting with deadlines.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use wstether::{Backoff, ClientBuilder, Event, Events, Heartbeat};
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Backoff fast enough for tests, without jitter so delays are checkable.
+pub fn fast_backoff() -> Backoff {
+    Backoff {
+        initial: ms(50),
+        max: ms(400),
+        factor: 2.0,
+        jitter: 0.0,
+        stable_after: ms(300),
+    }
+}
+
+pub fn fast_heartbeat(interval: u64, timeout: u64) -> Heartbeat {
+    Heartbeat {
+        interval: ms(interval),
+        timeout: ms(timeout),
+        app_ping: None,
+    }
+}
+
+/// A builder with test timings and no handshake budget.
+pub fn builder(url: &str) -> ClientBuilder {
+    wstether::Client::builder(url)
+        .backoff(fast_backoff())
+        .heartbeat(Some(fast_heartbeat(500, 500)))
+        .handshake_budget(None)
+        .close_timeout(ms(500))
+}
+
+/// Wait for the first event matching `pred`; returns it with everything seen before it.
+pub async fn wait_for(
+    events: &mut Events,
+    within: Duration,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> (Event, Vec<Event>) {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ev)) if pred(&ev) => return (ev, seen),
+            Ok(Some(ev)) => seen.push(ev),
+            Ok(None) => panic!("event stream ended; seen: {seen:#?}"),
+            Err(_) => panic!("no matching event within {within:?}; seen: {seen:#?}"),
+        }
+    }
+}
+
+pub async fn wait_open(events: &mut Events, within: Duration) -> Vec<Event> {
+    wait_for(events, within, |e| matches!(e, Event::Open { .. }))
+        .await
+        .1
+}
+
+/// Events other than state changes, pongs and messages: the sequence scenarios talk about.
+pub fn lifecycle(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                Event::StateChanged { .. } | Event::Pong { .. } | Event::Message(_)
+            )
+        })
+        .map(Event::name)
+        .collect()
+}
+
+/// Drain events until the stream ends (after a terminal event), with a deadline.
+pub async fn drain(events: &mut Events, within: Duration) -> Vec<Event> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ev)) => out.push(ev),
+            Ok(None) => return out,
+            Err(_) => panic!("stream did not end within {within:?}; seen: {out:#?}"),
+        }
+    }
+}

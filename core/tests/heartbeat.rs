@@ -1,0 +1,167 @@
+//! Dead-link detection: the half-open link no socket error reports, app-level pings, network changes.
+
+mod common;
+
+use common::*;
+use tokio::time::Instant;
+use wstether::{AppPing, Cause, Event, Heartbeat, Initiator, Message, PongMatch};
+use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
+
+#[tokio::test]
+async fn half_open_link_is_detected_within_interval_plus_timeout() {
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    let (interval, timeout) = (300, 300);
+    let client = builder(&proxy.url())
+        .heartbeat(Some(fast_heartbeat(interval, timeout)))
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    // A first pong proves the heartbeat works before the link goes silent.
+    wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+
+    proxy.set_mode(ProxyMode::Blackhole).await;
+    let cut = Instant::now();
+    let (closed, _) = wait_for(&mut events, ms(5000), |e| matches!(e, Event::Closed { .. })).await;
+    let took = cut.elapsed();
+    match closed {
+        Event::Closed {
+            code,
+            initiator,
+            will_reconnect,
+            ..
+        } => {
+            assert_eq!(code, 1006);
+            assert_eq!(initiator, Initiator::Network);
+            assert!(will_reconnect);
+        }
+        _ => unreachable!(),
+    }
+    // No closing-handshake wait on a dead link: interval + timeout plus scheduling slack.
+    assert!(
+        took <= ms(interval + timeout + 250),
+        "detected after {took:?}"
+    );
+    let (ev, _) = wait_for(&mut events, ms(1000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        Event::Reconnecting {
+            cause: Cause::HeartbeatTimeout,
+            ..
+        }
+    ));
+
+    proxy.set_mode(ProxyMode::Pass).await;
+    wait_open(&mut events, ms(5000)).await;
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn server_that_stops_answering_is_replaced() {
+    let server = TestServer::start().await.unwrap();
+    let client = builder(&server.url())
+        .heartbeat(Some(fast_heartbeat(200, 200)))
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    server.set_answer_pings(false);
+    wait_for(&mut events, ms(3000), |e| {
+        matches!(e, Event::Closed { code: 1006, .. })
+    })
+    .await;
+    server.set_answer_pings(true);
+    wait_open(&mut events, ms(3000)).await;
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn app_level_ping_uses_the_pong_matcher() {
+    // The echo server answers {"type":"ping"} with the same text: that is our pong.
+    let server = TestServer::start().await.unwrap();
+    let hb = Heartbeat {
+        interval: ms(100),
+        timeout: ms(300),
+        app_ping: Some(AppPing {
+            payload: Message::text(r#"{"type":"ping"}"#),
+            pong: PongMatch::Contains(r#""ping""#.into()),
+        }),
+    };
+    let client = builder(&server.url()).heartbeat(Some(hb)).build().unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    let (pong, seen) = wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+    assert!(matches!(pong, Event::Pong { .. }));
+    // The pong was consumed by the heartbeat, not delivered as a message.
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Message(_))),
+        "{seen:?}"
+    );
+    assert!(client.stats().last_rtt.is_some());
+    assert!(
+        server.stats().pings == 0,
+        "no protocol pings when an app ping is set"
+    );
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn network_changed_finds_a_dead_link_fast() {
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    // A slow heartbeat would need 40 s; the probe needs its short timeout.
+    let client = builder(&proxy.url())
+        .heartbeat(Some(fast_heartbeat(30_000, 300)))
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    proxy.set_mode(ProxyMode::Blackhole).await;
+    let t = Instant::now();
+    client.network_changed().unwrap();
+    let (ev, _) = wait_for(&mut events, ms(3000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            ev,
+            Event::Reconnecting {
+                cause: Cause::NetworkChanged,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(t.elapsed() < ms(1000), "took {:?}", t.elapsed());
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn network_changed_on_a_healthy_link_keeps_it() {
+    let server = TestServer::start().await.unwrap();
+    let client = builder(&server.url())
+        .heartbeat(Some(fast_heartbeat(30_000, 300)))
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    client.network_changed().unwrap();
+    let (_, seen) = wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+    assert!(!seen.iter().any(|e| matches!(e, Event::Closed { .. })));
+    assert_eq!(client.state(), wstether::State::Open);
+    client.close(1000, "").await.unwrap();
+}
