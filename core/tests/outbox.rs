@@ -1,0 +1,190 @@
+//! Outbox: queued while not open, flushed in order after the greeting, bounded, accounted for.
+
+mod common;
+
+use common::*;
+use wstether::{Error, Event, Message, OutboxLimits, SendStatus};
+use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
+
+#[tokio::test]
+async fn queued_messages_follow_the_greeting_in_order() {
+    let server = TestServer::start().await.unwrap();
+    let client = builder(&server.url())
+        .greeting(vec![
+            Message::text("auth:me"),
+            Message::text("subscribe:news"),
+        ])
+        .build()
+        .unwrap();
+    let _events = client.events().unwrap();
+    for i in 0..5 {
+        assert_eq!(
+            client.send_text(format!("m{i}")).unwrap(),
+            SendStatus::Queued
+        );
+    }
+    assert_eq!(client.stats().queued_messages, 5);
+    client.connect().unwrap();
+    assert!(server.wait_received(7, ms(3000)).await);
+    assert_eq!(
+        server.stats().received,
+        ["auth:me", "subscribe:news", "m0", "m1", "m2", "m3", "m4"]
+    );
+    // The greeting goes first again on every open.
+    server.clear_received();
+    server.drop_all().await;
+    client.send_text("after drop").unwrap();
+    assert!(server.wait_received(3, ms(3000)).await);
+    assert_eq!(
+        server.stats().received,
+        ["auth:me", "subscribe:news", "after drop"]
+    );
+    assert!(client.close(1000, "").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn full_outbox_is_an_error_and_close_hands_everything_back() {
+    let client = builder("ws://127.0.0.1:9/")
+        .outbox(OutboxLimits {
+            max_messages: 3,
+            max_bytes: 1024,
+        })
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        client.send_text(format!("q{i}")).unwrap();
+    }
+    assert!(matches!(
+        client.send_text("overflow"),
+        Err(Error::QueueFull { messages: 3, .. })
+    ));
+    assert!(matches!(
+        client.send_binary(vec![0u8; 2000]),
+        Err(Error::QueueFull { .. })
+    ));
+    let unsent = client.close(1000, "bye").await.unwrap();
+    let texts: Vec<_> = unsent.iter().map(|m| m.as_text().unwrap()).collect();
+    assert_eq!(texts, ["q0", "q1", "q2"]);
+    assert_eq!(client.send_text("late"), Err(Error::Closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_accepted_message_is_written_or_handed_back_when_the_link_dies() {
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    let client = builder(&proxy.url())
+        .outbox(OutboxLimits {
+            max_messages: 100_000,
+            max_bytes: 64 << 20,
+        })
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+
+    let payload = "x".repeat(512);
+    let sender = client.clone();
+    // The supervisor writes on another worker while this task keeps sending.
+    let writer = tokio::spawn(async move {
+        for i in 0..4000 {
+            sender.send_text(format!("{i}:{payload}")).unwrap();
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    assert!(server.wait_received(200, ms(3000)).await);
+    // Kill the link with messages in flight; attempts keep failing while it is in reset mode.
+    proxy.set_mode(ProxyMode::Reset).await;
+    writer.await.unwrap();
+    wait_for(&mut events, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
+    for i in 4000..4100 {
+        client.send_text(format!("{i}:late")).unwrap();
+    }
+    let unsent = client.close(1000, "").await.unwrap();
+    let stats = client.stats();
+    // Promise 1: written, or handed back. Nothing else.
+    assert_eq!(stats.messages_out + unsent.len() as u64, 4100, "{stats:?}");
+    let ids: Vec<u64> = unsent
+        .iter()
+        .map(|m| {
+            m.as_text()
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    // Handed back in order, with nothing skipped between them.
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "unsent not contiguous"
+    );
+    assert_eq!(ids.last(), Some(&4099));
+    // The server saw a prefix of what was written, in order.
+    let received = server.stats().received;
+    for (i, text) in received.iter().enumerate() {
+        assert!(text.starts_with(&format!("{i}:")), "out of order at {i}");
+    }
+}
+
+#[tokio::test]
+async fn messages_in_flight_are_retried_on_the_next_link() {
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    let client = builder(&proxy.url())
+        .outbox(OutboxLimits {
+            max_messages: 100_000,
+            max_bytes: 64 << 20,
+        })
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    let n = 3000;
+    for i in 0..n {
+        if i == 1000 {
+            proxy.set_mode(ProxyMode::Reset).await;
+            proxy.set_mode(ProxyMode::Pass).await;
+        }
+        client.send_text(format!("{i}")).unwrap();
+    }
+    // Whatever the reset cut off goes out on the next link; the server sees the tail in order.
+    assert!(server.wait_received(1, ms(3000)).await);
+    let deadline = tokio::time::Instant::now() + ms(5000);
+    loop {
+        let got = server.stats().received;
+        if got.last().map(String::as_str) == Some("2999") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "tail never arrived: {} received",
+            got.len()
+        );
+        server.wait_received(got.len() + 1, ms(200)).await;
+    }
+    assert!(client.close(1000, "").await.unwrap().is_empty());
+    assert!(client.stats().messages_out >= n as u64);
+}
+
+#[tokio::test]
+async fn outbound_message_size_is_checked() {
+    let client = builder("ws://127.0.0.1:9/")
+        .max_message_size(10)
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.send_text("01234567890"),
+        Err(Error::MessageTooLarge { size: 11, max: 10 })
+    );
+    client.close(1000, "").await.unwrap();
+}

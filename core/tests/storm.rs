@@ -1,0 +1,144 @@
+//! Storm guarding: Retry-After, close 1013, and a fleet of 200 clients dropped at once.
+
+mod common;
+
+use common::*;
+use tokio::time::Instant;
+use wstether::{Backoff, Cause, Event};
+use wstether_testkit::TestServer;
+
+#[tokio::test]
+async fn retry_after_on_503_is_honoured() {
+    let server = TestServer::start().await.unwrap();
+    server.reject_next(1, 503, Some(1));
+    let client = builder(&server.url()).build().unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    let (ev, _) = wait_for(&mut events, ms(3000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    let waited_from = Instant::now();
+    match ev {
+        Event::Reconnecting {
+            delay,
+            cause:
+                Cause::HandshakeRejected {
+                    status: 503,
+                    retry_after,
+                },
+            ..
+        } => {
+            assert_eq!(retry_after, Some(ms(1000)));
+            assert!(delay >= ms(1000), "{delay:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    wait_open(&mut events, ms(3000)).await;
+    assert!(
+        waited_from.elapsed() >= ms(950),
+        "reconnected after {:?}",
+        waited_from.elapsed()
+    );
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn close_1013_waits_the_longest_delay() {
+    let server = TestServer::start().await.unwrap();
+    let backoff = Backoff {
+        initial: ms(20),
+        max: ms(700),
+        factor: 2.0,
+        jitter: 0.0,
+        stable_after: ms(5000),
+    };
+    let client = builder(&server.url()).backoff(backoff).build().unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    client.send_text("!close 1013 busy").unwrap();
+    let (ev, _) = wait_for(&mut events, ms(3000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    assert!(
+        matches!(ev, Event::Reconnecting { delay, cause: Cause::Closed { code: 1013, .. }, .. } if delay == ms(700)),
+        "{ev:?}"
+    );
+    client.close(1000, "").await.unwrap();
+}
+
+/// Largest number of timestamps (ms) inside any window of `width` ms.
+fn densest(times: &[u64], width: u64) -> usize {
+    let mut best = 0;
+    let mut j = 0;
+    for i in 0..times.len() {
+        while times[i] - times[j] >= width {
+            j += 1;
+        }
+        best = best.max(i - j + 1);
+    }
+    best
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_dropped_together_spreads_its_return_within_the_budget() {
+    const FLEET: usize = 200;
+    const BUDGET: u32 = 50;
+    let server = TestServer::start().await.unwrap();
+    let backoff = Backoff {
+        initial: ms(1000),
+        max: ms(4000),
+        factor: 2.0,
+        jitter: 0.5,
+        stable_after: ms(100),
+    };
+    let mut clients = Vec::new();
+    let mut streams = Vec::new();
+    for _ in 0..FLEET {
+        let c = wstether::Client::builder(server.url())
+            .backoff(backoff.clone())
+            .handshake_budget(Some(BUDGET))
+            .build()
+            .unwrap();
+        streams.push(c.events().unwrap());
+        c.connect().unwrap();
+        clients.push(c);
+    }
+    assert!(
+        server.wait_connections(FLEET, ms(15_000)).await,
+        "fleet did not connect"
+    );
+    let before = server.stats().handshake_times_ms.len();
+    // Let every link become stable, then drop them all at once.
+    tokio::time::sleep(ms(150)).await;
+    server.drop_all().await;
+    assert!(
+        server.wait_connections(FLEET, ms(20_000)).await,
+        "fleet did not come back"
+    );
+
+    let mut times: Vec<u64> = server.stats().handshake_times_ms[before..].to_vec();
+    times.sort_unstable();
+    assert_eq!(times.len(), FLEET, "one handshake per client");
+    let first = times[0];
+    let spread = times[FLEET - 1] - first;
+    // Within the budget: a bucket of 50 plus 50/s allows at most 100 in any second.
+    assert!(
+        densest(&times, 1000) <= 2 * BUDGET as usize + 2,
+        "densest second: {}",
+        densest(&times, 1000)
+    );
+    // Not landing together: no 50 ms slot holds more than a fifth of the fleet.
+    assert!(
+        densest(&times, 50) <= FLEET / 5,
+        "densest 50 ms: {}",
+        densest(&times, 50)
+    );
+    assert!(spread >= 1500, "returns spread over only {spread} ms");
+    for c in &clients {
+        assert!(c.stats().opens >= 2);
+    }
+    drop(streams);
+}
