@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
@@ -829,6 +830,9 @@ fn read_error_loss(e: WsError) -> Loss {
         shut: Shut::Send(code),
     };
     match e {
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            network_loss("connection reset without a closing handshake")
+        }
         WsError::Capacity(_) => local(Cause::MessageTooLarge, 1009),
         WsError::Utf8(m) => local(Cause::Protocol(format!("invalid UTF-8: {m}")), 1007),
         WsError::Protocol(p) => local(Cause::Protocol(p.to_string()), 1002),
