@@ -1,5 +1,6 @@
 //! The handle users hold: commands in, events out.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -139,7 +140,11 @@ impl Client {
             max_message_size: config.max_message_size,
             shared,
             commands: cmd_tx,
-            events: Arc::new(Mutex::new(Some(Events { rx: ev_rx, credits }))),
+            events: Arc::new(Mutex::new(Some(Events {
+                rx: ev_rx,
+                credits,
+                pending: VecDeque::new(),
+            }))),
             config,
         }
     }
@@ -263,9 +268,14 @@ impl Client {
 }
 
 /// The client's events, in order. Also a `Stream`. Bindings drain it in batches.
+///
+/// The supervisor hands events over in chunks (one per socket read batch), so a consumer
+/// pays one channel operation and one wake-up per chunk rather than per message.
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::UnboundedReceiver<Vec<Event>>,
     credits: Arc<Semaphore>,
+    /// Events of a chunk received but not yet handed out.
+    pending: VecDeque<Event>,
 }
 
 impl fmt::Debug for Events {
@@ -277,44 +287,86 @@ impl fmt::Debug for Events {
 impl Events {
     /// The next event; `None` after the terminal event (`Closed` by `close()`, or `Failed`).
     pub async fn next(&mut self) -> Option<Event> {
-        let ev = self.rx.recv().await;
-        self.release(ev.iter());
-        ev
+        if self.pending.is_empty() {
+            let chunk = self.rx.recv().await?;
+            self.pending.extend(chunk);
+        }
+        self.pop_one()
     }
 
     /// Wait for at least one event and take up to `max`; empty means the stream has ended.
     pub async fn next_batch(&mut self, max: usize) -> Vec<Event> {
-        let mut out = Vec::with_capacity(max.clamp(1, 256));
-        self.rx.recv_many(&mut out, max.max(1)).await;
-        self.release(out.iter());
-        out
+        if self.pending.is_empty() {
+            match self.rx.recv().await {
+                Some(chunk) => return self.assemble(chunk, max),
+                None => return Vec::new(),
+            }
+        }
+        self.take_ready(max)
     }
 
     /// Blocking form of [`next_batch`](Self::next_batch) for a binding's own thread (never call
     /// it from async code). Holds no lock of the caller's while it waits.
     pub fn blocking_next_batch(&mut self, max: usize) -> Vec<Event> {
-        let mut out = Vec::with_capacity(max.clamp(1, 256));
-        self.rx.blocking_recv_many(&mut out, max.max(1));
-        self.release(out.iter());
-        out
+        if self.pending.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => return self.assemble(chunk, max),
+                None => return Vec::new(),
+            }
+        }
+        self.take_ready(max)
     }
 
     /// Take up to `max` events that are ready now, without waiting.
     pub fn try_next_batch(&mut self, max: usize) -> Vec<Event> {
-        let mut out = Vec::new();
-        while out.len() < max {
-            match self.rx.try_recv() {
-                Ok(ev) => out.push(ev),
-                Err(_) => break,
+        self.take_ready(max)
+    }
+
+    /// Build a batch starting from a fresh chunk, topped up with chunks already waiting.
+    fn assemble(&mut self, mut out: Vec<Event>, max: usize) -> Vec<Event> {
+        let max = max.max(1);
+        if out.len() > max {
+            self.pending.extend(out.drain(max..));
+        } else {
+            while out.len() < max {
+                let Ok(chunk) = self.rx.try_recv() else { break };
+                let room = max - out.len();
+                let mut chunk = chunk.into_iter();
+                out.extend(chunk.by_ref().take(room));
+                self.pending.extend(chunk);
             }
         }
-        self.release(out.iter());
+        self.release(&out);
         out
     }
 
+    fn take_ready(&mut self, max: usize) -> Vec<Event> {
+        let max = max.max(1);
+        let mut out: Vec<Event> = Vec::with_capacity(max.min(self.pending.len()).max(1));
+        while out.len() < max {
+            if let Some(ev) = self.pending.pop_front() {
+                out.push(ev);
+                continue;
+            }
+            let Ok(chunk) = self.rx.try_recv() else { break };
+            self.pending.extend(chunk);
+        }
+        self.release(&out);
+        out
+    }
+
+    fn pop_one(&mut self) -> Option<Event> {
+        let ev = self.pending.pop_front()?;
+        self.release(std::slice::from_ref(&ev));
+        Some(ev)
+    }
+
     // Each delivered message frees one slot of the event buffer, letting the supervisor read on.
-    fn release<'a>(&self, events: impl Iterator<Item = &'a Event>) {
-        let n = events.filter(|e| matches!(e, Event::Message(_))).count();
+    fn release(&self, events: &[Event]) {
+        let n = events
+            .iter()
+            .filter(|e| matches!(e, Event::Message(_)))
+            .count();
         if n > 0 {
             self.credits.add_permits(n);
         }
@@ -325,10 +377,13 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        let polled = self.rx.poll_recv(cx);
-        if let Poll::Ready(Some(ev)) = &polled {
-            self.release(std::iter::once(ev));
+        if self.pending.is_empty() {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.pending.extend(chunk),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        polled
+        Poll::Ready(self.pop_one())
     }
 }

@@ -45,6 +45,7 @@ pub mod event;
 pub mod heartbeat;
 pub mod outbox;
 pub mod policy;
+pub mod probe;
 pub mod redact;
 pub mod runtime;
 pub mod stats;

@@ -91,9 +91,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Counters {
-    pub fn add_in(&self, bytes: usize) {
-        self.messages_in.fetch_add(1, Relaxed);
-        self.bytes_in.fetch_add(bytes as u64, Relaxed);
+    pub fn add_in(&self, messages: u64, bytes: u64) {
+        self.messages_in.fetch_add(messages, Relaxed);
+        self.bytes_in.fetch_add(bytes, Relaxed);
     }
 
     pub fn add_out(&self, messages: usize, bytes: usize) {

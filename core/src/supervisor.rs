@@ -91,7 +91,9 @@ pub(crate) struct Supervisor {
     config: Arc<Config>,
     shared: Arc<Shared>,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<Vec<Event>>,
+    /// Inbound messages of the current read batch, sent to the consumer as one chunk.
+    inbound: Vec<Event>,
     /// One permit per inbound message the consumer may have pending; none left → stop reading.
     credits: Arc<Semaphore>,
     /// Attempts since the last stable link (the backoff curve's position).
@@ -104,6 +106,10 @@ pub(crate) struct Supervisor {
     ping_seq: u64,
     log_url: String,
     write_batch: Vec<Message>,
+    /// Event slots claimed from `credits` and not yet used by a delivered message.
+    credits_held: usize,
+    /// Inbound counts not yet published to the shared counters (published once per read batch).
+    unpublished_in: (u64, u64),
 }
 
 impl Supervisor {
@@ -111,7 +117,7 @@ impl Supervisor {
         config: Arc<Config>,
         shared: Arc<Shared>,
         commands: mpsc::UnboundedReceiver<Command>,
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<Vec<Event>>,
         credits: Arc<Semaphore>,
     ) -> Self {
         Supervisor {
@@ -120,12 +126,15 @@ impl Supervisor {
             shared,
             commands,
             events,
+            inbound: Vec::new(),
             credits,
             attempt: 0,
             refreshed_auth: false,
             down_since: None,
             ping_seq: 0,
-            write_batch: Vec::with_capacity(WRITE_BATCH),
+            write_batch: Vec::new(),
+            credits_held: 0,
+            unpublished_in: (0, 0),
         }
     }
 
@@ -423,14 +432,24 @@ impl Supervisor {
                 timer.as_mut().reset(at);
             }
         }
-        let mut have_credit = self.take_credit();
+        let end = self.drive_link(socket, &mut liveness, timer.as_mut()).await;
+        // Slots claimed but unused go back, so the next link starts with the full buffer.
+        self.credits
+            .add_permits(std::mem::take(&mut self.credits_held));
+        end
+    }
+
+    async fn drive_link(
+        &mut self,
+        socket: &mut Socket,
+        liveness: &mut Option<Liveness>,
+        mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    ) -> LinkEnd {
         loop {
+            let have_credit = self.has_credit();
             if !have_credit {
-                have_credit = self.take_credit();
-                if !have_credit {
-                    if let Some(l) = liveness.as_mut() {
-                        l.pause_reading();
-                    }
+                if let Some(l) = liveness.as_mut() {
+                    l.pause_reading();
                 }
             }
             let outbox_pending = !self.shared.outbox().is_empty();
@@ -487,7 +506,7 @@ impl Supervisor {
                             });
                         }
                         Tick::Ping => {
-                            if let Err(loss) = self.ping(socket, &liveness).await {
+                            if let Err(loss) = self.ping(socket, liveness).await {
                                 return LinkEnd::Lost(loss);
                             }
                             timer.as_mut().reset(Instant::now());
@@ -497,8 +516,7 @@ impl Supervisor {
                 }
                 Wake::Credit => {
                     // The consumer caught up (the permit we waited on was released again on
-                    // drop, so claim one properly) and the silence clock restarts.
-                    have_credit = self.take_credit();
+                    // drop; the next turn claims slots properly) and the silence clock restarts.
                     if let Some(l) = liveness.as_mut() {
                         l.resume_reading(Instant::now());
                     }
@@ -507,24 +525,33 @@ impl Supervisor {
                     let mut next = Some(frame);
                     let mut read = 0;
                     while let Some(frame) = next.take() {
-                        if let Some(end) = self.on_frame(frame, &mut have_credit, &mut liveness) {
+                        if let Some(end) = self.on_frame(frame, liveness) {
+                            self.publish_in();
                             return LinkEnd::Lost(end);
                         }
                         read += 1;
-                        if have_credit && read < READ_BATCH {
+                        if read < READ_BATCH && self.has_credit() {
                             next = socket.next().now_or_never();
                         }
                     }
+                    self.publish_in();
                     if let Some(l) = liveness.as_mut() {
                         l.on_receive(Instant::now());
                     }
                 }
                 Wake::Write => {
-                    if let Err(loss) = self.write_outbox(socket, &liveness).await {
+                    if let Err(loss) = self.write_outbox(socket, liveness).await {
                         return LinkEnd::Lost(loss);
                     }
                 }
-                Wake::Sent => {}
+                // A send woke us: write at once rather than on the next turn (latency).
+                Wake::Sent => {
+                    if !self.shared.outbox().is_empty() {
+                        if let Err(loss) = self.write_outbox(socket, liveness).await {
+                            return LinkEnd::Lost(loss);
+                        }
+                    }
+                }
             }
         }
     }
@@ -533,7 +560,6 @@ impl Supervisor {
     fn on_frame(
         &mut self,
         frame: Option<Result<WsMessage, WsError>>,
-        have_credit: &mut bool,
         liveness: &mut Option<Liveness>,
     ) -> Option<Loss> {
         let msg = match frame {
@@ -556,9 +582,9 @@ impl Supervisor {
                         return None;
                     }
                 }
-                self.deliver(Message::Text(text), have_credit);
+                self.deliver(Message::Text(text));
             }
-            WsMessage::Binary(data) => self.deliver(Message::Binary(data), have_credit),
+            WsMessage::Binary(data) => self.deliver(Message::Binary(data)),
             WsMessage::Pong(payload) => {
                 if payload.as_ref() == self.ping_seq.to_be_bytes() {
                     self.on_pong(liveness);
@@ -587,11 +613,24 @@ impl Supervisor {
         None
     }
 
-    fn deliver(&mut self, msg: Message, have_credit: &mut bool) {
-        self.shared.counters.add_in(msg.len());
-        if self.events.send(Event::Message(msg)).is_ok() {
-            // The credit travels with the message; the consumer returns it when it takes it.
-            *have_credit = self.take_credit();
+    fn deliver(&mut self, msg: Message) {
+        self.unpublished_in.0 += 1;
+        self.unpublished_in.1 += msg.len() as u64;
+        // The slot travels with the message; the consumer frees it when it takes it.
+        self.credits_held = self.credits_held.saturating_sub(1);
+        self.inbound.push(Event::Message(msg));
+    }
+
+    /// End of a read batch: hand the messages over in one chunk (one channel push, one wake-up)
+    /// and publish the counters.
+    fn publish_in(&mut self) {
+        if !self.inbound.is_empty() {
+            let chunk = std::mem::replace(&mut self.inbound, Vec::with_capacity(16));
+            let _ = self.events.send(chunk);
+        }
+        let (n, bytes) = std::mem::take(&mut self.unpublished_in);
+        if n > 0 {
+            self.shared.counters.add_in(n, bytes);
         }
     }
 
@@ -603,19 +642,23 @@ impl Supervisor {
         }
     }
 
-    /// Claim one event slot without waiting.
-    fn take_credit(&self) -> bool {
+    /// Whether one more inbound message may be read: claims event slots without waiting,
+    /// several at a time so the hot path does not touch the semaphore per message.
+    fn has_credit(&mut self) -> bool {
         if self.events.is_closed() {
             // Nobody listens: never stall the socket for a consumer that is gone.
             return true;
         }
-        match self.credits.try_acquire() {
-            Ok(permit) => {
-                permit.forget();
-                true
+        if self.credits_held == 0 {
+            for chunk in [32, 1] {
+                if let Ok(permits) = self.credits.try_acquire_many(chunk) {
+                    permits.forget();
+                    self.credits_held = chunk as usize;
+                    break;
+                }
             }
-            Err(_) => false,
         }
+        self.credits_held > 0
     }
 
     async fn ping(&mut self, socket: &mut Socket, liveness: &Option<Liveness>) -> Result<(), Loss> {
@@ -783,9 +826,11 @@ impl Supervisor {
         self.emit(Event::StateChanged { state: to });
     }
 
-    fn emit(&self, event: Event) {
+    fn emit(&mut self, event: Event) {
+        // Messages read before this event go first: events stay in order.
+        self.publish_in();
         // A consumer that dropped its stream simply stops hearing; the client carries on.
-        let _ = self.events.send(event);
+        let _ = self.events.send(vec![event]);
     }
 }
 

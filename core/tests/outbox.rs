@@ -16,7 +16,7 @@ async fn queued_messages_follow_the_greeting_in_order() {
         ])
         .build()
         .unwrap();
-    let _events = client.events().unwrap();
+    let mut events = client.events().unwrap();
     for i in 0..5 {
         assert_eq!(
             client.send_text(format!("m{i}")).unwrap(),
@@ -33,6 +33,8 @@ async fn queued_messages_follow_the_greeting_in_order() {
     // The greeting goes first again on every open.
     server.clear_received();
     server.drop_all().await;
+    // Sent once the client knows the link is gone, so it cannot go into the dying socket.
+    wait_for(&mut events, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     client.send_text("after drop").unwrap();
     assert!(server.wait_received(3, ms(3000)).await);
     assert_eq!(
