@@ -41,7 +41,7 @@ const WRITE_TIMEOUT_NO_HEARTBEAT: Duration = Duration::from_secs(30);
 enum Step {
     Idle,
     Connect,
-    Open(Link),
+    Open(Box<Link>),
     Wait { delay: Duration, cause: Cause },
     Paused,
     Close(CloseRequest),
@@ -209,7 +209,7 @@ impl Supervisor {
         loop {
             tokio::select! {
                 result = &mut attempt_fut => return match result {
-                    Ok(link) => Step::Open(link),
+                    Ok(link) => Step::Open(Box::new(link)),
                     Err(cause) => self.attempt_failed(cause),
                 },
                 cmd = self.commands.recv() => match cmd {
@@ -224,11 +224,11 @@ impl Supervisor {
     }
 
     /// The link is open: run it until it ends, then shut it and decide what follows.
-    async fn open(&mut self, link: Link) -> Step {
+    async fn open(&mut self, link: Box<Link>) -> Step {
         let Link {
             mut socket,
             protocol,
-        } = link;
+        } = *link;
         let opened_at = Instant::now();
         self.refreshed_auth = false;
         self.down_since = None;
