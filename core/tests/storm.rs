@@ -142,3 +142,33 @@ async fn a_fleet_dropped_together_spreads_its_return_within_the_budget() {
     }
     drop(streams);
 }
+
+#[tokio::test]
+async fn manual_reconnects_spend_the_same_budget() {
+    let server = TestServer::start().await.unwrap();
+    // One handshake per second for this host: a burst of one, then paced.
+    let client = builder(&server.url())
+        .handshake_budget(Some(1))
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    wait_open(&mut events, ms(3000)).await;
+    for _ in 0..2 {
+        server.drop_all().await;
+        wait_for(&mut events, ms(3000), |e| {
+            matches!(e, Event::Reconnecting { .. })
+        })
+        .await;
+        client.reconnect_now().unwrap();
+        wait_open(&mut events, ms(3000)).await;
+    }
+    let t = server.stats().handshake_times_ms;
+    assert_eq!(t.len(), 3);
+    // reconnect_now skipped the backoff, not the budget.
+    assert!(
+        t[1] - t[0] >= 900 && t[2] - t[1] >= 900,
+        "handshakes at {t:?} ms"
+    );
+    client.close(1000, "").await.unwrap();
+}
