@@ -23,9 +23,8 @@ async fn provider_runs_per_attempt_and_401_retries_once_with_fresh_credentials()
         jitter: 0.0,
         stable_after: ms(100),
     };
-    let client = builder(&server.url())
-        .backoff(slow)
-        .auth(move |req: AuthRequest| {
+    let (client, mut events) = open(builder(&server.url()).backoff(slow).auth(
+        move |req: AuthRequest| {
             log.lock().unwrap().push(req);
             let token = if req.after_unauthorized {
                 "t2".to_string()
@@ -38,12 +37,9 @@ async fn provider_runs_per_attempt_and_401_retries_once_with_fresh_credentials()
                     format!("Bearer {token}"),
                 )])
             }
-        })
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+        },
+    ))
+    .await;
 
     // The token expires server-side; the link drops; the cached token is refused.
     server.set_token(Some("t2"));
@@ -93,9 +89,7 @@ async fn terminal_handshake_statuses_end_in_failed() {
     for status in [400, 403, 404] {
         let server = TestServer::start().await.unwrap();
         server.reject_next(u32::MAX, status, None);
-        let client = builder(&server.url()).build().unwrap();
-        let mut events = client.events().unwrap();
-        client.connect().unwrap();
+        let (_client, mut events) = start(builder(&server.url()));
         let all = drain(&mut events, ms(3000)).await;
         assert!(
             matches!(all.last(), Some(Event::Failed { reason: Cause::HandshakeRejected { status: s, .. }, .. }) if *s == status),
@@ -109,26 +103,18 @@ async fn terminal_handshake_statuses_end_in_failed() {
 async fn terminal_statuses_are_configurable() {
     let server = TestServer::start().await.unwrap();
     server.reject_next(1, 403, None);
-    let client = builder(&server.url())
-        .terminal(wstether::TerminalPolicy {
-            close_codes: vec![],
-            statuses: vec![],
-        })
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, _events) = open(builder(&server.url()).terminal(wstether::TerminalPolicy {
+        close_codes: vec![],
+        statuses: vec![],
+    }))
+    .await;
     client.close(1000, "").await.unwrap();
 }
 
 #[tokio::test]
 async fn close_1008_ends_in_failed() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url()).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url())).await;
     client.send_text("!close 1008 banned").unwrap();
     let all = drain(&mut events, ms(3000)).await;
     let closed = all
@@ -160,25 +146,20 @@ async fn provider_error_is_reported_and_retried() {
     let server = TestServer::start().await.unwrap();
     let n = Arc::new(Mutex::new(0));
     let count = n.clone();
-    let client = builder(&server.url())
-        .auth(move |_req: AuthRequest| {
-            let first = {
-                let mut c = count.lock().unwrap();
-                *c += 1;
-                *c == 1
-            };
-            async move {
-                if first {
-                    Err("token service down".to_string())
-                } else {
-                    Ok(vec![])
-                }
+    let (client, mut events) = start(builder(&server.url()).auth(move |_req: AuthRequest| {
+        let first = {
+            let mut c = count.lock().unwrap();
+            *c += 1;
+            *c == 1
+        };
+        async move {
+            if first {
+                Err("token service down".to_string())
+            } else {
+                Ok(vec![])
             }
-        })
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+        }
+    }));
     let seen = wait_open(&mut events, ms(3000)).await;
     assert!(seen.iter().any(|e| matches!(e, Event::Error { kind: ErrorKind::Auth, message } if message.contains("token service down"))));
     client.close(1000, "").await.unwrap();

@@ -11,14 +11,12 @@ async fn stalled_consumer_stops_reading_without_killing_the_link() {
     const BUFFER: usize = 64;
     const BLAST: usize = 50_000;
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url())
-        .event_buffer(BUFFER)
-        .heartbeat(Some(fast_heartbeat(100, 100)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(
+        builder(&server.url())
+            .event_buffer(BUFFER)
+            .heartbeat(Some(fast_heartbeat(100, 100))),
+    )
+    .await;
     client.send_text(format!("!blast {BLAST} 64")).unwrap();
 
     // Consume nothing for 5× (interval + timeout): the client must stop reading, not die.

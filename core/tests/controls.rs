@@ -10,10 +10,7 @@ use wstether_testkit::TestServer;
 #[tokio::test]
 async fn pause_closes_and_queues_resume_reconnects_and_flushes() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url()).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url())).await;
 
     client.pause().unwrap();
     let (ev, _) = wait_for(&mut events, ms(3000), |e| {
@@ -52,10 +49,7 @@ async fn reconnect_now_skips_the_delay() {
         jitter: 0.0,
         stable_after: ms(100),
     };
-    let client = builder(&server.url()).backoff(slow).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url()).backoff(slow)).await;
     server.drop_all().await;
     wait_for(&mut events, ms(3000), |e| {
         matches!(e, Event::Reconnecting { .. })
@@ -72,10 +66,7 @@ async fn reconnect_now_skips_the_delay() {
 #[tokio::test]
 async fn close_codes_and_reasons_reach_events_and_stats() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url()).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url())).await;
     client.send_text("!close 4001 maintenance window").unwrap();
     let (ev, _) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     match ev {
@@ -126,13 +117,8 @@ async fn close_codes_and_reasons_reach_events_and_stats() {
 #[tokio::test]
 async fn stats_and_history_tell_the_story() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url())
-        .heartbeat(Some(fast_heartbeat(100, 500)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) =
+        open(builder(&server.url()).heartbeat(Some(fast_heartbeat(100, 500)))).await;
     client.send_text("hello").unwrap();
     client.send_binary(vec![1u8, 2, 3]).unwrap();
     wait_for(

@@ -14,13 +14,8 @@ async fn half_open_link_is_detected_within_interval_plus_timeout() {
         .await
         .unwrap();
     let (interval, timeout) = (300, 300);
-    let client = builder(&proxy.url())
-        .heartbeat(Some(fast_heartbeat(interval, timeout)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) =
+        open(builder(&proxy.url()).heartbeat(Some(fast_heartbeat(interval, timeout)))).await;
     // A first pong proves the heartbeat works before the link goes silent.
     wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
 
@@ -66,13 +61,8 @@ async fn half_open_link_is_detected_within_interval_plus_timeout() {
 #[tokio::test]
 async fn server_that_stops_answering_is_replaced() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url())
-        .heartbeat(Some(fast_heartbeat(200, 200)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) =
+        open(builder(&server.url()).heartbeat(Some(fast_heartbeat(200, 200)))).await;
     server.set_answer_pings(false);
     wait_for(&mut events, ms(3000), |e| {
         matches!(e, Event::Closed { code: 1006, .. })
@@ -95,10 +85,7 @@ async fn app_level_ping_uses_the_pong_matcher() {
             pong: PongMatch::Contains(r#""ping""#.into()),
         }),
     };
-    let client = builder(&server.url()).heartbeat(Some(hb)).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url()).heartbeat(Some(hb))).await;
     let (pong, seen) = wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
     assert!(matches!(pong, Event::Pong { .. }));
     // The pong was consumed by the heartbeat, not delivered as a message.
@@ -121,13 +108,8 @@ async fn network_changed_finds_a_dead_link_fast() {
         .await
         .unwrap();
     // A slow heartbeat would need 40 s; the probe needs its short timeout.
-    let client = builder(&proxy.url())
-        .heartbeat(Some(fast_heartbeat(30_000, 300)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) =
+        open(builder(&proxy.url()).heartbeat(Some(fast_heartbeat(30_000, 300)))).await;
     proxy.set_mode(ProxyMode::Blackhole).await;
     let t = Instant::now();
     client.network_changed().unwrap();
@@ -152,13 +134,8 @@ async fn network_changed_finds_a_dead_link_fast() {
 #[tokio::test]
 async fn network_changed_on_a_healthy_link_keeps_it() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url())
-        .heartbeat(Some(fast_heartbeat(30_000, 300)))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) =
+        open(builder(&server.url()).heartbeat(Some(fast_heartbeat(30_000, 300)))).await;
     client.network_changed().unwrap();
     let (_, seen) = wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
     assert!(!seen.iter().any(|e| matches!(e, Event::Closed { .. })));

@@ -234,13 +234,7 @@ fn dropping_a_client_leaves_no_task_and_no_socket() {
 #[tokio::test]
 async fn oversized_inbound_message_closes_1009_and_reconnects() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url())
-        .max_message_size(1024)
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url()).max_message_size(1024)).await;
     client.send_text("!big 4096").unwrap();
     let (closed, seen) =
         wait_for(&mut events, ms(3000), |e| matches!(e, Event::Closed { .. })).await;

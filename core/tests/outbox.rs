@@ -76,16 +76,11 @@ async fn every_accepted_message_is_written_or_handed_back_when_the_link_dies() {
     let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
         .await
         .unwrap();
-    let client = builder(&proxy.url())
-        .outbox(OutboxLimits {
-            max_messages: 100_000,
-            max_bytes: 64 << 20,
-        })
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&proxy.url()).outbox(OutboxLimits {
+        max_messages: 100_000,
+        max_bytes: 64 << 20,
+    }))
+    .await;
 
     let payload = "x".repeat(512);
     let sender = client.clone();
@@ -141,16 +136,11 @@ async fn messages_in_flight_are_retried_on_the_next_link() {
     let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
         .await
         .unwrap();
-    let client = builder(&proxy.url())
-        .outbox(OutboxLimits {
-            max_messages: 100_000,
-            max_bytes: 64 << 20,
-        })
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, _events) = open(builder(&proxy.url()).outbox(OutboxLimits {
+        max_messages: 100_000,
+        max_bytes: 64 << 20,
+    }))
+    .await;
     let n = 3000;
     for i in 0..n {
         if i == 1000 {

@@ -11,10 +11,7 @@ use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
 #[tokio::test]
 async fn reconnects_after_server_restart() {
     let server = TestServer::start().await.unwrap();
-    let client = builder(&server.url()).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url())).await;
 
     server.stop(Some(1012)).await;
     let (closed, _) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
@@ -70,9 +67,7 @@ async fn accept_then_drop_server_cannot_cause_a_tight_loop() {
         jitter: 0.0,
         stable_after: ms(5000),
     };
-    let client = builder(&server.url()).backoff(backoff).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (client, mut events) = start(builder(&server.url()).backoff(backoff));
     let mut delays = Vec::new();
     while delays.len() < 4 {
         if let (Event::Reconnecting { delay, .. }, _) = wait_for(&mut events, ms(5000), |e| {
@@ -98,9 +93,7 @@ async fn stable_link_resets_the_curve() {
         jitter: 0.0,
         stable_after: ms(200),
     };
-    let client = builder(&server.url()).backoff(backoff).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (client, mut events) = start(builder(&server.url()).backoff(backoff));
     for _ in 0..2 {
         wait_open(&mut events, ms(3000)).await;
         // Stay open past stable_after, then drop.
@@ -156,9 +149,7 @@ async fn max_elapsed_ends_in_failed() {
     let server = TestServer::start().await.unwrap();
     let url = server.url();
     server.stop(None).await;
-    let client = builder(&url).max_elapsed(Some(ms(300))).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (_client, mut events) = start(builder(&url).max_elapsed(Some(ms(300))));
     let all = drain(&mut events, ms(5000)).await;
     assert!(
         matches!(

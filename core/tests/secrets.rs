@@ -76,17 +76,15 @@ fn logs_hide_credentials_and_trace_every_step() {
             let server = TestServer::start().await.unwrap();
             server.set_token(Some("SEKRET-TOKEN"));
             let url = format!("{}?api_key=SEKRET-QUERY", server.url());
-            let client = builder(&url)
-                .header("Cookie", "id=SEKRET-COOKIE")
-                .auth(|_req| async {
-                    Ok(vec![("Authorization".into(), "Bearer SEKRET-TOKEN".into())])
-                })
-                .max_retries(Some(2))
-                .build()
-                .unwrap();
-            let mut events = client.events().unwrap();
-            client.connect().unwrap();
-            wait_open(&mut events, ms(3000)).await;
+            let (_client, mut events) = open(
+                builder(&url)
+                    .header("Cookie", "id=SEKRET-COOKIE")
+                    .auth(|_req| async {
+                        Ok(vec![("Authorization".into(), "Bearer SEKRET-TOKEN".into())])
+                    })
+                    .max_retries(Some(2)),
+            )
+            .await;
             server.set_token(Some("other"));
             server.stop(Some(1012)).await;
             server.restart().await.unwrap();

@@ -11,9 +11,7 @@ use wstether_testkit::TestServer;
 async fn retry_after_on_503_is_honoured() {
     let server = TestServer::start().await.unwrap();
     server.reject_next(1, 503, Some(1));
-    let client = builder(&server.url()).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (client, mut events) = start(builder(&server.url()));
     let (ev, _) = wait_for(&mut events, ms(3000), |e| {
         matches!(e, Event::Reconnecting { .. })
     })
@@ -53,10 +51,7 @@ async fn close_1013_waits_the_longest_delay() {
         jitter: 0.0,
         stable_after: ms(5000),
     };
-    let client = builder(&server.url()).backoff(backoff).build().unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url()).backoff(backoff)).await;
     client.send_text("!close 1013 busy").unwrap();
     let (ev, _) = wait_for(&mut events, ms(3000), |e| {
         matches!(e, Event::Reconnecting { .. })
@@ -147,13 +142,7 @@ async fn a_fleet_dropped_together_spreads_its_return_within_the_budget() {
 async fn manual_reconnects_spend_the_same_budget() {
     let server = TestServer::start().await.unwrap();
     // One handshake per second for this host: a burst of one, then paced.
-    let client = builder(&server.url())
-        .handshake_budget(Some(1))
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
-    wait_open(&mut events, ms(3000)).await;
+    let (client, mut events) = open(builder(&server.url()).handshake_budget(Some(1))).await;
     for _ in 0..2 {
         server.drop_all().await;
         wait_for(&mut events, ms(3000), |e| {

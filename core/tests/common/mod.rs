@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use wstether::{Backoff, ClientBuilder, Event, Events, Heartbeat};
+use wstether::{Backoff, Client, ClientBuilder, Event, Events, Heartbeat};
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -87,4 +87,19 @@ pub async fn drain(events: &mut Events, within: Duration) -> Vec<Event> {
             Err(_) => panic!("stream did not end within {within:?}; seen: {out:#?}"),
         }
     }
+}
+
+/// Build the client, take its events and connect.
+pub fn start(b: ClientBuilder) -> (Client, Events) {
+    let client = b.build().unwrap();
+    let events = client.events().unwrap();
+    client.connect().unwrap();
+    (client, events)
+}
+
+/// [`start`], then wait for the first open.
+pub async fn open(b: ClientBuilder) -> (Client, Events) {
+    let (client, mut events) = start(b);
+    wait_open(&mut events, ms(3000)).await;
+    (client, events)
 }
