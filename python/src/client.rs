@@ -1,0 +1,347 @@
+//! `NativeClient`: the core `Client` plus the loops that move its events to Python.
+//!
+//! Both loops run on a Python thread the package starts (the client's dispatcher thread). They
+//! wait for a batch with the GIL released (`Events::blocking_next_batch`), then attach once and
+//! hand the whole batch over: the callback loop calls the `on_*` handlers itself (no Python-level
+//! loop per message), the batch loop gives a list to a sink (the asyncio bridge).
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
+use pyo3::intern;
+use wstether::{
+    AppPing, Backoff, Client, Event, Events, Heartbeat, OutboxLimits, PongMatch, SendStatus,
+    TerminalPolicy,
+};
+
+use crate::auth;
+use crate::convert;
+use crate::errors::IntoPyResult;
+use crate::stats::{Stats, Transition};
+
+/// Most events taken from the core per crossing.
+const BATCH: usize = 4096;
+
+/// A wstether client. Built by `wstether.Client` / `wstether.AsyncClient`, not by users.
+#[pyclass(frozen, module = "wstether._native")]
+pub struct NativeClient {
+    client: Client,
+    /// The event stream until the dispatcher takes it (once).
+    events: Mutex<Option<Events>>,
+}
+
+/// The `on_*` attributes of the Python client, read once per batch (users may reassign them).
+struct Handlers<'py> {
+    message: Option<Bound<'py, PyAny>>,
+    open: Option<Bound<'py, PyAny>>,
+    close: Option<Bound<'py, PyAny>>,
+    connecting: Option<Bound<'py, PyAny>>,
+    reconnecting: Option<Bound<'py, PyAny>>,
+    error: Option<Bound<'py, PyAny>>,
+    failed: Option<Bound<'py, PyAny>>,
+    state: Option<Bound<'py, PyAny>>,
+    pong: Option<Bound<'py, PyAny>>,
+    any: Option<Bound<'py, PyAny>>,
+}
+
+fn handler<'py>(target: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
+    target.getattr(name).ok().filter(|h| !h.is_none())
+}
+
+impl<'py> Handlers<'py> {
+    fn load(py: Python<'py>, t: &Bound<'py, PyAny>) -> Self {
+        Handlers {
+            message: handler(t, intern!(py, "on_message")),
+            open: handler(t, intern!(py, "on_open")),
+            close: handler(t, intern!(py, "on_close")),
+            connecting: handler(t, intern!(py, "on_connecting")),
+            reconnecting: handler(t, intern!(py, "on_reconnecting")),
+            error: handler(t, intern!(py, "on_error")),
+            failed: handler(t, intern!(py, "on_failed")),
+            state: handler(t, intern!(py, "on_state")),
+            pong: handler(t, intern!(py, "on_pong")),
+            any: handler(t, intern!(py, "on_event")),
+        }
+    }
+
+    /// The handler for an event and its attribute name.
+    fn for_event(&self, event: &Event) -> (Option<&Bound<'py, PyAny>>, &'static str) {
+        match event {
+            Event::Message(_) => (self.message.as_ref(), "on_message"),
+            Event::Open { .. } => (self.open.as_ref(), "on_open"),
+            Event::Closed { .. } => (self.close.as_ref(), "on_close"),
+            Event::Connecting { .. } => (self.connecting.as_ref(), "on_connecting"),
+            Event::Reconnecting { .. } => (self.reconnecting.as_ref(), "on_reconnecting"),
+            Event::Error { .. } => (self.error.as_ref(), "on_error"),
+            Event::Failed { .. } => (self.failed.as_ref(), "on_failed"),
+            Event::StateChanged { .. } => (self.state.as_ref(), "on_state"),
+            Event::Pong { .. } => (self.pong.as_ref(), "on_pong"),
+        }
+    }
+}
+
+/// A callback raised: log it (Python side) and report an `ErrorEvent(kind="callback")` to
+/// `on_error`, unless `on_error` itself raised. The client keeps going either way.
+fn callback_failed(py: Python<'_>, target: &Bound<'_, PyAny>, handlers: &Handlers<'_>, name: &str, err: PyErr) {
+    let text = format!("{name} raised {}", err.value(py).repr().map(|r| r.to_string()).unwrap_or_default());
+    let _ = target.call_method1(intern!(py, "_log_callback_error"), (name, err.into_value(py)));
+    if name == "on_error" {
+        return;
+    }
+    if let Some(on_error) = &handlers.error {
+        let report = convert::event_to_py(py, &Event::callback_error(text));
+        if let Err(e) = report.and_then(|ev| on_error.call1((ev,))) {
+            let _ = target.call_method1(intern!(py, "_log_callback_error"), ("on_error", e.into_value(py)));
+        }
+    }
+}
+
+impl NativeClient {
+    fn take_events(&self, py: Python<'_>) -> PyResult<Events> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or(wstether::Error::EventsTaken)
+            .py_err(py)
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    /// Validate every option and build the core client (idle until `connect()`).
+    #[new]
+    #[pyo3(signature = (url, *, protocols, headers, auth, connect_timeout, backoff, max_retries,
+        max_elapsed, heartbeat, outbox, handshake_budget, greeting, greeting_provider,
+        terminal, max_message_size, ca_pem, event_buffer, close_timeout))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        url: String,
+        protocols: Vec<String>,
+        headers: Vec<(String, String)>,
+        auth: Option<Py<PyAny>>,
+        connect_timeout: f64,
+        backoff: (f64, f64, f64, f64, f64),
+        max_retries: Option<u32>,
+        max_elapsed: Option<f64>,
+        heartbeat: Option<(f64, f64, Option<Bound<'_, PyAny>>, Option<String>, bool)>,
+        outbox: (usize, usize),
+        handshake_budget: Option<u32>,
+        greeting: Option<Bound<'_, PyAny>>,
+        greeting_provider: Option<Py<PyAny>>,
+        terminal: (Vec<u16>, Vec<u16>),
+        max_message_size: usize,
+        ca_pem: Option<String>,
+        event_buffer: usize,
+        close_timeout: f64,
+    ) -> PyResult<Self> {
+        let (initial, max, factor, jitter, stable_after) = backoff;
+        let mut b = Client::builder(url)
+            .protocols(protocols)
+            .connect_timeout(convert::secs(py, "connect_timeout", connect_timeout)?)
+            .backoff(Backoff {
+                initial: convert::secs(py, "backoff.initial", initial)?,
+                max: convert::secs(py, "backoff.max", max)?,
+                factor,
+                jitter,
+                stable_after: convert::secs(py, "backoff.stable_after", stable_after)?,
+            })
+            .max_retries(max_retries)
+            .max_elapsed(match max_elapsed {
+                Some(s) => Some(convert::secs(py, "max_elapsed", s)?),
+                None => None,
+            })
+            .outbox(OutboxLimits {
+                max_messages: outbox.0,
+                max_bytes: outbox.1,
+            })
+            .handshake_budget(handshake_budget)
+            .terminal(TerminalPolicy {
+                close_codes: terminal.0,
+                statuses: terminal.1,
+            })
+            .max_message_size(max_message_size)
+            .event_buffer(event_buffer)
+            .close_timeout(convert::secs(py, "close_timeout", close_timeout)?)
+            .runtime(wstether::runtime::handle());
+        for (name, value) in headers {
+            b = b.header(name, value);
+        }
+        if let Some(auth) = auth {
+            b = b.auth(auth::PyAuth::new(auth));
+        }
+        b = b.heartbeat(match heartbeat {
+            None => None,
+            Some((interval, timeout, app_ping, pong, contains)) => Some(Heartbeat {
+                interval: convert::secs(py, "heartbeat.interval", interval)?,
+                timeout: convert::secs(py, "heartbeat.timeout", timeout)?,
+                app_ping: match (app_ping, pong) {
+                    (Some(payload), Some(pong)) => Some(AppPing {
+                        payload: convert::message_from_py(&payload)?,
+                        pong: if contains {
+                            PongMatch::Contains(pong)
+                        } else {
+                            PongMatch::Exact(pong)
+                        },
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(crate::errors::to_py(
+                            py,
+                            wstether::Error::InvalidOption {
+                                option: "heartbeat.app_ping",
+                                reason: "app_ping and pong must be given together".into(),
+                            },
+                        ))
+                    }
+                },
+            }),
+        });
+        if let Some(messages) = greeting {
+            b = b.greeting(convert::messages_from_py(&messages)?);
+        }
+        if let Some(provider) = greeting_provider {
+            b = b.greeting_with(auth::greeting_provider(provider));
+        }
+        if let Some(pem) = ca_pem {
+            b = b.add_root_certificate_pem(pem);
+        }
+        let client = b.build().py_err(py)?;
+        let events = client.events().py_err(py)?;
+        Ok(NativeClient {
+            client,
+            events: Mutex::new(Some(events)),
+        })
+    }
+
+    /// Start connecting (does nothing while connecting or open).
+    fn connect(&self, py: Python<'_>) -> PyResult<()> {
+        self.client.connect().py_err(py)
+    }
+
+    /// Queue `data` (str → text, bytes-like → binary); returns "sent" or "queued".
+    fn send<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+        let message = convert::message_from_py(data)?;
+        Ok(match self.client.send(message).py_err(py)? {
+            SendStatus::Sent => intern!(py, "sent").clone(),
+            SendStatus::Queued => intern!(py, "queued").clone(),
+        })
+    }
+
+    /// Close and wait (GIL released) for the supervisor; returns the unsent payloads.
+    fn close<'py>(&self, py: Python<'py>, code: u16, reason: &str) -> PyResult<Bound<'py, PyList>> {
+        let client = self.client.clone();
+        let reason = reason.to_string();
+        let unsent = py
+            .detach(move || wstether::runtime::handle().block_on(client.close(code, &reason)))
+            .py_err(py)?;
+        convert::messages_to_list(py, &unsent)
+    }
+
+    /// Close the link and stay disconnected until `resume()`.
+    fn pause(&self, py: Python<'_>) -> PyResult<()> {
+        self.client.pause().py_err(py)
+    }
+
+    /// Leave `paused` and connect at once.
+    fn resume(&self, py: Python<'_>) -> PyResult<()> {
+        self.client.resume().py_err(py)
+    }
+
+    /// Skip the current backoff delay.
+    fn reconnect_now(&self, py: Python<'_>) -> PyResult<()> {
+        self.client.reconnect_now().py_err(py)
+    }
+
+    /// The network changed: verify the link now.
+    fn network_changed(&self, py: Python<'_>) -> PyResult<()> {
+        self.client.network_changed().py_err(py)
+    }
+
+    /// The current state name.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.client.state().as_str()
+    }
+
+    /// A snapshot of the counters.
+    fn stats(&self) -> Stats {
+        convert::stats_to_py(self.client.stats())
+    }
+
+    /// The last state changes, oldest first.
+    fn history(&self) -> Vec<Transition> {
+        self.client.history().into_iter().map(convert::transition_to_py).collect()
+    }
+
+    /// The URL with secrets redacted.
+    #[getter]
+    fn url(&self) -> String {
+        self.client.config().redacted_url()
+    }
+
+    /// Dispatcher loop for the callback API: deliver every event to `target.on_*` until the
+    /// stream ends (after `Failed`, or once `close()` completes).
+    fn run_callbacks(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut events = self.take_events(py)?;
+        loop {
+            let batch = py.detach(|| events.blocking_next_batch(BATCH));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let handlers = Handlers::load(py, target);
+            for event in &batch {
+                if let Some(any) = &handlers.any {
+                    let result = convert::event_to_py(py, event).and_then(|ev| any.call1((ev,)));
+                    if let Err(err) = result {
+                        callback_failed(py, target, &handlers, "on_event", err);
+                    }
+                }
+                let (Some(h), name) = handlers.for_event(event) else {
+                    continue;
+                };
+                // Messages go to on_message as their payload alone: the cheapest crossing.
+                let arg = match event {
+                    Event::Message(m) => Ok(convert::message_data(py, m)),
+                    other => convert::event_to_py(py, other),
+                };
+                if let Err(err) = arg.and_then(|a| h.call1((a,))) {
+                    callback_failed(py, target, &handlers, name, err);
+                }
+            }
+        }
+    }
+
+    /// Dispatcher loop for the asyncio API: call `sink(list_of_events)` per batch until the
+    /// stream ends. An exception from `sink` stops the loop and propagates.
+    fn run_batches(&self, py: Python<'_>, sink: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut events = self.take_events(py)?;
+        loop {
+            let batch = py.detach(|| events.blocking_next_batch(BATCH));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let list = PyList::empty(py);
+            for event in &batch {
+                list.append(convert::event_to_py(py, event)?)?;
+            }
+            sink.call1((list,))?;
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NativeClient(url={:?}, state={:?})",
+            self.client.config().redacted_url(),
+            self.client.state().as_str()
+        )
+    }
+}
+
+// Free-threaded CPython may call any method from many threads at once: keep the state `Sync`.
+const _: () = {
+    const fn is_sync<T: Sync + Send>() {}
+    is_sync::<NativeClient>()
+};

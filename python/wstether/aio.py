@@ -1,0 +1,299 @@
+"""The asyncio API: :class:`AsyncClient` and :func:`connect`.
+
+Events still leave the core on a dispatcher thread (tokio workers never touch Python, and the
+event loop never blocks): it waits for a batch with the GIL released and hands the whole batch to
+the loop with one ``call_soon_threadsafe``. It fetches the next batch only once the consumer has
+drained this one, so a slow ``async for`` slows the socket instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import threading
+from types import TracebackType
+from typing import Any, Deque, Generator, List, Optional, Sequence, Type, Union
+
+from . import _build, _lifecycle, _logging
+from ._auth import AuthFunction
+from ._native import Message, NativeClient, Stats, Transition
+from .errors import ClientClosed
+from .events import Event, SendStatus, State
+from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+
+__all__ = ["AsyncClient", "connect"]
+
+Payload = Union[str, bytes]
+_ids = itertools.count(1)
+logger = logging.getLogger("wstether")
+
+
+class AsyncClient:
+    """A WebSocket client that stays connected, for asyncio.
+
+    ``async with wstether.connect(url) as client`` (or ``client = await wstether.connect(url)``)
+    starts it; ``async for event in client`` yields every event in order until the client is
+    closed or has failed; ``await client.recv()`` returns the next message payload.
+    Options are those of :class:`wstether.Client`; an ``async`` auth function runs on this
+    client's event loop.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        protocols: Sequence[str] = (),
+        headers: _build.Headers = None,
+        auth: Optional[AuthFunction] = None,
+        connect_timeout: float = 10.0,
+        backoff: Backoff = Backoff(),
+        max_retries: Optional[int] = None,
+        max_elapsed: Optional[float] = None,
+        heartbeat: Optional[Heartbeat] = Heartbeat(),
+        outbox: Outbox = Outbox(),
+        handshake_budget: Optional[int] = 50,
+        greeting: _build.Greeting = None,
+        terminal: TerminalPolicy = TerminalPolicy(),
+        max_message_size: int = _build.DEFAULT_MAX_MESSAGE_SIZE,
+        ca_pem: Optional[str] = None,
+        event_buffer: int = 1024,
+        close_timeout: float = 2.0,
+    ) -> None:
+        """Validate every option (typed errors now); the client starts on ``await``/``async with``."""
+        _logging.start()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._native: NativeClient = _build.native_client(
+            url,
+            protocols=protocols,
+            headers=headers,
+            auth=auth,
+            loop_of=lambda: self._loop,
+            connect_timeout=connect_timeout,
+            backoff=backoff,
+            max_retries=max_retries,
+            max_elapsed=max_elapsed,
+            heartbeat=heartbeat,
+            outbox=outbox,
+            handshake_budget=handshake_budget,
+            greeting=greeting,
+            terminal=terminal,
+            max_message_size=max_message_size,
+            ca_pem=ca_pem,
+            event_buffer=event_buffer,
+            close_timeout=close_timeout,
+        )
+        self._queue: Deque[Event] = collections.deque()
+        self._waiter: Optional["asyncio.Future[None]"] = None
+        self._ended = False
+        self._finished: Optional[asyncio.Event] = None
+        # Set when the consumer has taken the last batch (or when closing): the dispatcher may go on.
+        self._drained = threading.Event()
+        self._closing = False
+        self._dispatcher: Optional[threading.Thread] = None
+
+    async def start(self) -> "AsyncClient":
+        """Start connecting (returns at once; an ``Open`` event follows). Idempotent."""
+        if self._dispatcher is None:
+            self._loop = asyncio.get_running_loop()
+            self._finished = asyncio.Event()
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, name=f"wstether-aio-dispatch-{next(_ids)}", daemon=True
+            )
+            _lifecycle.register(self)
+            self._dispatcher.start()
+        self._native.connect()
+        return self
+
+    async def send(self, data: Union[str, bytes, bytearray, memoryview]) -> SendStatus:
+        """Send ``str`` as text or bytes-like as binary; never waits for the network.
+        Returns ``"sent"`` or ``"queued"``; raises like :meth:`wstether.Client.send`."""
+        return self._native.send(data)  # type: ignore[return-value]
+
+    def send_nowait(self, data: Union[str, bytes, bytearray, memoryview]) -> SendStatus:
+        """:meth:`send` without ``await`` (it never blocks)."""
+        return self._native.send(data)  # type: ignore[return-value]
+
+    async def recv(self) -> Payload:
+        """The next message payload, skipping other events; :class:`ClientClosed` once the
+        stream has ended."""
+        while True:
+            try:
+                event = await self.__anext__()
+            except StopAsyncIteration:
+                raise ClientClosed("the client is closed") from None
+            if type(event) is Message:
+                return event.data
+
+    async def close(self, code: int = 1000, reason: str = "") -> List[Payload]:
+        """Close and wait for the client to stop, without blocking the loop. Returns every
+        accepted message never written. Events still buffered stay readable with ``async for``."""
+        loop = asyncio.get_running_loop()
+        done: "asyncio.Future[List[Payload]]" = loop.create_future()
+
+        def work() -> None:
+            try:
+                unsent = self._native.close(code, reason)
+            except BaseException as exc:  # handed to the awaiting task
+                loop.call_soon_threadsafe(_settle, done, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, done, unsent, None)
+
+        closer = threading.Thread(target=work, name="wstether-close", daemon=True)
+        closer.start()
+        try:
+            unsent = await done
+        finally:
+            closer.join()
+        self._stop_backpressure()
+        if self._finished is not None:
+            await self._finished.wait()
+        if self._dispatcher is not None:
+            self._dispatcher.join(5.0)
+        _lifecycle.unregister(self)
+        return unsent
+
+    def pause(self) -> None:
+        """Close the link and stay disconnected until ``resume()``."""
+        self._native.pause()
+
+    def resume(self) -> None:
+        """Leave ``paused`` and connect at once."""
+        self._native.resume()
+
+    def reconnect_now(self) -> None:
+        """Skip the current backoff delay."""
+        self._native.reconnect_now()
+
+    def network_changed(self) -> None:
+        """The network changed: verify the link now."""
+        self._native.network_changed()
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._native.state  # type: ignore[return-value]
+
+    @property
+    def url(self) -> str:
+        """The URL, with token-like query values redacted."""
+        return self._native.url
+
+    def stats(self) -> Stats:
+        """A snapshot of the counters."""
+        return self._native.stats()
+
+    def history(self) -> List[Transition]:
+        """The last 64 state changes, oldest first."""
+        return self._native.history()
+
+    def __aiter__(self) -> "AsyncClient":
+        return self
+
+    async def __anext__(self) -> Event:
+        queue = self._queue
+        while not queue:
+            if self._ended:
+                raise StopAsyncIteration
+            if self._loop is None:
+                raise RuntimeError("start the client first: `async with` or `await` it")
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        event = queue.popleft()
+        if not queue:
+            self._drained.set()
+        return event
+
+    async def __aenter__(self) -> "AsyncClient":
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+    def __await__(self) -> Generator[Any, None, "AsyncClient"]:
+        return self.start().__await__()
+
+    def __repr__(self) -> str:
+        return f"<wstether.AsyncClient url={self.url!r} state={self.state!r}>"
+
+    # -- the dispatcher thread and its hand-off to the loop -----------------------------------
+
+    def _dispatch(self) -> None:
+        try:
+            self._native.run_batches(self._deliver)
+        except Exception:  # pragma: no cover
+            logger.exception("wstether dispatcher stopped")
+        finally:
+            self._call_in_loop(self._finish)
+
+    def _deliver(self, batch: List[Event]) -> None:
+        """Dispatcher thread: pass a batch to the loop, then wait until it is consumed."""
+        self._drained.clear()
+        if not self._call_in_loop(self._push, batch):
+            return
+        while not self._closing and not self._drained.wait(0.5):
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                return
+
+    def _call_in_loop(self, fn: Any, *args: Any) -> bool:
+        loop = self._loop
+        if loop is None:
+            return False
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            return False
+        return True
+
+    def _push(self, batch: List[Event]) -> None:
+        self._queue.extend(batch)
+        self._wake()
+
+    def _finish(self) -> None:
+        self._ended = True
+        self._wake()
+        if self._finished is not None:
+            self._finished.set()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _stop_backpressure(self) -> None:
+        self._closing = True
+        self._drained.set()
+
+    def _shutdown(self) -> None:
+        """At interpreter exit: close without the loop (it may be gone already)."""
+        self._stop_backpressure()
+        self._native.close(1001, "interpreter exit")
+        _lifecycle.unregister(self)
+        if self._dispatcher is not None:
+            self._dispatcher.join(5.0)
+
+
+def _settle(future: "asyncio.Future[Any]", result: Any, exc: Optional[BaseException]) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+def connect(url: str, **options: Any) -> AsyncClient:
+    """``async with wstether.connect(url, **options) as client`` or
+    ``client = await wstether.connect(url, **options)``: an :class:`AsyncClient`, started."""
+    return AsyncClient(url, **options)

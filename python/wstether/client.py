@@ -1,0 +1,236 @@
+"""The callback API: :class:`Client`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from types import TracebackType
+from typing import Callable, List, Optional, Sequence, Type, Union
+
+from . import _build, _lifecycle, _logging
+from ._auth import AuthFunction
+from ._native import (
+    Closed,
+    Connecting,
+    ErrorEvent,
+    Failed,
+    NativeClient,
+    Open,
+    Pong,
+    Reconnecting,
+    StateChanged,
+    Stats,
+    Transition,
+)
+from .events import Event, SendStatus, State
+from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+
+__all__ = ["Client"]
+
+Payload = Union[str, bytes]
+_ids = itertools.count(1)
+logger = logging.getLogger("wstether")
+
+
+class Client:
+    """A WebSocket client that stays connected, with callbacks.
+
+    Callbacks run on one dispatcher thread per client (never on the thread that called
+    ``connect()``, never concurrently), in event order. An exception in a callback is logged on the
+    ``wstether`` logger and reported to ``on_error`` as ``ErrorEvent(kind="callback")``; the
+    client keeps going. ``on_message`` receives the payload itself: ``str`` for text, ``bytes``
+    for binary. Assign callbacks as attributes or pass them to the constructor.
+    """
+
+    on_message: Optional[Callable[[Payload], object]] = None
+    """A message arrived (``str`` for text, ``bytes`` for binary)."""
+    on_open: Optional[Callable[[Open], object]] = None
+    """The link is open."""
+    on_close: Optional[Callable[[Closed], object]] = None
+    """An open link ended (``will_reconnect`` says whether the client tries again)."""
+    on_connecting: Optional[Callable[[Connecting], object]] = None
+    """An attempt begins."""
+    on_reconnecting: Optional[Callable[[Reconnecting], object]] = None
+    """Waiting ``delay`` seconds before the next attempt."""
+    on_error: Optional[Callable[[ErrorEvent], object]] = None
+    """Something failed and the client is still trying (also: a callback raised)."""
+    on_failed: Optional[Callable[[Failed], object]] = None
+    """Terminal: the client gave up; ``unsent`` holds the messages never written."""
+    on_state: Optional[Callable[[StateChanged], object]] = None
+    """The state changed."""
+    on_pong: Optional[Callable[[Pong], object]] = None
+    """A heartbeat was answered."""
+    on_event: Optional[Callable[[Event], object]] = None
+    """Every event, typed, before its specific callback (messages as :class:`Message`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        protocols: Sequence[str] = (),
+        headers: _build.Headers = None,
+        auth: Optional[AuthFunction] = None,
+        connect_timeout: float = 10.0,
+        backoff: Backoff = Backoff(),
+        max_retries: Optional[int] = None,
+        max_elapsed: Optional[float] = None,
+        heartbeat: Optional[Heartbeat] = Heartbeat(),
+        outbox: Outbox = Outbox(),
+        handshake_budget: Optional[int] = 50,
+        greeting: _build.Greeting = None,
+        terminal: TerminalPolicy = TerminalPolicy(),
+        max_message_size: int = _build.DEFAULT_MAX_MESSAGE_SIZE,
+        ca_pem: Optional[str] = None,
+        event_buffer: int = 1024,
+        close_timeout: float = 2.0,
+        on_message: Optional[Callable[[Payload], object]] = None,
+        on_open: Optional[Callable[[Open], object]] = None,
+        on_close: Optional[Callable[[Closed], object]] = None,
+        on_connecting: Optional[Callable[[Connecting], object]] = None,
+        on_reconnecting: Optional[Callable[[Reconnecting], object]] = None,
+        on_error: Optional[Callable[[ErrorEvent], object]] = None,
+        on_failed: Optional[Callable[[Failed], object]] = None,
+        on_state: Optional[Callable[[StateChanged], object]] = None,
+        on_pong: Optional[Callable[[Pong], object]] = None,
+        on_event: Optional[Callable[[Event], object]] = None,
+    ) -> None:
+        """Validate every option (typed errors now, never at first use); call ``connect()`` to start.
+
+        ``auth`` is called before every attempt and returns headers (a mapping or pairs); it may
+        take an :class:`AuthRequest` argument and may be ``async`` (run with ``asyncio.run`` on
+        a helper thread). ``greeting`` messages (or a function returning them) are sent first on
+        every open. Durations are seconds.
+        """
+        _logging.start()
+        self._native: NativeClient = _build.native_client(
+            url,
+            protocols=protocols,
+            headers=headers,
+            auth=auth,
+            loop_of=lambda: None,
+            connect_timeout=connect_timeout,
+            backoff=backoff,
+            max_retries=max_retries,
+            max_elapsed=max_elapsed,
+            heartbeat=heartbeat,
+            outbox=outbox,
+            handshake_budget=handshake_budget,
+            greeting=greeting,
+            terminal=terminal,
+            max_message_size=max_message_size,
+            ca_pem=ca_pem,
+            event_buffer=event_buffer,
+            close_timeout=close_timeout,
+        )
+        for name, cb in (
+            ("on_message", on_message),
+            ("on_open", on_open),
+            ("on_close", on_close),
+            ("on_connecting", on_connecting),
+            ("on_reconnecting", on_reconnecting),
+            ("on_error", on_error),
+            ("on_failed", on_failed),
+            ("on_state", on_state),
+            ("on_pong", on_pong),
+            ("on_event", on_event),
+        ):
+            if cb is not None:
+                setattr(self, name, cb)
+        self._lock = threading.Lock()
+        self._dispatcher: Optional[threading.Thread] = None
+
+    def connect(self) -> None:
+        """Start connecting (returns at once; watch ``on_open``). Does nothing if already started."""
+        with self._lock:
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name=f"wstether-dispatch-{next(_ids)}", daemon=True
+                )
+                _lifecycle.register(self)
+                self._dispatcher.start()
+        self._native.connect()
+
+    def send(self, data: Union[str, bytes, bytearray, memoryview]) -> SendStatus:
+        """Send ``str`` as text or bytes-like as binary, from any thread, without blocking.
+
+        Returns ``"sent"`` (link open) or ``"queued"`` (waits in the outbox for the next open).
+        Raises :class:`QueueFull`, :class:`MessageTooLarge`, :class:`ClientClosed` or
+        :class:`ClientFailed`; nothing is dropped silently.
+        """
+        return self._native.send(data)  # type: ignore[return-value]
+
+    def close(self, code: int = 1000, reason: str = "") -> List[Payload]:
+        """Close (code 1000 or 3000–4999) and wait for the client to stop (the GIL is released
+        meanwhile). Returns every accepted message that was never written. Idempotent."""
+        unsent = self._native.close(code, reason)
+        _lifecycle.unregister(self)
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher is not threading.current_thread():
+            dispatcher.join(10.0)
+        return unsent
+
+    def pause(self) -> None:
+        """Close the link and stay disconnected until ``resume()``; sends keep queueing."""
+        self._native.pause()
+
+    def resume(self) -> None:
+        """Leave ``paused`` and connect at once."""
+        self._native.resume()
+
+    def reconnect_now(self) -> None:
+        """Skip the current backoff delay (the handshake budget still applies)."""
+        self._native.reconnect_now()
+
+    def network_changed(self) -> None:
+        """The network changed: verify an open link with a short ping, or retry now if waiting."""
+        self._native.network_changed()
+
+    @property
+    def state(self) -> State:
+        """The current state: idle, connecting, open, waiting, paused, closing, closed or failed."""
+        return self._native.state  # type: ignore[return-value]
+
+    @property
+    def url(self) -> str:
+        """The URL, with token-like query values redacted."""
+        return self._native.url
+
+    def stats(self) -> Stats:
+        """A snapshot of the counters."""
+        return self._native.stats()
+
+    def history(self) -> List[Transition]:
+        """The last 64 state changes with their causes, oldest first."""
+        return self._native.history()
+
+    def __enter__(self) -> "Client":
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<wstether.Client url={self.url!r} state={self.state!r}>"
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        try:
+            self._native.run_callbacks(self)
+        except Exception:  # pragma: no cover - the native loop only fails on interpreter trouble
+            logger.exception("wstether dispatcher stopped")
+        finally:
+            _lifecycle.unregister(self)
+
+    def _log_callback_error(self, callback: str, exc: BaseException) -> None:
+        logger.error("wstether: %s callback raised", callback, exc_info=(type(exc), exc, exc.__traceback__))
+
+    def _shutdown(self) -> None:
+        self.close(1001, "interpreter exit")
