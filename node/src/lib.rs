@@ -1,1 +1,12 @@
-//! Placeholder; filled in by its own issue.
+//! Node.js bindings for wstether. Thin glue only: the Rust core decides everything, this crate
+//! converts options and values (`convert`) and moves event batches to the JS thread (`pump`).
+//! The typed public API is the hand-written TypeScript in `lib/`.
+
+mod auth;
+mod client;
+mod convert;
+mod errors;
+mod options;
+mod pump;
+
+pub use client::NativeClient;

@@ -1,0 +1,347 @@
+// The public `Client`: an EventEmitter over the native client.
+//
+// Delivery rules (see README, "When events are delivered"):
+// 1. Nothing is delivered before `connect()`, and never synchronously inside a method call.
+// 2. A message is delivered only when someone consumes messages: a `message` listener or an
+//    `events()` iterator. Until then it waits, and so does every event after it (order is kept);
+//    the core's bounded buffer then slows the socket, so nothing is lost and memory stays bounded.
+// 3. After `close()` is called, messages nobody consumes are dropped instead of waiting.
+// 4. A listener that throws (or returns a rejected promise) is reported as an `error` event with
+//    code `ERR_CALLBACK`; the client and the other listeners carry on.
+
+import { EventEmitter } from 'node:events'
+
+import { ConnectionError, argumentError, errorFromCode, rethrow, type ErrorKind } from './errors'
+import { EventIterator, ITERATOR_HIGH_WATER, type ClientEvent, type ClientEventMap, type Cause, type State } from './events'
+import { native, type NativeClient } from './native'
+import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data } from './options'
+
+/** Counters of one client; times in milliseconds. */
+export interface ClientStats {
+  attempts: number
+  opens: number
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+  queuedMessages: number
+  queuedBytes: number
+  lastRttMs?: number
+  lastCloseCode?: number
+  lastCloseReason?: string
+  timeConnectedMs: number
+  timeDisconnectedMs: number
+}
+
+/** One state change of the flight recorder (`at`: ms since the Unix epoch). */
+export interface Transition { at: number, from: State, to: State, cause: string }
+
+/** Whether `send()` wrote the message now (`sent`) or queued it for the next open (`queued`). */
+export type SendStatus = 'sent' | 'queued'
+
+type Listener<K extends keyof ClientEventMap> = (...args: ClientEventMap[K]) => void
+type NativeEvent = Record<string, unknown> & { type: string }
+
+const EMPTY: unknown[] = []
+
+function isMessage (item: unknown): item is Data {
+  return typeof item === 'string' || item instanceof Uint8Array
+}
+
+function messageOf (e: unknown): string {
+  if (e instanceof Error) return e.message
+  try { return String(e) } catch { return 'unprintable exception' }
+}
+
+/**
+ * A WebSocket client that stays connected: it reconnects with backoff, detects dead links with
+ * a heartbeat, refreshes credentials and queues messages while disconnected.
+ *
+ * ```ts
+ * const client = new Client('wss://example.com/ws', { heartbeat: { intervalMs: 30000, timeoutMs: 10000 } })
+ * client.on('message', (data) => console.log(data))
+ * client.connect()
+ * client.send('hi')
+ * const unsent = await client.close()
+ * ```
+ */
+export class Client extends EventEmitter {
+  /** The URL given to the constructor. */
+  readonly url: string
+  private readonly native: NativeClient
+  private started = false
+  private closeCalled = false
+  private terminal = false
+  private batch: unknown[] = EMPTY
+  private pos = 0
+  private drainScheduled = false
+  private readonly iterators = new Set<EventIterator>()
+  private terminalReached!: () => void
+  private readonly terminalDispatched = new Promise<void>(resolve => { this.terminalReached = resolve })
+
+  /** Validate the URL and options (throws `InvalidArgumentError`) and build an idle client; call `connect()`. */
+  constructor (url: string, options?: ClientOptions) {
+    super()
+    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    const nativeOptions = toNativeOptions(options)
+    const auth = options?.auth
+    const authBridge = auth === undefined
+      ? undefined
+      : async (attempt: number, afterUnauthorized: boolean): Promise<{ headers?: string[], error?: string }> => {
+        try {
+          return { headers: flattenHeaders('auth() result', await auth(attempt, { afterUnauthorized })) }
+        } catch (e) {
+          return { error: messageOf(e) }
+        }
+      }
+    try {
+      this.native = new native.NativeClient(url, nativeOptions, authBridge)
+    } catch (e) {
+      rethrow(e)
+    }
+    this.url = url
+    this.on('newListener', (name: string | symbol) => {
+      if (name === 'message') this.scheduleDrain()
+    })
+  }
+
+  /** The current state. */
+  get state (): State { return this.native.state as State }
+
+  /** Start connecting (and delivering events). Does nothing while connecting or open. */
+  connect (): this {
+    try {
+      if (!this.started) {
+        this.started = true
+        this.native.start(this.onBatch)
+      } else {
+        this.native.connect()
+      }
+    } catch (e) {
+      rethrow(e)
+    }
+    return this
+  }
+
+  /**
+   * Send a message (string: text; Buffer/TypedArray/ArrayBuffer: binary). Never blocks: returns
+   * `'sent'` if the link is open, `'queued'` if it waits for the next open; throws
+   * `QueueFullError`, `MessageTooLargeError` or `ClientClosedError` — nothing is dropped silently.
+   */
+  send (data: Data | ArrayBufferView | ArrayBuffer): SendStatus {
+    let sent: boolean
+    try {
+      sent = typeof data === 'string' ? this.native.sendText(data) : this.native.sendBinary(toData('data', data) as Buffer)
+    } catch (e) {
+      rethrow(e)
+    }
+    return sent ? 'sent' : 'queued'
+  }
+
+  /**
+   * Close the link (code 1000 or 3000–4999, reason ≤ 123 bytes) and stop for good. Resolves, once
+   * the final events have been delivered, to every accepted message that was never written.
+   * Idempotent: a second call resolves to `[]`.
+   */
+  async close (code = 1000, reason = ''): Promise<Data[]> {
+    if (typeof code !== 'number' || !Number.isInteger(code)) throw argumentError('code', 'an integer', code)
+    if (typeof reason !== 'string') throw argumentError('reason', 'a string', reason)
+    if (code < 0 || code > 0xffff) throw errorFromCode('ERR_INVALID_CLOSE_CODE', `invalid close code ${code}: use 1000 or 3000-4999`)
+    const outcome = await this.native.close(code, reason)
+    if ('code' in outcome) throw errorFromCode(outcome.code, outcome.message)
+    if (!this.closeCalled) {
+      // From now on, messages nobody listens to no longer hold back the final events.
+      this.closeCalled = true
+      this.scheduleDrain()
+    }
+    if (this.started) await this.terminalDispatched
+    return outcome.unsent
+  }
+
+  /** Close the link and stay disconnected until `resume()`; `send()` keeps queueing. */
+  pause (): void { this.command(() => this.native.pause()) }
+  /** Leave `paused` and connect at once. */
+  resume (): void { this.command(() => this.native.resume()) }
+  /** Skip the current backoff delay (the handshake budget still applies). */
+  reconnectNow (): void { this.command(() => this.native.reconnectNow()) }
+  /** The network changed (e.g. Wi-Fi switch): verify the open link now, or retry now if waiting. */
+  networkChanged (): void { this.command(() => this.native.networkChanged()) }
+
+  /** Replace the greeting: the messages sent first on every later open (e.g. current subscriptions). */
+  setGreeting (messages: Array<Data | ArrayBufferView | ArrayBuffer>): void {
+    if (!Array.isArray(messages)) throw argumentError('messages', 'an array', messages)
+    this.native.setGreeting(messages.map((m, i) => toData(`messages[${i}]`, m)))
+  }
+
+  /** A snapshot of the counters. */
+  stats (): ClientStats { return this.native.stats() as ClientStats }
+
+  /** The last 64 state changes, oldest first, with their causes (a flight recorder for bug reports). */
+  history (): Transition[] { return this.native.history() as Transition[] }
+
+  /**
+   * Every event, in order, as an async iterator (`for await (const ev of client.events())`). It
+   * ends after the terminal event (`failed`, or the `closed` state after `close()`). Several
+   * iterators may run at once; each sees every event from the moment it was created.
+   */
+  events (): AsyncIterableIterator<ClientEvent> {
+    const it = new EventIterator(i => { this.iterators.delete(i) }, () => { this.scheduleDrain() })
+    if (this.terminal) it.end()
+    else {
+      this.iterators.add(it)
+      this.scheduleDrain()
+    }
+    return it
+  }
+
+  /** Same as `events()`. */
+  [Symbol.asyncIterator] (): AsyncIterableIterator<ClientEvent> { return this.events() }
+
+  // ---- typed EventEmitter surface ---------------------------------------------------------
+
+  override on<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): this
+  override on (event: string | symbol, listener: (...args: any[]) => void): this
+  override on (event: string | symbol, listener: (...args: any[]) => void): this { return super.on(event, listener) }
+
+  override once<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): this
+  override once (event: string | symbol, listener: (...args: any[]) => void): this
+  override once (event: string | symbol, listener: (...args: any[]) => void): this { return super.once(event, listener) }
+
+  override off<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): this
+  override off (event: string | symbol, listener: (...args: any[]) => void): this
+  override off (event: string | symbol, listener: (...args: any[]) => void): this { return super.off(event, listener) }
+
+  override addListener<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): this
+  override addListener (event: string | symbol, listener: (...args: any[]) => void): this
+  override addListener (event: string | symbol, listener: (...args: any[]) => void): this { return super.addListener(event, listener) }
+
+  // ---- delivery ---------------------------------------------------------------------------
+
+  private command (f: () => void): void {
+    try { f() } catch (e) { rethrow(e) }
+  }
+
+  // Called by the native pump with one batch; `false` means "held, I will call resumeDelivery()".
+  private readonly onBatch = (batch: unknown[]): boolean => {
+    this.batch = batch
+    this.pos = 0
+    return this.drain()
+  }
+
+  private hasMessageConsumer (): boolean {
+    return this.closeCalled || this.iterators.size > 0 || this.listenerCount('message') > 0
+  }
+
+  private iteratorsFull (): boolean {
+    for (const it of this.iterators) if (it.size >= ITERATOR_HIGH_WATER) return true
+    return false
+  }
+
+  // Dispatch the current batch from `pos`; false when it must wait for a consumer.
+  private drain (): boolean {
+    const batch = this.batch
+    while (this.pos < batch.length) {
+      const item = batch[this.pos]
+      if (this.iterators.size > 0 && this.iteratorsFull()) return false
+      if (isMessage(item)) {
+        if (!this.hasMessageConsumer()) return false
+        this.pos++
+        this.deliverMessage(item)
+      } else {
+        this.pos++
+        this.deliverEvent(item as NativeEvent)
+      }
+    }
+    this.batch = EMPTY
+    return true
+  }
+
+  // Resume a held batch on a later tick (never inside `on()` or `events()`).
+  private scheduleDrain (): void {
+    if (this.drainScheduled || this.batch === EMPTY) return
+    this.drainScheduled = true
+    setImmediate(() => {
+      this.drainScheduled = false
+      if (this.batch !== EMPTY && this.drain()) this.native.resumeDelivery()
+    })
+  }
+
+  private deliverMessage (data: Data): void {
+    if (this.iterators.size > 0) for (const it of this.iterators) it.push({ type: 'message', data })
+    this.emitSafely('message', data)
+  }
+
+  private deliverEvent (ev: NativeEvent): void {
+    switch (ev.type) {
+      case 'state': {
+        const state = ev.state as State
+        this.toIterators({ type: 'state', state })
+        this.emitSafely('state', state)
+        if (state === 'closed') this.finish()
+        return
+      }
+      case 'error': {
+        const error = new ConnectionError(ev.kind as ErrorKind, ev.message as string)
+        this.deliverError(error)
+        return
+      }
+      case 'failed': {
+        const info = { reason: ev.reason as Cause, unsent: ev.unsent as Data[] }
+        this.toIterators({ type: 'failed', ...info })
+        this.emitSafely('failed', info)
+        this.finish()
+        return
+      }
+      default: {
+        const { type, ...info } = ev
+        this.toIterators(ev as unknown as ClientEvent)
+        this.emitSafely(type, info)
+      }
+    }
+  }
+
+  private toIterators (ev: ClientEvent): void {
+    if (this.iterators.size > 0) for (const it of this.iterators) it.push(ev)
+  }
+
+  private deliverError (error: ConnectionError): void {
+    this.toIterators({ type: 'error', error })
+    // Unlike a plain EventEmitter, an `error` nobody listens to is not thrown: the client is still trying.
+    for (const listener of this.rawListeners('error')) {
+      try {
+        const r: unknown = (listener as (e: ConnectionError) => unknown).call(this, error)
+        if (r instanceof Promise) r.catch(e => { this.warnListenerFailed(e) })
+      } catch (e) {
+        this.warnListenerFailed(e)
+      }
+    }
+  }
+
+  // An `error` listener itself threw: reporting it as another `error` could loop, so warn instead.
+  private warnListenerFailed (e: unknown): void {
+    process.emitWarning(`wstether: an 'error' listener threw: ${messageOf(e)}`, 'WstetherWarning')
+  }
+
+  private emitSafely (name: string, arg: unknown): void {
+    const listeners = this.rawListeners(name)
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        const r: unknown = (listeners[i] as (a: unknown) => unknown).call(this, arg)
+        if (r instanceof Promise) r.catch(e => { this.reportCallbackError(name, e) })
+      } catch (e) {
+        this.reportCallbackError(name, e)
+      }
+    }
+  }
+
+  private reportCallbackError (name: string, e: unknown): void {
+    this.deliverError(new ConnectionError('callback', `a '${name}' listener threw: ${messageOf(e)}`, { cause: e }))
+  }
+
+  private finish (): void {
+    this.terminal = true
+    for (const it of this.iterators) it.end()
+    this.iterators.clear()
+    this.terminalReached()
+  }
+}

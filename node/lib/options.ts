@@ -1,0 +1,206 @@
+// The public options (SPEC.md in camelCase and milliseconds) and their translation to the native
+// options object. Types are checked here; ranges and values are checked by the Rust core.
+
+import { argumentError, InvalidArgumentError } from './errors'
+import type { NativeOptions } from './native'
+
+/** A message payload: text or binary. */
+export type Data = string | Buffer
+
+/** Handshake headers: an object or `[name, value]` pairs. */
+export type HeadersInit = Record<string, string> | Array<[string, string]>
+
+/** Called before every connection attempt; returns the headers to add (e.g. a fresh bearer token). */
+export type AuthProvider = (
+  attempt: number,
+  info: { afterUnauthorized: boolean }
+) => HeadersInit | Promise<HeadersInit>
+
+/** Reconnect delay curve. */
+export interface BackoffOptions {
+  /** First delay in ms (default 1000). */
+  initialMs?: number
+  /** Largest delay in ms (default 10000). */
+  maxMs?: number
+  /** Growth per attempt, ≥ 1 (default 2). */
+  factor?: number
+  /** Random spread between 0 and 1 (default 0.5), so a fleet does not return at once. */
+  jitter?: number
+  /** The curve resets only after a link stayed open this long, in ms (default 5000). */
+  stableAfterMs?: number
+}
+
+/** Keep-alive settings: a link is dead when nothing arrived for `intervalMs + timeoutMs`. */
+export interface HeartbeatOptions {
+  /** Ping every `intervalMs` (default 30000). */
+  intervalMs?: number
+  /** Extra wait for any data after a ping (default 10000). */
+  timeoutMs?: number
+  /** Send this application message instead of a protocol Ping, and recognise its answer. */
+  appPing?: { payload: Data, pong: { exact: string } | { contains: string } }
+}
+
+/** Every option of SPEC.md. All durations are in milliseconds. */
+export interface ClientOptions {
+  /** Subprotocols offered in the handshake. */
+  protocols?: string[]
+  /** Static handshake headers (CR/LF in a value is an error). */
+  headers?: HeadersInit
+  /** Called before every attempt; may be async. Its headers are added to that handshake. */
+  auth?: AuthProvider
+  /** TCP + TLS + HTTP upgrade limit (default 10000). */
+  connectTimeoutMs?: number
+  /** Reconnect delay curve. */
+  backoff?: BackoffOptions
+  /** Failed attempts since the last successful open before `failed` (default: `null`, unlimited). */
+  maxRetries?: number | null
+  /** Time without a link before `failed`, in ms (default: `null`, unlimited). */
+  maxElapsedMs?: number | null
+  /** Keep-alive (default: ping every 30 s, timeout 10 s); `false` turns it off (not advised). */
+  heartbeat?: HeartbeatOptions | false
+  /** Limits on messages waiting while disconnected (default 1000 messages, 1 MiB). */
+  outbox?: { maxMessages?: number, maxBytes?: number }
+  /** Handshakes per second per host for the whole process (default 50); `false` turns the guard off. */
+  handshakeBudget?: number | false
+  /** Messages sent first on every open, before the outbox (auth, resubscribe). See also `setGreeting()`. */
+  greeting?: Data[]
+  /** Which closes and handshake statuses end in `failed` (default close 1008; HTTP 400, 403, 404). */
+  terminal?: { closeCodes?: number[], statuses?: number[] }
+  /** Largest message in either direction, bytes (default 16 MiB). */
+  maxMessageSize?: number
+  /** TLS: an extra trusted root CA (PEM). Verification cannot be turned off. */
+  tls?: { ca?: string }
+  /** Inbound messages buffered for a slow consumer before reading stops (default 1024). */
+  eventBuffer?: number
+  /** How long `close()` waits for the server's close frame, in ms (default 2000). */
+  closeTimeoutMs?: number
+}
+
+const KNOWN = new Set([
+  'protocols', 'headers', 'auth', 'connectTimeoutMs', 'backoff', 'maxRetries', 'maxElapsedMs',
+  'heartbeat', 'outbox', 'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'tls',
+  'eventBuffer', 'closeTimeoutMs'
+])
+
+function isObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function num (name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'number') throw argumentError(name, 'a number', v)
+  return v
+}
+
+function str (name: string, v: unknown): string {
+  if (typeof v !== 'string') throw argumentError(name, 'a string', v)
+  return v
+}
+
+function obj (name: string, v: unknown): Record<string, unknown> | undefined {
+  if (v === undefined) return undefined
+  if (!isObject(v)) throw argumentError(name, 'an object', v)
+  return v
+}
+
+function numbers (name: string, v: unknown): number[] | undefined {
+  if (v === undefined) return undefined
+  if (!Array.isArray(v)) throw argumentError(name, 'an array of numbers', v)
+  return v.map((n, i) => {
+    const x = num(`${name}[${i}]`, n) as number
+    if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('ERR_INVALID_OPTION', `${name}[${i}] must be a non-negative integer`)
+    return x
+  })
+}
+
+/** A payload as accepted by `send()`: string, Buffer, any TypedArray/DataView, or ArrayBuffer. */
+export function toData (name: string, v: unknown): Data {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return v
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  if (v instanceof ArrayBuffer) return Buffer.from(v)
+  throw argumentError(name, 'a string, Buffer, TypedArray or ArrayBuffer', v)
+}
+
+/** Headers as a flat `[name, value, …]` list, checking types. */
+export function flattenHeaders (name: string, h: unknown): string[] {
+  const out: string[] = []
+  if (Array.isArray(h)) {
+    h.forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw argumentError(`${name}[${i}]`, 'a [name, value] pair', pair)
+      out.push(str(`${name}[${i}][0]`, pair[0]), str(`${name}[${i}][1]`, pair[1]))
+    })
+  } else if (isObject(h)) {
+    for (const [k, v] of Object.entries(h)) out.push(k, str(`${name}.${k}`, v))
+  } else {
+    throw argumentError(name, 'an object or an array of [name, value] pairs', h)
+  }
+  return out
+}
+
+function pairs (flat: string[]): string[][] {
+  const out: string[][] = []
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]])
+  return out
+}
+
+/** Check option types and build the native options object. */
+export function toNativeOptions (options: unknown): NativeOptions {
+  const o = obj('options', options) ?? {}
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw new InvalidArgumentError('ERR_INVALID_OPTION', `unknown option ${JSON.stringify(key)}`)
+  }
+  const n: NativeOptions = {}
+  if (o.protocols !== undefined) {
+    if (!Array.isArray(o.protocols)) throw argumentError('options.protocols', 'an array of strings', o.protocols)
+    n.protocols = o.protocols.map((p, i) => str(`options.protocols[${i}]`, p))
+  }
+  if (o.headers !== undefined) n.headers = pairs(flattenHeaders('options.headers', o.headers))
+  if (o.auth !== undefined && typeof o.auth !== 'function') throw argumentError('options.auth', 'a function', o.auth)
+  n.connectTimeoutMs = num('options.connectTimeoutMs', o.connectTimeoutMs)
+  const b = obj('options.backoff', o.backoff)
+  if (b) {
+    n.backoff = {
+      initialMs: num('options.backoff.initialMs', b.initialMs),
+      maxMs: num('options.backoff.maxMs', b.maxMs),
+      factor: num('options.backoff.factor', b.factor),
+      jitter: num('options.backoff.jitter', b.jitter),
+      stableAfterMs: num('options.backoff.stableAfterMs', b.stableAfterMs)
+    }
+  }
+  if (o.maxRetries !== null) n.maxRetries = num('options.maxRetries', o.maxRetries)
+  if (o.maxElapsedMs !== null) n.maxElapsedMs = num('options.maxElapsedMs', o.maxElapsedMs)
+  if (o.heartbeat === false || o.heartbeat === null) {
+    n.heartbeat = { enabled: false }
+  } else {
+    const h = obj('options.heartbeat', o.heartbeat)
+    if (h) {
+      n.heartbeat = {
+        intervalMs: num('options.heartbeat.intervalMs', h.intervalMs),
+        timeoutMs: num('options.heartbeat.timeoutMs', h.timeoutMs)
+      }
+      const ap = obj('options.heartbeat.appPing', h.appPing)
+      if (ap) {
+        n.heartbeat.appPingPayload = toData('options.heartbeat.appPing.payload', ap.payload)
+        const pong = obj('options.heartbeat.appPing.pong', ap.pong) ?? {}
+        if (pong.exact !== undefined) n.heartbeat.appPongExact = str('options.heartbeat.appPing.pong.exact', pong.exact)
+        if (pong.contains !== undefined) n.heartbeat.appPongContains = str('options.heartbeat.appPing.pong.contains', pong.contains)
+      }
+    }
+  }
+  const ob = obj('options.outbox', o.outbox)
+  if (ob) n.outbox = { maxMessages: num('options.outbox.maxMessages', ob.maxMessages), maxBytes: num('options.outbox.maxBytes', ob.maxBytes) }
+  if (o.handshakeBudget === false || o.handshakeBudget === null) n.handshakeBudgetOff = true
+  else n.handshakeBudget = num('options.handshakeBudget', o.handshakeBudget)
+  if (o.greeting !== undefined) {
+    if (!Array.isArray(o.greeting)) throw argumentError('options.greeting', 'an array of strings or Buffers', o.greeting)
+    n.greeting = o.greeting.map((m, i) => toData(`options.greeting[${i}]`, m))
+  }
+  const t = obj('options.terminal', o.terminal)
+  if (t) n.terminal = { closeCodes: numbers('options.terminal.closeCodes', t.closeCodes), statuses: numbers('options.terminal.statuses', t.statuses) }
+  n.maxMessageSize = num('options.maxMessageSize', o.maxMessageSize)
+  const tls = obj('options.tls', o.tls)
+  if (tls && tls.ca !== undefined) n.ca = str('options.tls.ca', tls.ca)
+  n.eventBuffer = num('options.eventBuffer', o.eventBuffer)
+  n.closeTimeoutMs = num('options.closeTimeoutMs', o.closeTimeoutMs)
+  return n
+}

@@ -1,0 +1,403 @@
+//! Every conversion between JS values and core types lives here.
+
+use std::ptr;
+use std::time::{Duration, UNIX_EPOCH};
+
+use napi::bindgen_prelude::{Buffer, Either, Null, Object, ToNapiValue};
+use napi::{sys, Env};
+use wstether::config::duration_from_millis;
+use wstether::{
+    AppPing, Backoff, Cause, ClientBuilder, Event, Heartbeat, Message, OutboxLimits, PongMatch,
+    Stats, TerminalPolicy, Transition,
+};
+
+use crate::errors::{invalid_option, IntoJs, JsResult};
+use crate::options::NativeOptions;
+use napi_derive::napi;
+
+/// Milliseconds (a JS number) to a `Duration`, refusing negatives and NaN.
+pub fn millis(option: &'static str, ms: f64) -> JsResult<Duration> {
+    duration_from_millis(option, ms).js()
+}
+
+/// A JS number that must be a non-negative integer (a count or a size).
+pub fn count(option: &'static str, n: f64) -> JsResult<usize> {
+    if !n.is_finite() || n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 {
+        return Err(invalid_option(option, "must be a non-negative integer"));
+    }
+    Ok(n as usize)
+}
+
+fn u16_list(option: &'static str, list: Vec<u32>) -> JsResult<Vec<u16>> {
+    list.into_iter()
+        .map(|n| u16::try_from(n).map_err(|_| invalid_option(option, "out of range")))
+        .collect()
+}
+
+/// A JS string or Buffer to a message.
+pub fn message_from_js(value: Either<String, Buffer>) -> Message {
+    match value {
+        Either::A(text) => Message::text(text),
+        Either::B(data) => Message::binary(data.to_vec()),
+    }
+}
+
+/// Apply the options object to a builder.
+pub fn apply_options(mut b: ClientBuilder, o: NativeOptions) -> JsResult<ClientBuilder> {
+    if let Some(p) = o.protocols {
+        b = b.protocols(p);
+    }
+    for pair in o.headers.unwrap_or_default() {
+        let [name, value]: [String; 2] = pair
+            .try_into()
+            .map_err(|_| invalid_option("headers", "each header must be a [name, value] pair"))?;
+        b = b.header(name, value);
+    }
+    if let Some(ms) = o.connect_timeout_ms {
+        b = b.connect_timeout(millis("connectTimeoutMs", ms)?);
+    }
+    if let Some(bo) = o.backoff {
+        let mut curve = Backoff::default();
+        if let Some(ms) = bo.initial_ms {
+            curve.initial = millis("backoff.initialMs", ms)?;
+        }
+        if let Some(ms) = bo.max_ms {
+            curve.max = millis("backoff.maxMs", ms)?;
+        }
+        if let Some(f) = bo.factor {
+            curve.factor = f;
+        }
+        if let Some(j) = bo.jitter {
+            curve.jitter = j;
+        }
+        if let Some(ms) = bo.stable_after_ms {
+            curve.stable_after = millis("backoff.stableAfterMs", ms)?;
+        }
+        b = b.backoff(curve);
+    }
+    if let Some(n) = o.max_retries {
+        let n = count("maxRetries", n)?;
+        b = b.max_retries(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+    }
+    if let Some(ms) = o.max_elapsed_ms {
+        b = b.max_elapsed(Some(millis("maxElapsedMs", ms)?));
+    }
+    if let Some(hb) = o.heartbeat {
+        if hb.enabled == Some(false) {
+            b = b.heartbeat(None);
+        } else {
+            let mut beat = Heartbeat::default();
+            if let Some(ms) = hb.interval_ms {
+                beat.interval = millis("heartbeat.intervalMs", ms)?;
+            }
+            if let Some(ms) = hb.timeout_ms {
+                beat.timeout = millis("heartbeat.timeoutMs", ms)?;
+            }
+            if let Some(payload) = hb.app_ping_payload {
+                let pong = match (hb.app_pong_exact, hb.app_pong_contains) {
+                    (Some(s), None) => PongMatch::Exact(s),
+                    (None, Some(s)) => PongMatch::Contains(s),
+                    _ => {
+                        return Err(invalid_option(
+                            "heartbeat.appPing.pong",
+                            "give exactly one of { exact } or { contains }",
+                        ))
+                    }
+                };
+                beat.app_ping = Some(AppPing {
+                    payload: message_from_js(payload),
+                    pong,
+                });
+            }
+            b = b.heartbeat(Some(beat));
+        }
+    }
+    if let Some(ob) = o.outbox {
+        let mut limits = OutboxLimits::default();
+        if let Some(n) = ob.max_messages {
+            limits.max_messages = count("outbox.maxMessages", n)?;
+        }
+        if let Some(n) = ob.max_bytes {
+            limits.max_bytes = count("outbox.maxBytes", n)?;
+        }
+        b = b.outbox(limits);
+    }
+    if o.handshake_budget_off == Some(true) {
+        b = b.handshake_budget(None);
+    } else if let Some(n) = o.handshake_budget {
+        let n = count("handshakeBudget", n)?;
+        b = b.handshake_budget(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+    }
+    if let Some(t) = o.terminal {
+        let mut policy = TerminalPolicy::default();
+        if let Some(c) = t.close_codes {
+            policy.close_codes = u16_list("terminal.closeCodes", c)?;
+        }
+        if let Some(s) = t.statuses {
+            policy.statuses = u16_list("terminal.statuses", s)?;
+        }
+        b = b.terminal(policy);
+    }
+    if let Some(n) = o.max_message_size {
+        b = b.max_message_size(count("maxMessageSize", n)?);
+    }
+    if let Some(pem) = o.ca {
+        b = b.add_root_certificate_pem(pem);
+    }
+    if let Some(n) = o.event_buffer {
+        b = b.event_buffer(count("eventBuffer", n)?);
+    }
+    if let Some(ms) = o.close_timeout_ms {
+        b = b.close_timeout(millis("closeTimeoutMs", ms)?);
+    }
+    Ok(b)
+}
+
+/// Flat `[name, value, name, value, …]` from the auth wrapper to header pairs.
+pub fn header_pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+// ---- core values to JS ---------------------------------------------------------------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A message as a JS string (text) or Buffer (binary, copied).
+unsafe fn message_to_js(env: sys::napi_env, m: &Message) -> napi::Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    let status = match m {
+        Message::Text(t) => unsafe {
+            sys::napi_create_string_utf8(env, t.as_str().as_ptr().cast(), t.len() as isize, &mut out)
+        },
+        Message::Binary(b) => unsafe {
+            sys::napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), ptr::null_mut(), &mut out)
+        },
+    };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("cannot create a JS value for a message"));
+    }
+    Ok(out)
+}
+
+/// A list of messages as a JS array of strings and Buffers.
+pub struct Messages(pub Vec<Message>);
+
+impl ToNapiValue for Messages {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let items = val.0.iter().map(|m| unsafe { message_to_js(env, m) });
+        unsafe { array(env, val.0.len(), items) }
+    }
+}
+
+unsafe fn array(
+    env: sys::napi_env,
+    len: usize,
+    items: impl Iterator<Item = napi::Result<sys::napi_value>>,
+) -> napi::Result<sys::napi_value> {
+    let mut arr = ptr::null_mut();
+    if unsafe { sys::napi_create_array_with_length(env, len, &mut arr) } != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("cannot create a JS array"));
+    }
+    for (i, item) in items.enumerate() {
+        let v = item?;
+        if unsafe { sys::napi_set_element(env, arr, i as u32, v) } != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason("cannot fill a JS array"));
+        }
+    }
+    Ok(arr)
+}
+
+/// One batch of events as one JS array, built on the JS thread. Messages are bare strings and
+/// Buffers (the hot path: one JS value each, no wrapper object); every other event is an object
+/// with a `type` field. `lib/client.ts` tells them apart with `typeof`.
+pub struct Batch(pub Vec<Event>);
+
+impl ToNapiValue for Batch {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let js_env = Env::from_raw(env);
+        let items = val.0.into_iter().map(|ev| match ev {
+            Event::Message(m) => unsafe { message_to_js(env, &m) },
+            other => event_object(&js_env, other)
+                .and_then(|o| unsafe { Object::to_napi_value(env, o) }),
+        });
+        let len = items.len();
+        unsafe { array(env, len, items) }
+    }
+}
+
+fn event_object(env: &Env, ev: Event) -> napi::Result<Object<'_>> {
+    let mut o = Object::new(env)?;
+    match ev {
+        Event::StateChanged { state } => {
+            o.set("type", "state")?;
+            o.set("state", state.as_str())?;
+        }
+        Event::Connecting { attempt } => {
+            o.set("type", "connecting")?;
+            o.set("attempt", attempt)?;
+        }
+        Event::Open { attempt, protocol } => {
+            o.set("type", "open")?;
+            o.set("attempt", attempt)?;
+            match protocol {
+                Some(p) => o.set("protocol", p)?,
+                None => o.set("protocol", Null)?,
+            }
+        }
+        Event::Message(m) => {
+            o.set("type", "message")?;
+            o.set("data", Messages(vec![m]))?;
+        }
+        Event::Pong { rtt } => {
+            o.set("type", "pong")?;
+            o.set("rttMs", ms(rtt))?;
+        }
+        Event::Closed {
+            code,
+            reason,
+            initiator,
+            will_reconnect,
+        } => {
+            o.set("type", "close")?;
+            o.set("code", code as u32)?;
+            o.set("reason", reason)?;
+            o.set("initiator", initiator.as_str())?;
+            o.set("willReconnect", will_reconnect)?;
+        }
+        Event::Reconnecting {
+            attempt,
+            delay,
+            cause,
+        } => {
+            o.set("type", "reconnecting")?;
+            o.set("attempt", attempt)?;
+            o.set("delayMs", ms(delay))?;
+            o.set("cause", cause_object(env, &cause)?)?;
+        }
+        Event::Error { kind, message } => {
+            o.set("type", "error")?;
+            o.set("kind", kind.as_str())?;
+            o.set("message", message)?;
+        }
+        Event::Failed { reason, unsent } => {
+            o.set("type", "failed")?;
+            o.set("reason", cause_object(env, &reason)?)?;
+            o.set("unsent", Messages(unsent))?;
+        }
+    }
+    Ok(o)
+}
+
+/// A cause as `{ kind, message, …details }`.
+fn cause_object<'e>(env: &'e Env, cause: &Cause) -> napi::Result<Object<'e>> {
+    let mut o = Object::new(env)?;
+    o.set("kind", cause.kind())?;
+    o.set("message", cause.to_string())?;
+    match cause {
+        Cause::Closed { code, reason } => {
+            o.set("code", *code as u32)?;
+            o.set("reason", reason.as_str())?;
+        }
+        Cause::HandshakeRejected {
+            status,
+            retry_after,
+        } => {
+            o.set("status", *status as u32)?;
+            if let Some(d) = retry_after {
+                o.set("retryAfterMs", ms(*d))?;
+            }
+        }
+        Cause::RetriesExhausted { attempts, last } => {
+            o.set("attempts", *attempts)?;
+            o.set("last", cause_object(env, last)?)?;
+        }
+        Cause::ElapsedExhausted { elapsed, last } => {
+            o.set("elapsedMs", ms(*elapsed))?;
+            o.set("last", cause_object(env, last)?)?;
+        }
+        _ => {}
+    }
+    Ok(o)
+}
+
+/// Counters, times in milliseconds.
+#[napi(object)]
+pub struct NativeStats {
+    /// Attempts made.
+    pub attempts: f64,
+    /// Successful opens.
+    pub opens: f64,
+    /// Messages received.
+    pub messages_in: f64,
+    /// Messages written.
+    pub messages_out: f64,
+    /// Payload bytes received.
+    pub bytes_in: f64,
+    /// Payload bytes written.
+    pub bytes_out: f64,
+    /// Messages waiting in the outbox.
+    pub queued_messages: f64,
+    /// Bytes waiting in the outbox.
+    pub queued_bytes: f64,
+    /// Last heartbeat round trip.
+    pub last_rtt_ms: Option<f64>,
+    /// Code of the last close.
+    pub last_close_code: Option<u32>,
+    /// Reason of the last close.
+    pub last_close_reason: Option<String>,
+    /// Total time open.
+    pub time_connected_ms: f64,
+    /// Total time not open.
+    pub time_disconnected_ms: f64,
+}
+
+impl From<Stats> for NativeStats {
+    fn from(s: Stats) -> Self {
+        NativeStats {
+            attempts: s.attempts as f64,
+            opens: s.opens as f64,
+            messages_in: s.messages_in as f64,
+            messages_out: s.messages_out as f64,
+            bytes_in: s.bytes_in as f64,
+            bytes_out: s.bytes_out as f64,
+            queued_messages: s.queued_messages as f64,
+            queued_bytes: s.queued_bytes as f64,
+            last_rtt_ms: s.last_rtt.map(ms),
+            last_close_code: s.last_close.as_ref().map(|c| c.code as u32),
+            last_close_reason: s.last_close.map(|c| c.reason),
+            time_connected_ms: ms(s.time_connected),
+            time_disconnected_ms: ms(s.time_disconnected),
+        }
+    }
+}
+
+/// One state change of the flight recorder.
+#[napi(object)]
+pub struct NativeTransition {
+    /// When, in ms since the Unix epoch.
+    pub at: f64,
+    /// Previous state.
+    pub from: String,
+    /// New state.
+    pub to: String,
+    /// Why.
+    pub cause: String,
+}
+
+impl From<Transition> for NativeTransition {
+    fn from(t: Transition) -> Self {
+        NativeTransition {
+            at: t.at.duration_since(UNIX_EPOCH).map(ms).unwrap_or(0.0),
+            from: t.from.as_str().into(),
+            to: t.to.as_str().into(),
+            cause: t.cause,
+        }
+    }
+}
