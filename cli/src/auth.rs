@@ -23,13 +23,20 @@ pub fn provider(command: String, secrets: Secrets) -> impl AuthProvider {
         let secrets = secrets.clone();
         Box::pin(async move {
             let token = token(&command, request, &secrets).await?;
-            Ok(vec![("Authorization".to_string(), format!("Bearer {token}"))])
+            Ok(vec![(
+                "Authorization".to_string(),
+                format!("Bearer {token}"),
+            )])
         })
     }
 }
 
 /// Run the command once and return the token it printed (registered as a secret).
-pub async fn token(command: &str, request: AuthRequest, secrets: &Secrets) -> Result<String, String> {
+pub async fn token(
+    command: &str,
+    request: AuthRequest,
+    secrets: &Secrets,
+) -> Result<String, String> {
     let mut cmd = shell(command);
     cmd.env("WSTETHER_ATTEMPT", request.attempt.to_string())
         .env(

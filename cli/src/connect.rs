@@ -95,7 +95,11 @@ pub async fn run(args: ConnectArgs) -> i32 {
     }
 
     let unsent = match closing {
-        Some(handle) => handle.await.ok().and_then(Result::ok).map_or(0, |u| u.len()),
+        Some(handle) => handle
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map_or(0, |u| u.len()),
         None => failed_unsent.unwrap_or(0),
     };
     let stats = client.stats();
@@ -148,8 +152,12 @@ fn send(client: &Client, printer: &Printer, line: String) {
     if printer.is_json() {
         let v = match &result {
             Ok(SendStatus::Sent) => json!({ "event": "send", "status": "sent", "bytes": bytes }),
-            Ok(SendStatus::Queued) => json!({ "event": "send", "status": "queued", "bytes": bytes }),
-            Err(e) => json!({ "event": "send", "status": "error", "bytes": bytes, "message": e.to_string() }),
+            Ok(SendStatus::Queued) => {
+                json!({ "event": "send", "status": "queued", "bytes": bytes })
+            }
+            Err(e) => {
+                json!({ "event": "send", "status": "error", "bytes": bytes, "message": e.to_string() })
+            }
         };
         printer.json_line(v);
         return;
@@ -165,7 +173,10 @@ fn send(client: &Client, printer: &Printer, line: String) {
 }
 
 /// Close in the background so the loop keeps draining events until the stream ends.
-fn start_close(client: &Client, reason: &'static str) -> JoinHandle<Result<Vec<Message>, wstether::Error>> {
+fn start_close(
+    client: &Client,
+    reason: &'static str,
+) -> JoinHandle<Result<Vec<Message>, wstether::Error>> {
     let client = client.clone();
     tokio::spawn(async move { client.close(1000, reason).await })
 }

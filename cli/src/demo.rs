@@ -124,16 +124,17 @@ pub async fn run(args: DemoArgs) -> i32 {
     demo.say("\nDone: closing with 1000 (normal closure).");
     let client = demo.client.clone();
     let closing = tokio::spawn(async move { client.close(1000, "demo done").await });
-    let _ = demo
-        .until("the stream to end", |_| false)
-        .await;
+    let _ = demo.until("the stream to end", |_| false).await;
     let _ = closing.await;
 
     demo.say("\nSummary");
     for line in &results {
         demo.say(line);
     }
-    demo.say(&format!("  {}", render::stats_text(&demo.client.stats(), 0)));
+    demo.say(&format!(
+        "  {}",
+        render::stats_text(&demo.client.stats(), 0)
+    ));
     let verdict = if ok {
         format!(
             "Every recovery observed in {}. No token was printed: they are redacted everywhere.",
@@ -183,7 +184,9 @@ impl Demo {
                     *cached = Some(issuer.current());
                 }
                 let token = cached.clone().unwrap_or_default();
-                Box::pin(async move { Ok(vec![("Authorization".into(), format!("Bearer {token}"))]) })
+                Box::pin(
+                    async move { Ok(vec![("Authorization".into(), format!("Bearer {token}"))]) },
+                )
             }
         };
         let client = Client::builder(proxy.url())
@@ -242,7 +245,11 @@ impl Demo {
     }
 
     /// Print events until one matches `want`; `Err` names what did not come in time.
-    async fn until(&mut self, what: &str, mut want: impl FnMut(&Event) -> bool) -> Result<Event, String> {
+    async fn until(
+        &mut self,
+        what: &str,
+        mut want: impl FnMut(&Event) -> bool,
+    ) -> Result<Event, String> {
         let deadline = (Instant::now() + STEP_TIMEOUT).min(self.deadline);
         loop {
             match timeout_at(deadline, self.events.next()).await {
@@ -256,7 +263,12 @@ impl Demo {
                     }
                 }
                 Ok(None) => return Err(format!("the event stream ended before {what}")),
-                Err(_) => return Err(format!("no {what} within {}", render::duration(STEP_TIMEOUT))),
+                Err(_) => {
+                    return Err(format!(
+                        "no {what} within {}",
+                        render::duration(STEP_TIMEOUT)
+                    ))
+                }
             }
         }
     }
@@ -278,20 +290,29 @@ impl Demo {
         ));
         self.say("0. Connect and say hello.");
         self.client.connect().map_err(|e| e.to_string())?;
-        let open = self.until("open", |e| matches!(e, Event::Open { .. })).await?;
+        let open = self
+            .until("open", |e| matches!(e, Event::Open { .. }))
+            .await?;
         if let Event::Open { protocol, .. } = &open {
             if protocol.as_deref() != Some(SUBPROTOCOL) {
-                return Err(format!("expected subprotocol {SUBPROTOCOL}, got {protocol:?}"));
+                return Err(format!(
+                    "expected subprotocol {SUBPROTOCOL}, got {protocol:?}"
+                ));
             }
         }
         self.client.send_text("hello").map_err(|e| e.to_string())?;
-        self.until("the echo of hello", |e| is_text(e, "hello")).await?;
-        let pong = self.until("a heartbeat pong", |e| matches!(e, Event::Pong { .. })).await?;
+        self.until("the echo of hello", |e| is_text(e, "hello"))
+            .await?;
+        let pong = self
+            .until("a heartbeat pong", |e| matches!(e, Event::Pong { .. }))
+            .await?;
         let rtt = match pong {
             Event::Pong { rtt } => render::duration(rtt),
             _ => String::new(),
         };
-        Ok(format!("open with a token and a subprotocol, echo works, heartbeat RTT {rtt}"))
+        Ok(format!(
+            "open with a token and a subprotocol, echo works, heartbeat RTT {rtt}"
+        ))
     }
 
     async fn server_restart(&mut self) -> Step {
@@ -302,10 +323,21 @@ impl Demo {
         let t0 = Instant::now();
         self.server.stop(Some(1012)).await;
         self.until("close 1012 from the server", |e| {
-            matches!(e, Event::Closed { code: 1012, initiator: Initiator::Remote, will_reconnect: true, .. })
+            matches!(
+                e,
+                Event::Closed {
+                    code: 1012,
+                    initiator: Initiator::Remote,
+                    will_reconnect: true,
+                    ..
+                }
+            )
         })
         .await?;
-        self.until("a backoff delay", |e| matches!(e, Event::Reconnecting { .. })).await?;
+        self.until("a backoff delay", |e| {
+            matches!(e, Event::Reconnecting { .. })
+        })
+        .await?;
         let note = "sent while the server was down";
         match self.client.send_text(note) {
             Ok(SendStatus::Queued) => self.say(
@@ -314,13 +346,16 @@ impl Demo {
             Ok(SendStatus::Sent) => return Err("a message was 'sent' while the link was down".into()),
             Err(e) => return Err(format!("send failed: {e}")),
         }
-        self.until("a failed attempt (nothing listening)", |e| matches!(e, Event::Error { .. }))
-            .await?;
+        self.until("a failed attempt (nothing listening)", |e| {
+            matches!(e, Event::Error { .. })
+        })
+        .await?;
         self.say("   Attempts fail while the server is down; each delay is longer than the last. Now the server is back.");
         self.server.restart().await.map_err(|e| e.to_string())?;
         self.opened().await?;
         let recovered = t0.elapsed();
-        self.until("the queued message's echo", |e| is_text(e, note)).await?;
+        self.until("the queued message's echo", |e| is_text(e, note))
+            .await?;
         Ok(format!(
             "reconnected {} after the close; the queued message went out after reconnect",
             render::duration(recovered)
@@ -335,13 +370,32 @@ impl Demo {
         let t0 = Instant::now();
         self.proxy.set_mode(ProxyMode::Blackhole).await;
         self.until("the heartbeat to declare the link dead", |e| {
-            matches!(e, Event::Closed { code: 1006, initiator: Initiator::Network, .. })
+            matches!(
+                e,
+                Event::Closed {
+                    code: 1006,
+                    initiator: Initiator::Network,
+                    ..
+                }
+            )
         })
         .await?;
         let detected = t0.elapsed();
-        let next = self.until("a backoff delay", |e| matches!(e, Event::Reconnecting { .. })).await?;
-        if !matches!(next, Event::Reconnecting { cause: Cause::HeartbeatTimeout, .. }) {
-            return Err(format!("expected the cause heartbeat_timeout, got {next:?}"));
+        let next = self
+            .until("a backoff delay", |e| {
+                matches!(e, Event::Reconnecting { .. })
+            })
+            .await?;
+        if !matches!(
+            next,
+            Event::Reconnecting {
+                cause: Cause::HeartbeatTimeout,
+                ..
+            }
+        ) {
+            return Err(format!(
+                "expected the cause heartbeat_timeout, got {next:?}"
+            ));
         }
         self.say(&format!(
             "   Dead link found after {} (interval + timeout = 600ms). The network heals.",
@@ -365,18 +419,32 @@ impl Demo {
         let t0 = Instant::now();
         self.server.reject_next(1, 503, Some(1));
         self.server.close_all(1013, "overloaded").await;
-        self.until("close 1013", |e| matches!(e, Event::Closed { code: 1013, .. })).await?;
-        self.until("the 503 rejection", |e| matches!(e, Event::Error { .. })).await?;
+        self.until("close 1013", |e| {
+            matches!(e, Event::Closed { code: 1013, .. })
+        })
+        .await?;
+        self.until("the 503 rejection", |e| matches!(e, Event::Error { .. }))
+            .await?;
         let wait = self
-            .until("a backoff after the 503", |e| matches!(e, Event::Reconnecting { .. }))
+            .until("a backoff after the 503", |e| {
+                matches!(e, Event::Reconnecting { .. })
+            })
             .await?;
         match wait {
             Event::Reconnecting {
                 delay,
-                cause: Cause::HandshakeRejected { status: 503, retry_after: Some(_) },
+                cause:
+                    Cause::HandshakeRejected {
+                        status: 503,
+                        retry_after: Some(_),
+                    },
                 ..
             } if delay >= Duration::from_secs(1) => {}
-            other => return Err(format!("expected a delay of at least 1s after 503, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "expected a delay of at least 1s after 503, got {other:?}"
+                ))
+            }
         }
         let asked = Instant::now();
         self.opened().await?;
@@ -398,9 +466,18 @@ impl Demo {
         let fresh = self.issuer.rotate();
         self.server.set_token(Some(&fresh));
         self.server.close_all(4001, "token expired").await;
-        self.until("close 4001", |e| matches!(e, Event::Closed { code: 4001, .. })).await?;
+        self.until("close 4001", |e| {
+            matches!(e, Event::Closed { code: 4001, .. })
+        })
+        .await?;
         self.until("the 401 rejection", |e| {
-            matches!(e, Event::Error { kind: wstether::ErrorKind::Auth, .. })
+            matches!(
+                e,
+                Event::Error {
+                    kind: wstether::ErrorKind::Auth,
+                    ..
+                }
+            )
         })
         .await?;
         // The next step must be an immediate attempt, not a backoff.

@@ -149,11 +149,18 @@ fn report_lines(report: &ProbeReport, code: i32) -> Vec<String> {
     let mut out = vec![format!("probe {}", report.url)];
     let row = |out: &mut Vec<String>, k: &str, v: String| out.push(format!("  {k:<12} {v}"));
     match (report.address, report.tcp_time) {
-        (Some(addr), Some(t)) => row(&mut out, "address", format!("{addr} (TCP {})", render::duration(t))),
+        (Some(addr), Some(t)) => row(
+            &mut out,
+            "address",
+            format!("{addr} (TCP {})", render::duration(t)),
+        ),
         _ => row(&mut out, "address", "not connected".into()),
     }
     if let Some(tls) = &report.tls {
-        let mut v = tls.version.clone().unwrap_or_else(|| "version unknown".into());
+        let mut v = tls
+            .version
+            .clone()
+            .unwrap_or_else(|| "version unknown".into());
         if let Some(suite) = &tls.cipher_suite {
             v.push_str(&format!(", {suite}"));
         }
@@ -190,7 +197,11 @@ fn report_lines(report: &ProbeReport, code: i32) -> Vec<String> {
         (Some(status), Some(t)) => row(
             &mut out,
             "handshake",
-            format!("HTTP {status} {} ({})", reason_phrase(status), render::duration(t)),
+            format!(
+                "HTTP {status} {} ({})",
+                reason_phrase(status),
+                render::duration(t)
+            ),
         ),
         _ => row(&mut out, "handshake", "no HTTP response".into()),
     }
@@ -214,10 +225,18 @@ fn report_lines(report: &ProbeReport, code: i32) -> Vec<String> {
         row(
             &mut out,
             "pings",
-            format!("{answered}/{} answered: {}", report.pings.len(), rtts.join(", ")),
+            format!(
+                "{answered}/{} answered: {}",
+                report.pings.len(),
+                rtts.join(", ")
+            ),
         );
     }
-    row(&mut out, "verdict", format!("{} (exit {code})", verdict_text(report, code)));
+    row(
+        &mut out,
+        "verdict",
+        format!("{} (exit {code})", verdict_text(report, code)),
+    );
     out
 }
 

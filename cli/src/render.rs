@@ -186,7 +186,11 @@ fn base64(data: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -314,7 +318,10 @@ mod tests {
             will_reconnect: true,
         };
         let line = describe(&e).unwrap();
-        assert!(line.contains("1006 (abnormal closure: no close frame)"), "{line}");
+        assert!(
+            line.contains("1006 (abnormal closure: no close frame)"),
+            "{line}"
+        );
         let v = event_json(&e);
         assert_eq!(v["event"], "closed");
         assert_eq!(v["initiator"], "network");

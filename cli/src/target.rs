@@ -33,7 +33,9 @@ pub struct Checked {
 pub fn check(target: &Target, secrets: &Secrets) -> Result<Checked, UsageError> {
     let url = wstether::config::parse_url(&target.url).map_err(|e| {
         let hint = match e {
-            wstether::Error::InvalidScheme { .. } => " (a WebSocket URL looks like ws://host:port/path or wss://host/path)",
+            wstether::Error::InvalidScheme { .. } => {
+                " (a WebSocket URL looks like ws://host:port/path or wss://host/path)"
+            }
             _ => "",
         };
         UsageError(format!("{e}{hint}"))
@@ -47,12 +49,13 @@ pub fn check(target: &Target, secrets: &Secrets) -> Result<Checked, UsageError> 
             }
         }
     }
-    let ca_pem = match &target.ca_file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            UsageError(format!("cannot read --ca-file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
+    let ca_pem =
+        match &target.ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!("cannot read --ca-file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
     Ok(Checked {
         display_url: redact::url(&url),
         ca_pem,

@@ -13,16 +13,36 @@ async fn bad_input_exits_2_with_a_clear_message() {
         (vec!["connect", "http://example.com/"], "ws://"),
         (vec!["connect", "not a url"], "invalid URL"),
         (vec!["connect", "ws://127.0.0.1:1/#frag"], "fragment"),
-        (vec!["connect", "ws://127.0.0.1:1/", "--ping", "fast"], "duration"),
-        (vec!["connect", "ws://127.0.0.1:1/", "--backoff", "5s..1s"], "MAX"),
-        (vec!["connect", "ws://127.0.0.1:1/", "-H", "X-Bad"], "NAME:VALUE"),
-        (vec!["connect", "ws://127.0.0.1:1/", "--ca-file", "/nonexistent/ca.pem"], "ca-file"),
+        (
+            vec!["connect", "ws://127.0.0.1:1/", "--ping", "fast"],
+            "duration",
+        ),
+        (
+            vec!["connect", "ws://127.0.0.1:1/", "--backoff", "5s..1s"],
+            "MAX",
+        ),
+        (
+            vec!["connect", "ws://127.0.0.1:1/", "-H", "X-Bad"],
+            "NAME:VALUE",
+        ),
+        (
+            vec![
+                "connect",
+                "ws://127.0.0.1:1/",
+                "--ca-file",
+                "/nonexistent/ca.pem",
+            ],
+            "ca-file",
+        ),
         (vec!["probe", "ftp://example.com/"], "ws://"),
         (vec!["bogus"], "unrecognized"),
     ] {
         let (code, out, err) = run_to_end(&args, ms(5000)).await;
         assert_eq!(code, 2, "{args:?}: stdout {out} stderr {err}");
-        assert!(err.contains(expect), "{args:?}: stderr lacks {expect:?}: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: stderr lacks {expect:?}: {err}"
+        );
     }
 }
 
@@ -33,7 +53,10 @@ async fn unreachable_host_with_max_retries_1_gives_up_with_exit_1() {
     let mut run = Run::start(&["connect", &url, "--max-retries", "1", "--json"]);
     let (status, out, _) = run.finish(ms(5000)).await;
     assert_eq!(status.code(), Some(1), "{out:?}");
-    let events: Vec<Value> = out.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = out
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let names: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] != "state")
@@ -48,7 +71,10 @@ async fn unreachable_host_with_max_retries_1_gives_up_with_exit_1() {
     // The human log says the same in words.
     let (code, _, err) = run_to_end(&["connect", &url, "--max-retries", "1"], ms(5000)).await;
     assert_eq!(code, 1);
-    assert!(err.contains("failed: gave up after 1 failed attempts"), "{err}");
+    assert!(
+        err.contains("failed: gave up after 1 failed attempts"),
+        "{err}"
+    );
     assert!(err.contains("stats: 1 attempts, 0 opens"), "{err}");
 }
 
@@ -62,8 +88,19 @@ async fn json_lines_tell_the_whole_reconnect_story() {
     .unwrap();
     let url = server.url();
     let mut run = Run::start(&[
-        "connect", &url, "--protocol", "v0", "--protocol", "chat", "--json", "--backoff", "50ms..200ms",
-        "--ping", "200ms", "--pong-timeout", "500ms",
+        "connect",
+        &url,
+        "--protocol",
+        "v0",
+        "--protocol",
+        "chat",
+        "--json",
+        "--backoff",
+        "50ms..200ms",
+        "--ping",
+        "200ms",
+        "--pong-timeout",
+        "500ms",
     ]);
     let t = ms(5000);
     assert_eq!(run.json_event(t, "connecting").await["attempt"], 1);
@@ -76,7 +113,10 @@ async fn json_lines_tell_the_whole_reconnect_story() {
     assert_eq!(sent["status"], "sent");
     assert_eq!(sent["bytes"], 5);
     let msg = run.json_event(t, "message").await;
-    assert_eq!((msg["type"].as_str(), msg["data"].as_str()), (Some("text"), Some("hello")));
+    assert_eq!(
+        (msg["type"].as_str(), msg["data"].as_str()),
+        (Some("text"), Some("hello"))
+    );
     let pong = run.json_event(t, "pong").await;
     assert!(pong["rtt_ms"].as_f64().unwrap() >= 0.0, "{pong}");
 
@@ -118,7 +158,8 @@ async fn ctrl_c_closes_cleanly_with_1000() {
     let server = TestServer::start().await.unwrap();
     let url = server.url();
     let mut run = Run::start(&["connect", &url]);
-    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101")).await;
+    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101"))
+        .await;
     run.interrupt();
     let (status, _, err) = run.finish(ms(5000)).await;
     assert_eq!(status.code(), Some(0), "{err:?}");
@@ -147,18 +188,36 @@ async fn auth_cmd_runs_per_attempt_and_refreshes_after_401_without_printing_toke
     let url = server.url();
     let header = format!("X-Api-Token: {STATIC_SECRET}");
     let mut run = Run::start(&[
-        "connect", &url, "--auth-cmd", &cmd, "-H", &header, "--backoff", "50ms..200ms", "-v",
+        "connect",
+        &url,
+        "--auth-cmd",
+        &cmd,
+        "-H",
+        &header,
+        "--backoff",
+        "50ms..200ms",
+        "-v",
     ]);
-    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101")).await;
+    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101"))
+        .await;
 
     // The token rotates server-side; the link drops; the cached token is refused once.
     server.set_token(Some(NEW));
     server.drop_all().await;
-    run.stderr_until(ms(5000), |l| l.contains("auth error: handshake rejected with HTTP 401")).await;
+    run.stderr_until(ms(5000), |l| {
+        l.contains("auth error: handshake rejected with HTTP 401")
+    })
+    .await;
     // The next line of the event log (not of --verbose tracing) is an attempt, not a backoff.
-    let next = run.stderr_until(ms(5000), |l| is_event_log(l) && l.contains("attempt")).await;
-    assert!(next.ends_with(": connecting"), "401 must be followed by an immediate attempt, got {next}");
-    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101")).await;
+    let next = run
+        .stderr_until(ms(5000), |l| is_event_log(l) && l.contains("attempt"))
+        .await;
+    assert!(
+        next.ends_with(": connecting"),
+        "401 must be followed by an immediate attempt, got {next}"
+    );
+    run.stderr_until(ms(5000), |l| l.contains("open: handshake 101"))
+        .await;
 
     let auth: Vec<Option<String>> = server.stats().auth_headers;
     assert_eq!(
@@ -191,12 +250,25 @@ async fn failing_auth_cmd_is_reported_and_retried() {
     let server = TestServer::start().await.unwrap();
     let url = server.url();
     let mut run = Run::start(&[
-        "connect", &url, "--auth-cmd", "echo nope >&2; exit 3", "--max-retries", "2", "--backoff", "50ms",
+        "connect",
+        &url,
+        "--auth-cmd",
+        "echo nope >&2; exit 3",
+        "--max-retries",
+        "2",
+        "--backoff",
+        "50ms",
         "--json",
     ]);
     let err = run.json_event(ms(5000), "error").await;
     assert_eq!(err["kind"], "auth");
-    assert!(err["message"].as_str().unwrap().contains("auth command failed"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("auth command failed"),
+        "{err}"
+    );
     let failed = run.json_event(ms(5000), "failed").await;
     assert_eq!(failed["reason"]["last"]["kind"], "auth");
     let (status, _, _) = run.finish(ms(5000)).await;

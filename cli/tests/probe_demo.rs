@@ -34,7 +34,11 @@ async fn healthy_endpoint_exits_0() {
     assert!(pings.iter().all(Value::is_number), "{r}");
     assert!(server.stats().pings >= 3);
     assert!(server.wait_connections(0, ms(3000)).await);
-    assert_eq!(server.stats().close_codes, [1000], "the probe closes politely");
+    assert_eq!(
+        server.stats().close_codes,
+        [1000],
+        "the probe closes politely"
+    );
 
     // The human report says the same.
     let (code, out, _) = run_to_end(&["probe", &url], ms(5000)).await;
@@ -50,12 +54,27 @@ async fn unhealthy_endpoints_exit_non_zero() {
     let server = TestServer::start().await.unwrap();
     server.set_answer_pings(false);
     let url = server.url();
-    let (code, r) = probe_json(&["probe", &url, "--pings", "2", "--ping-timeout", "200ms", "--json"]).await;
+    let (code, r) = probe_json(&[
+        "probe",
+        &url,
+        "--pings",
+        "2",
+        "--ping-timeout",
+        "200ms",
+        "--json",
+    ])
+    .await;
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["status"], 101);
     assert_eq!(r["answers_pings"], false);
     assert_eq!(r["pings_ms"], serde_json::json!([null, null]));
-    assert!(r["verdict"].as_str().unwrap().contains("does not answer pings"), "{r}");
+    assert!(
+        r["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer pings"),
+        "{r}"
+    );
 
     // An overloaded server: 503 with Retry-After.
     server.set_answer_pings(true);
@@ -71,7 +90,11 @@ async fn unhealthy_endpoints_exit_non_zero() {
     server.set_token(Some("probe-token-9876"));
     let (code, r) = probe_json(&["probe", &url, "--json"]).await;
     assert_eq!((code, r["status"].as_u64()), (1, Some(401)), "{r}");
-    let (code, out, err) = run_to_end(&["probe", &url, "--auth-cmd", "echo probe-token-9876"], ms(5000)).await;
+    let (code, out, err) = run_to_end(
+        &["probe", &url, "--auth-cmd", "echo probe-token-9876"],
+        ms(5000),
+    )
+    .await;
     assert_eq!(code, 0, "{out} {err}");
     assert!(!out.contains("probe-token-9876") && !err.contains("probe-token-9876"));
 
@@ -96,13 +119,31 @@ async fn tls_probe_reports_version_and_certificate() {
     let (code, r) = probe_json(&["probe", &url, "--ca-file", &ca_arg, "--json"]).await;
     assert_eq!(code, 0, "{r}");
     let tls = &r["tls"];
-    assert!(tls["version"].as_str().unwrap().starts_with("TLSv1."), "{r}");
+    assert!(
+        tls["version"].as_str().unwrap().starts_with("TLSv1."),
+        "{r}"
+    );
     assert!(tls["cipher_suite"].is_string(), "{r}");
     assert_eq!(tls["verify_error"], Value::Null);
     let leaf = &tls["certificates"][0];
-    assert!(leaf["subject"].as_str().unwrap().contains("localhost"), "{r}");
-    assert!(leaf["issuer"].as_str().unwrap().contains("wstether-testkit CA"), "{r}");
-    assert!(leaf["names"].as_array().unwrap().contains(&Value::from("127.0.0.1")), "{r}");
+    assert!(
+        leaf["subject"].as_str().unwrap().contains("localhost"),
+        "{r}"
+    );
+    assert!(
+        leaf["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("wstether-testkit CA"),
+        "{r}"
+    );
+    assert!(
+        leaf["names"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("127.0.0.1")),
+        "{r}"
+    );
     assert!(leaf["days_left"].as_i64().unwrap() > 0, "{r}");
 
     // Without the CA the certificate is refused, and the report still shows what was presented.
@@ -110,7 +151,13 @@ async fn tls_probe_reports_version_and_certificate() {
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["failure"]["kind"], "tls");
     assert!(r["tls"]["verify_error"].is_string(), "{r}");
-    assert!(r["tls"]["certificates"][0]["subject"].as_str().unwrap().contains("localhost"), "{r}");
+    assert!(
+        r["tls"]["certificates"][0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("localhost"),
+        "{r}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -120,11 +167,23 @@ async fn demo_observes_every_recovery_and_exits_0() {
     let (code, out, err) = run_to_end(&["demo"], ms(30_000)).await;
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(started.elapsed() < ms(30_000));
-    for step in ["first connection", "server restart (1012)", "half-open link", "overloaded server", "expired token"] {
+    for step in [
+        "first connection",
+        "server restart (1012)",
+        "half-open link",
+        "overloaded server",
+        "expired token",
+    ] {
         assert!(out.contains(&format!("✓ {step}")), "missing {step}:\n{out}");
     }
-    assert!(out.contains("1006 (abnormal closure: no close frame)"), "{out}");
+    assert!(
+        out.contains("1006 (abnormal closure: no close frame)"),
+        "{out}"
+    );
     assert!(out.contains("handshake rejected with HTTP 503"), "{out}");
     assert!(out.contains("Every recovery observed"), "{out}");
-    assert!(!out.contains("demo-token-") && !err.contains("demo-token-"), "a token was printed");
+    assert!(
+        !out.contains("demo-token-") && !err.contains("demo-token-"),
+        "a token was printed"
+    );
 }

@@ -53,7 +53,10 @@ impl Run {
     /// Write one line to the process's stdin.
     pub async fn send_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
         stdin.flush().await.unwrap();
     }
 
@@ -63,7 +66,11 @@ impl Run {
     }
 
     /// The next stdout line that satisfies `want`, within `timeout`.
-    pub async fn stdout_until(&mut self, timeout: Duration, mut want: impl FnMut(&str) -> bool) -> String {
+    pub async fn stdout_until(
+        &mut self,
+        timeout: Duration,
+        mut want: impl FnMut(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             match timeout_at(deadline, self.stdout.next_line()).await {
@@ -73,13 +80,20 @@ impl Run {
                         return line;
                     }
                 }
-                other => panic!("stdout ended or timed out ({other:?}); seen so far:\n{}", self.seen.join("\n")),
+                other => panic!(
+                    "stdout ended or timed out ({other:?}); seen so far:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
 
     /// The next stderr line that satisfies `want`, within `timeout`.
-    pub async fn stderr_until(&mut self, timeout: Duration, mut want: impl FnMut(&str) -> bool) -> String {
+    pub async fn stderr_until(
+        &mut self,
+        timeout: Duration,
+        mut want: impl FnMut(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             match timeout_at(deadline, self.stderr.next_line()).await {
@@ -89,7 +103,10 @@ impl Run {
                         return line;
                     }
                 }
-                other => panic!("stderr ended or timed out ({other:?}); seen so far:\n{}", self.seen.join("\n")),
+                other => panic!(
+                    "stderr ended or timed out ({other:?}); seen so far:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -98,7 +115,8 @@ impl Run {
     pub async fn json_event(&mut self, timeout: Duration, name: &str) -> Value {
         let line = self
             .stdout_until(timeout, |l| {
-                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}"));
+                let v: Value =
+                    serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}"));
                 assert!(v["ts"].is_string(), "no ts in {l}");
                 v["event"] == name
             })
@@ -169,7 +187,8 @@ pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let dir = std::env::temp_dir().join(format!("wstether-cli-{tag}-{}-{nanos}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("wstether-cli-{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
