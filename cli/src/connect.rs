@@ -52,6 +52,7 @@ pub async fn run(args: ConnectArgs) -> i32 {
     let mut closing: Option<JoinHandle<Result<Vec<Message>, wstether::Error>>> = None;
     let mut failed_unsent: Option<usize> = None;
     let mut poll = tokio::time::interval(DRAIN_POLL);
+    let mut hints_given: Vec<&str> = Vec::new();
 
     loop {
         tokio::select! {
@@ -61,6 +62,13 @@ pub async fn run(args: ConnectArgs) -> i32 {
                         failed_unsent = Some(unsent.len());
                     }
                     printer.event(&event);
+                    // Each suggestion once per session, after the event that prompted it.
+                    if let Event::Reconnecting { cause, .. } | Event::Failed { reason: cause, .. } = &event {
+                        if let Some(hint) = render::hint(cause).filter(|h| !hints_given.contains(h)) {
+                            hints_given.push(hint);
+                            printer.log(&format!("hint: {hint}"));
+                        }
+                    }
                 }
                 None => break,
             },

@@ -232,6 +232,9 @@ fn report_lines(report: &ProbeReport, code: i32) -> Vec<String> {
             ),
         );
     }
+    if let Some(hint) = report.failure.as_ref().and_then(render::hint) {
+        row(&mut out, "hint", hint.to_string());
+    }
     row(
         &mut out,
         "verdict",
@@ -304,6 +307,7 @@ fn report_json(report: &ProbeReport, code: i32) -> Value {
         "pings_ms": report.pings.iter().map(|p| p.map(render::millis)).collect::<Vec<_>>(),
         "answers_pings": report.answers_pings(),
         "failure": report.failure.as_ref().map(render::cause_json),
+        "hint": report.failure.as_ref().and_then(render::hint),
     })
 }
 

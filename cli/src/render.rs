@@ -152,6 +152,36 @@ pub fn cause_text(cause: &Cause) -> String {
     }
 }
 
+/// A suggestion for causes people usually fix on their side; `None` for the rest.
+pub fn hint(cause: &Cause) -> Option<&'static str> {
+    match cause {
+        Cause::RetriesExhausted { last, .. } | Cause::ElapsedExhausted { last, .. } => hint(last),
+        Cause::ConnectFailed(m) if m.contains("lookup") || m.contains("resolve") => {
+            Some("the host name does not resolve: check the spelling, or your DNS")
+        }
+        Cause::ConnectFailed(m) if m.contains("refused") => {
+            Some("nothing accepts connections on that port: is the server running, and is the port right?")
+        }
+        Cause::ConnectTimeout => {
+            Some("no answer in time: a firewall may drop the packets, or the host is down (see --connect-timeout)")
+        }
+        Cause::Tls(m) if m.contains("UnknownIssuer") => {
+            Some("the certificate is not signed by a trusted CA: for a private CA, pass it with --ca-file")
+        }
+        Cause::Tls(m) if m.contains("NotValidForName") => {
+            Some("the certificate is for another host name: connect with the name it was issued for")
+        }
+        Cause::Handshake(_) | Cause::Tls(_) => {
+            Some("is the scheme right? ws:// is plain TCP, wss:// is TLS")
+        }
+        Cause::HandshakeRejected { status: 401 | 403, .. } => {
+            Some("the server refused the credentials: check -H or --auth-cmd")
+        }
+        Cause::HandshakeRejected { status: 404, .. } => Some("no WebSocket endpoint at that path"),
+        _ => None,
+    }
+}
+
 /// A cause as JSON: its stable kind, its text, and its numbers.
 pub fn cause_json(cause: &Cause) -> Value {
     let mut v = json!({ "kind": cause.kind(), "message": cause.to_string() });

@@ -76,6 +76,10 @@ async fn unreachable_host_with_max_retries_1_gives_up_with_exit_1() {
         "{err}"
     );
     assert!(err.contains("stats: 1 attempts, 0 opens"), "{err}");
+    assert!(
+        err.contains("hint: nothing accepts connections on that port"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

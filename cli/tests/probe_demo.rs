@@ -104,6 +104,13 @@ async fn unhealthy_endpoints_exit_non_zero() {
     assert_eq!(code, 3, "{r}");
     assert_eq!(r["failure"]["kind"], "connect_failed");
     assert_eq!(r["address"], Value::Null);
+    assert!(
+        r["hint"]
+            .as_str()
+            .unwrap()
+            .contains("is the server running"),
+        "{r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
