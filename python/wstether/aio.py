@@ -278,7 +278,7 @@ class AsyncClient:
     def _shutdown(self) -> None:
         """At interpreter exit: close without the loop (it may be gone already)."""
         self._stop_backpressure()
-        self._native.close(1001, "interpreter exit")
+        self._native.close(1000, "interpreter exit")
         _lifecycle.unregister(self)
         if self._dispatcher is not None:
             self._dispatcher.join(5.0)

@@ -233,4 +233,4 @@ class Client:
         logger.error("wstether: %s callback raised", callback, exc_info=(type(exc), exc, exc.__traceback__))
 
     def _shutdown(self) -> None:
-        self.close(1001, "interpreter exit")
+        self.close(1000, "interpreter exit")

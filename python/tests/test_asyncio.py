@@ -1,0 +1,144 @@
+"""The asyncio API under pytest-asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Callable, List
+
+import pytest
+
+import wstether
+
+from .conftest import FAST, Server
+
+pytestmark = [pytest.mark.timeout(30), pytest.mark.asyncio]
+
+
+async def next_of(client: wstether.AsyncClient, cls: type, timeout: float = 5.0) -> Any:
+    async def find() -> Any:
+        async for event in client:
+            if isinstance(event, cls):
+                return event
+        raise AssertionError(f"stream ended before {cls.__name__}")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+async def test_echo_and_iteration(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(protocols="chat")
+    seen: List[Any] = []
+    async with wstether.connect(server.url, protocols=["chat"], **FAST) as client:
+        assert await client.send("hi") in ("sent", "queued")
+        client.send_nowait(b"\x00\x01")
+        async for event in client:
+            seen.append(event)
+            if isinstance(event, wstether.Message) and event.data == b"\x00\x01":
+                break
+    names = [type(e).__name__ for e in seen if not isinstance(e, (wstether.StateChanged, wstether.Pong))]
+    assert names == ["Connecting", "Open", "Message", "Message"]
+    assert seen[-2].data == "hi"
+    assert client.state == "closed"
+    # After close the stream ends with the remaining events (the Closed event among them).
+    rest = [e async for e in client]
+    assert any(isinstance(e, wstether.Closed) and e.initiator == "local" for e in rest)
+    assert server.stats()["received"] == ["hi", "bin:2"]
+
+
+async def test_recv_and_await_connect(server: Server) -> None:
+    client = await wstether.connect(server.url, **FAST)
+    try:
+        await client.send("one")
+        await client.send("two")
+        assert await asyncio.wait_for(client.recv(), 5) == "one"
+        assert await asyncio.wait_for(client.recv(), 5) == "two"
+    finally:
+        assert await client.close() == []
+    with pytest.raises(wstether.ClientClosed):
+        await client.recv()
+
+
+async def test_async_auth_runs_on_the_clients_loop(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(token="t1")
+    loop = asyncio.get_running_loop()
+    ran_on: List[bool] = []
+    tokens = iter(["t1", "t1", "t2"])
+
+    async def auth(request: wstether.AuthRequest) -> dict:
+        ran_on.append(asyncio.get_running_loop() is loop)
+        await asyncio.sleep(0)
+        return {"Authorization": f"Bearer {next(tokens, 't2')}"}
+
+    async with wstether.connect(server.url, auth=auth, **FAST) as client:
+        await next_of(client, wstether.Open)
+        server("token", value="t2")
+        server("drop_all")
+        error = await next_of(client, wstether.ErrorEvent)
+        assert error.kind == "auth"
+        await next_of(client, wstether.Open)
+    assert ran_on == [True, True, True]
+    assert server.stats()["auth_headers"] == ["Bearer t1", "Bearer t1", "Bearer t2"]
+
+
+async def test_reconnect_after_server_restart(server: Server) -> None:
+    async with wstether.connect(server.url, **FAST) as client:
+        await next_of(client, wstether.Open)
+        server("stop", code=1012)
+        closed = await next_of(client, wstether.Closed)
+        assert (closed.code, closed.initiator, closed.will_reconnect) == (1012, "remote", True)
+        await next_of(client, wstether.ErrorEvent)
+        server("restart")
+        opened = await next_of(client, wstether.Open)
+        assert opened.attempt >= 2
+
+
+async def test_failed_ends_the_stream_with_unsent(server: Server) -> None:
+    server("reject", status=403)
+    async with wstether.connect(server.url, **FAST) as client:
+        await client.send("never")
+        events = [e async for e in client]
+        failed = events[-1]
+        assert isinstance(failed, wstether.Failed)
+        assert failed.reason.status == 403 and failed.unsent == ["never"]
+        with pytest.raises(wstether.ClientFailed):
+            await client.send("late")
+
+
+async def test_close_returns_unsent_without_blocking_the_loop(server: Server) -> None:
+    server("stop")
+    client = await wstether.connect(server.url, **FAST)
+    await client.send("a")
+    await client.send(b"b")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    t = asyncio.ensure_future(ticker())
+    unsent = await client.close(1000, "bye")
+    t.cancel()
+    assert unsent == ["a", b"b"]
+    assert ticks > 0
+    assert not any(th.name.startswith("wstether-aio-dispatch") and th.is_alive() for th in threading.enumerate()
+                   if th.name.endswith(str(id(client))))
+
+
+async def test_slow_consumer_bounded(server: Server) -> None:
+    # The dispatcher hands over one batch at a time: with nobody reading, the client stops
+    # reading the socket instead of piling events up in Python.
+    async with wstether.connect(server.url, event_buffer=64, **FAST) as client:
+        await next_of(client, wstether.Open)
+        await client.send("!blast 5000 16")
+        await asyncio.sleep(0.3)  # give a runaway reader time to show itself
+        assert len(client._queue) <= 4096 + 64
+        count = 0
+        async for event in client:
+            if isinstance(event, wstether.Message):
+                if event.data == "!blast-done":
+                    break
+                assert event.data.startswith(f"{count}:")
+                count += 1
+        assert count == 5000
