@@ -350,7 +350,7 @@ impl Demo {
             matches!(e, Event::Error { .. })
         })
         .await?;
-        self.say("   Attempts fail while the server is down; each delay is longer than the last. Now the server is back.");
+        self.say("   Attempts fail while the server is down; the delays grow (doubling, jittered). Now the server is back.");
         self.server.restart().await.map_err(|e| e.to_string())?;
         self.opened().await?;
         let recovered = t0.elapsed();
