@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Literal, Union
 
 from ._native import (
     Cause,
@@ -16,11 +16,6 @@ from ._native import (
     Reconnecting,
     StateChanged,
 )
-
-try:
-    from typing import Literal
-except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
-    from typing_extensions import Literal  # type: ignore[assignment]
 
 __all__ = [
     "Event",
