@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -84,36 +85,8 @@ pub(crate) async fn attempt(config: &Config, auth: AuthRequest) -> Result<Link, 
 }
 
 async fn handshake(config: &Config, headers: crate::config::Headers) -> Result<Link, Cause> {
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Cause::Handshake(e.to_string()))?;
-    {
-        let h = request.headers_mut();
-        for (name, value) in headers {
-            // Already validated; a failure here would be a bug, reported rather than panicking.
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Cause::Handshake(e.to_string()))?;
-            let value =
-                HeaderValue::from_str(&value).map_err(|e| Cause::Handshake(e.to_string()))?;
-            h.append(name, value);
-        }
-        if !config.protocols.is_empty() {
-            let joined = config.protocols.join(", ");
-            let value =
-                HeaderValue::from_str(&joined).map_err(|e| Cause::Handshake(e.to_string()))?;
-            h.insert("sec-websocket-protocol", value);
-        }
-    }
-    let host = config.url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = config.url.port_or_known_default().unwrap_or(80);
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| Cause::ConnectFailed(e.to_string()))?;
-    // Small messages must not wait for Nagle.
-    let _ = tcp.set_nodelay(true);
+    let request = build_request(&config.url, &headers, &config.protocols)?;
+    let tcp = tcp_connect(&config.url).await?;
     let connector = match &config.tls {
         Some(tls) => Connector::Rustls(tls.clone()),
         None => Connector::Plain,
@@ -135,7 +108,46 @@ async fn handshake(config: &Config, headers: crate::config::Headers) -> Result<L
     Ok(Link { socket, protocol })
 }
 
-fn handshake_cause(err: WsError) -> Cause {
+/// The upgrade request: URL, extra headers (already validated) and offered subprotocols.
+pub(crate) fn build_request(
+    url: &url::Url,
+    headers: &[(String, String)],
+    protocols: &[String],
+) -> Result<Request, Cause> {
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Cause::Handshake(e.to_string()))?;
+    let h = request.headers_mut();
+    for (name, value) in headers {
+        // Validated at build time; a failure here would be a bug, reported rather than panicking.
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| Cause::Handshake(e.to_string()))?;
+        let value = HeaderValue::from_str(value).map_err(|e| Cause::Handshake(e.to_string()))?;
+        h.append(name, value);
+    }
+    if !protocols.is_empty() {
+        let value = HeaderValue::from_str(&protocols.join(", "))
+            .map_err(|e| Cause::Handshake(e.to_string()))?;
+        h.insert("sec-websocket-protocol", value);
+    }
+    Ok(request)
+}
+
+/// The TCP connection to the URL's host and port, with Nagle off (small messages must not wait).
+pub(crate) async fn tcp_connect(url: &url::Url) -> Result<TcpStream, Cause> {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| Cause::ConnectFailed(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// The cause behind a failed upgrade (status and Retry-After of a refusal, TLS, I/O).
+pub(crate) fn handshake_cause(err: WsError) -> Cause {
     match err {
         WsError::Http(response) => {
             let retry_after = response
@@ -155,11 +167,13 @@ fn handshake_cause(err: WsError) -> Cause {
     }
 }
 
-fn scrub_cause(cause: Cause, secrets: &[String]) -> Cause {
+/// The cause with any secret value that leaked into its text hidden.
+pub(crate) fn scrub_cause(cause: Cause, secrets: &[String]) -> Cause {
     match cause {
         Cause::Handshake(m) => Cause::Handshake(redact::scrub(&m, secrets)),
         Cause::Tls(m) => Cause::Tls(redact::scrub(&m, secrets)),
         Cause::ConnectFailed(m) => Cause::ConnectFailed(redact::scrub(&m, secrets)),
+        Cause::Network(m) => Cause::Network(redact::scrub(&m, secrets)),
         other => other,
     }
 }

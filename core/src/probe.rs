@@ -16,8 +16,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
@@ -26,7 +24,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream};
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::error::Error;
 use crate::event::Cause;
-use crate::{policy, redact};
+use crate::redact;
 
 /// What to send and how long to wait.
 #[derive(Clone, Debug)]
@@ -174,7 +172,7 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
     let mut socket = match opened {
         Ok(Ok(socket)) => socket,
         Ok(Err(cause)) => {
-            report.failure = Some(scrub(cause, &secrets));
+            report.failure = Some(crate::connect::scrub_cause(cause, &secrets));
             return Ok(report);
         }
         Err(_) => {
@@ -246,34 +244,9 @@ async fn open(
     tls: Option<Arc<rustls::ClientConfig>>,
     report: &mut ProbeReport,
 ) -> Result<ProbeSocket, Cause> {
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Cause::Handshake(e.to_string()))?;
-    {
-        let h = request.headers_mut();
-        for (name, value) in &options.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Cause::Handshake(e.to_string()))?;
-            let value =
-                HeaderValue::from_str(value).map_err(|e| Cause::Handshake(e.to_string()))?;
-            h.append(name, value);
-        }
-        if !options.protocols.is_empty() {
-            let value = HeaderValue::from_str(&options.protocols.join(", "))
-                .map_err(|e| Cause::Handshake(e.to_string()))?;
-            h.insert("sec-websocket-protocol", value);
-        }
-    }
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_or_known_default().unwrap_or(80);
-
+    let request = crate::connect::build_request(url, &options.headers, &options.protocols)?;
     let started = Instant::now();
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| Cause::ConnectFailed(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = crate::connect::tcp_connect(url).await?;
     report.tcp_time = Some(started.elapsed());
     report.address = tcp.peer_addr().ok();
 
@@ -315,26 +288,13 @@ async fn open(
             }
             Ok(socket)
         }
-        Err(WsError::Http(response)) => {
-            let status = response.status().as_u16();
-            report.status = Some(status);
-            report.headers = printable_headers(response.headers());
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(policy::parse_retry_after);
-            Err(Cause::HandshakeRejected {
-                status,
-                retry_after,
-            })
+        Err(err) => {
+            if let WsError::Http(response) = &err {
+                report.status = Some(response.status().as_u16());
+                report.headers = printable_headers(response.headers());
+            }
+            Err(crate::connect::handshake_cause(err))
         }
-        Err(WsError::Tls(e)) => Err(Cause::Tls(e.to_string())),
-        Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-            Err(Cause::Tls(e.to_string()))
-        }
-        Err(WsError::Io(e)) => Err(Cause::ConnectFailed(e.to_string())),
-        Err(other) => Err(Cause::Handshake(other.to_string())),
     }
 }
 
@@ -349,16 +309,6 @@ fn printable_headers(headers: &tokio_tungstenite::tungstenite::http::HeaderMap) 
             )
         })
         .collect()
-}
-
-fn scrub(cause: Cause, secrets: &[String]) -> Cause {
-    match cause {
-        Cause::Handshake(m) => Cause::Handshake(redact::scrub(&m, secrets)),
-        Cause::Tls(m) => Cause::Tls(redact::scrub(&m, secrets)),
-        Cause::ConnectFailed(m) => Cause::ConnectFailed(redact::scrub(&m, secrets)),
-        Cause::Network(m) => Cause::Network(redact::scrub(&m, secrets)),
-        other => other,
-    }
 }
 
 #[derive(Debug, Default)]
