@@ -1,1 +1,32 @@
-//! Placeholder; filled in by its own issue.
+//! # wstether-ffi — the uniffi glue between the wstether core and Kotlin / Swift
+//!
+//! Thin on purpose: it converts types and moves events across; every decision (reconnect,
+//! heartbeat, outbox, budget) stays in the core. Three layers:
+//! the core (`../core`), this glue (`src/`), and the hand-written host layers in
+//! `mobile/kotlin` and `mobile/swift` over the code uniffi generates from this crate.
+//!
+//! Events cross in batches: the host runs one thread per client that calls the blocking
+//! [`FfiClient::next_batch`], so one FFI crossing carries up to `max` events.
+
+mod auth;
+mod client;
+mod convert;
+mod errors;
+mod events;
+mod options;
+mod stats;
+
+pub use auth::{AuthProvider, GreetingProvider};
+pub use client::FfiClient;
+pub use errors::FfiError;
+pub use events::{
+    FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiSendStatus,
+    FfiState,
+};
+pub use options::{
+    default_options, FfiAppPing, FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat,
+    FfiOptions, FfiPongMatch,
+};
+pub use stats::{FfiCloseInfo, FfiStats, FfiTransition};
+
+uniffi::setup_scaffolding!();

@@ -1,0 +1,61 @@
+//! Foreign providers (implemented in Kotlin / Swift) adapted to the core's traits.
+
+use std::sync::Arc;
+
+use wstether::{AuthFuture, AuthRequest};
+
+use crate::convert;
+use crate::errors::FfiError;
+use crate::events::FfiMessage;
+use crate::options::{FfiAuthRequest, FfiHeader};
+
+/// Supplies handshake headers (e.g. a fresh bearer token) before every attempt. Called on a
+/// blocking-pool thread, never on a runtime worker, so it may block (e.g. refresh a token).
+#[uniffi::export(with_foreign)]
+pub trait AuthProvider: Send + Sync {
+    /// Headers for this attempt; an error fails the attempt (`Error{auth}`) and the client retries.
+    fn headers(&self, request: FfiAuthRequest) -> Result<Vec<FfiHeader>, FfiError>;
+}
+
+/// Computes the greeting (messages sent first) on every open, e.g. to resubscribe.
+#[uniffi::export(with_foreign)]
+pub trait GreetingProvider: Send + Sync {
+    /// Messages to send first on this open.
+    fn greeting(&self) -> Result<Vec<FfiMessage>, FfiError>;
+}
+
+/// The core's `AuthProvider` over a foreign one.
+pub(crate) struct ForeignAuth(pub Arc<dyn AuthProvider>);
+
+impl wstether::AuthProvider for ForeignAuth {
+    fn headers(&self, request: AuthRequest) -> AuthFuture {
+        let provider = self.0.clone();
+        let request = FfiAuthRequest {
+            attempt: request.attempt,
+            after_unauthorized: request.after_unauthorized,
+        };
+        Box::pin(async move {
+            // The host may block (network token refresh): keep it off the runtime workers.
+            let call = wstether::runtime::handle().spawn_blocking(move || provider.headers(request));
+            match call.await {
+                Ok(Ok(headers)) => Ok(headers.into_iter().map(|h| (h.name, h.value)).collect()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(join) => Err(format!("auth provider panicked: {join}")),
+            }
+        })
+    }
+}
+
+/// The core's greeting function over a foreign provider. A throwing provider is logged and
+/// sends no greeting for that open; the link stays up.
+pub(crate) fn greeting_fn(
+    provider: Arc<dyn GreetingProvider>,
+) -> impl Fn() -> Vec<wstether::Message> + Send + Sync + 'static {
+    move || match provider.greeting() {
+        Ok(messages) => messages.into_iter().map(convert::message_in).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "greeting provider failed; no greeting sent");
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The exported client: a thin handle over `wstether::Client`.
+
+use std::sync::{Arc, Mutex};
+
+use wstether::Events;
+
+use crate::auth::{self, AuthProvider, ForeignAuth, GreetingProvider};
+use crate::convert;
+use crate::errors::FfiError;
+use crate::events::{FfiEvent, FfiMessage, FfiSendStatus, FfiState};
+use crate::options::FfiOptions;
+use crate::stats::{FfiStats, FfiTransition};
+
+/// Most events one `next_batch` call may carry, whatever the host asks for.
+const MAX_BATCH: u32 = 4096;
+
+/// A WebSocket client that stays connected. Host layers wrap it; see `mobile/`.
+///
+/// Named methods avoid `close`/`destroy`, which uniffi's generated Kotlin objects already own:
+/// closing the connection is [`shutdown`](Self::shutdown).
+#[derive(uniffi::Object)]
+pub struct FfiClient {
+    inner: wstether::Client,
+    // Taken by nothing else: the host's one event thread drains it through `next_batch`.
+    events: Mutex<Option<Events>>,
+}
+
+#[uniffi::export]
+impl FfiClient {
+    /// Validate every option and build the client (in `Idle`; call `connect`).
+    #[uniffi::constructor]
+    pub fn new(
+        url: String,
+        options: FfiOptions,
+        auth: Option<Arc<dyn AuthProvider>>,
+        greeting: Option<Arc<dyn GreetingProvider>>,
+    ) -> Result<Arc<Self>, FfiError> {
+        let mut builder = convert::builder(url, options)?;
+        if let Some(provider) = auth {
+            builder = builder.auth(ForeignAuth(provider));
+        }
+        if let Some(provider) = greeting {
+            builder = builder.greeting_with(auth::greeting_fn(provider));
+        }
+        // Every client runs on the process-wide runtime: foreign threads have no runtime context.
+        let inner = builder
+            .runtime(wstether::runtime::handle())
+            .build()
+            .map_err(convert::error)?;
+        let events = inner.events().map_err(convert::error)?;
+        Ok(Arc::new(FfiClient {
+            inner,
+            events: Mutex::new(Some(events)),
+        }))
+    }
+
+    /// Start connecting. Does nothing while connecting or open.
+    pub fn connect(&self) -> Result<(), FfiError> {
+        self.inner.connect().map_err(convert::error)
+    }
+
+    /// Queue a text message; never blocks.
+    pub fn send_text(&self, text: String) -> Result<FfiSendStatus, FfiError> {
+        convert::send_status(self.inner.send_text(text))
+    }
+
+    /// Queue a binary message; never blocks.
+    pub fn send_binary(&self, data: Vec<u8>) -> Result<FfiSendStatus, FfiError> {
+        convert::send_status(self.inner.send_binary(data))
+    }
+
+    /// Close with `code` (1000 or 3000–4999) and `reason`; returns every accepted message never
+    /// written. Idempotent. Awaitable from any executor: the work runs on the core's runtime.
+    pub async fn shutdown(&self, code: u16, reason: String) -> Result<Vec<FfiMessage>, FfiError> {
+        let client = self.inner.clone();
+        let task = wstether::runtime::handle()
+            .spawn(async move { client.close(code, &reason).await });
+        match task.await {
+            Ok(result) => result
+                .map(|unsent| unsent.into_iter().map(convert::message_out).collect())
+                .map_err(convert::error),
+            Err(join) => Err(FfiError::Closed {
+                description: format!("close task ended abnormally: {join}"),
+            }),
+        }
+    }
+
+    /// Blocking form of `shutdown` for hosts without an executor at hand (Kotlin's
+    /// `AutoCloseable.close`). Call it from a host thread, never from a runtime worker.
+    pub fn shutdown_blocking(&self, code: u16, reason: String) -> Result<Vec<FfiMessage>, FfiError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // block_on inside a runtime would panic; say so instead.
+            return Err(FfiError::InvalidOption {
+                option: "shutdown_blocking".into(),
+                reason: "called from async code; use shutdown".into(),
+                description: "shutdown_blocking called from async code; use shutdown".into(),
+            });
+        }
+        let client = self.inner.clone();
+        wstether::runtime::shared()
+            .block_on(async move { client.close(code, &reason).await })
+            .map(|unsent| unsent.into_iter().map(convert::message_out).collect())
+            .map_err(convert::error)
+    }
+
+    /// Close the link and stay disconnected until `resume`. Sends keep queueing.
+    pub fn pause(&self) -> Result<(), FfiError> {
+        self.inner.pause().map_err(convert::error)
+    }
+
+    /// Leave `Paused` and connect at once.
+    pub fn resume(&self) -> Result<(), FfiError> {
+        self.inner.resume().map_err(convert::error)
+    }
+
+    /// Skip the current backoff delay.
+    pub fn reconnect_now(&self) -> Result<(), FfiError> {
+        self.inner.reconnect_now().map_err(convert::error)
+    }
+
+    /// The network changed: verify the link now with a short ping, or retry now if waiting.
+    pub fn network_changed(&self) -> Result<(), FfiError> {
+        self.inner.network_changed().map_err(convert::error)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> FfiState {
+        convert::state(self.inner.state())
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> FfiStats {
+        convert::stats(self.inner.stats())
+    }
+
+    /// The last 64 state changes, oldest first.
+    pub fn history(&self) -> Vec<FfiTransition> {
+        self.inner.history().into_iter().map(convert::transition).collect()
+    }
+
+    /// Block until at least one event is ready and return up to `max` of them; an empty list
+    /// means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
+    /// one dedicated host thread per client: it holds no host lock while it waits.
+    pub fn next_batch(&self, max: u32) -> Vec<FfiEvent> {
+        let max = max.clamp(1, MAX_BATCH) as usize;
+        let mut slot = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(events) = slot.as_mut() else {
+            return Vec::new();
+        };
+        let batch = events.blocking_next_batch(max);
+        if batch.is_empty() {
+            // Ended: release the receiver so later calls return at once.
+            *slot = None;
+        }
+        batch.into_iter().map(convert::event).collect()
+    }
+}

@@ -1,0 +1,108 @@
+//! What crosses from the core to the host: events, messages, states, causes.
+
+/// An outbound or inbound data message.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum FfiMessage {
+    /// UTF-8 text.
+    Text { text: String },
+    /// Bytes.
+    Binary { data: Vec<u8> },
+}
+
+/// The client's lifecycle state (SPEC "States").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FfiState {
+    Idle,
+    Connecting,
+    Open,
+    Waiting,
+    Paused,
+    Closing,
+    Closed,
+    Failed,
+}
+
+/// Which side ended a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FfiInitiator {
+    Local,
+    Remote,
+    Network,
+}
+
+/// What kind of trouble an `Error` event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FfiErrorKind {
+    Connect,
+    Auth,
+    Link,
+    Callback,
+}
+
+/// The stable kind of a [`FfiCause`] (the core's `Cause::kind()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FfiCauseKind {
+    ConnectFailed,
+    ConnectTimeout,
+    Tls,
+    HandshakeRejected,
+    Handshake,
+    Auth,
+    Closed,
+    HeartbeatTimeout,
+    Network,
+    Protocol,
+    MessageTooLarge,
+    NetworkChanged,
+    RetriesExhausted,
+    ElapsedExhausted,
+}
+
+/// Why a link ended or an attempt failed. Flat (uniffi has no recursive types): the fields that
+/// do not apply to `kind` are `None`; `last_kind`/`last_description` describe the last failure
+/// behind `RetriesExhausted` / `ElapsedExhausted`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiCause {
+    pub kind: FfiCauseKind,
+    /// Human-readable text, secrets redacted.
+    pub description: String,
+    /// HTTP status of a rejected handshake.
+    pub status: Option<u16>,
+    /// `Retry-After` of a rejected handshake, in seconds.
+    pub retry_after_secs: Option<f64>,
+    /// Close code of a closed link.
+    pub close_code: Option<u16>,
+    /// Close reason of a closed link.
+    pub close_reason: Option<String>,
+    /// Attempts made, for `RetriesExhausted`.
+    pub attempts: Option<u32>,
+    /// Seconds without a link, for `ElapsedExhausted`.
+    pub elapsed_secs: Option<f64>,
+    /// Kind of the last failure, for the two exhausted kinds.
+    pub last_kind: Option<FfiCauseKind>,
+    /// Text of the last failure, for the two exhausted kinds.
+    pub last_description: Option<String>,
+}
+
+/// One event of the client, in order (SPEC "Events").
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum FfiEvent {
+    StateChanged { state: FfiState },
+    Connecting { attempt: u32 },
+    Open { attempt: u32, protocol: Option<String> },
+    Message { message: FfiMessage },
+    Pong { rtt_secs: f64 },
+    Closed { code: u16, reason: String, initiator: FfiInitiator, will_reconnect: bool },
+    Reconnecting { attempt: u32, delay_secs: f64, cause: FfiCause },
+    Error { kind: FfiErrorKind, message: String },
+    Failed { reason: FfiCause, unsent: Vec<FfiMessage> },
+}
+
+/// What `send` did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FfiSendStatus {
+    /// The link is open: the message goes out now.
+    Sent,
+    /// The link is not open: the message waits in the outbox.
+    Queued,
+}
