@@ -29,6 +29,9 @@ pub struct NativeClient {
     client: Client,
     /// The event stream until the dispatcher takes it (once).
     events: Mutex<Option<Events>>,
+    /// The asyncio bridge, once started.
+    #[cfg(unix)]
+    pump: std::sync::OnceLock<crate::pump::Pump>,
 }
 
 /// The `on_*` attributes of the Python client, read once per batch (users may reassign them).
@@ -213,6 +216,8 @@ impl NativeClient {
         Ok(NativeClient {
             client,
             events: Mutex::new(Some(events)),
+            #[cfg(unix)]
+            pump: std::sync::OnceLock::new(),
         })
     }
 
@@ -329,6 +334,36 @@ impl NativeClient {
             }
             sink.call1((list,))?;
         }
+    }
+
+    /// asyncio bridge: start forwarding events; returns the fd for `loop.add_reader`.
+    #[cfg(unix)]
+    fn start_pump(&self, py: Python<'_>, capacity: usize) -> PyResult<i32> {
+        let events = self.take_events(py)?;
+        let pump = crate::pump::Pump::start(events, capacity)
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+        let fd = pump.fileno();
+        let _ = self.pump.set(pump);
+        Ok(fd)
+    }
+
+    /// asyncio bridge: the fd became readable; returns whether the stream has ended upstream.
+    #[cfg(unix)]
+    fn ack_pump(&self) -> bool {
+        self.pump.get().is_none_or(|p| p.ack())
+    }
+
+    /// asyncio bridge: up to `max` events ready now (maybe none); `None` once the stream ended.
+    #[cfg(unix)]
+    fn drain_pump<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Some(batch) = self.pump.get().and_then(|p| p.drain(max)) else {
+            return Ok(None);
+        };
+        let list = PyList::empty(py);
+        for event in &batch {
+            list.append(convert::event_to_py(py, event)?)?;
+        }
+        Ok(Some(list))
     }
 
     fn __repr__(&self) -> String {

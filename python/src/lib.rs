@@ -15,6 +15,8 @@ mod convert;
 mod errors;
 mod events;
 mod logging;
+#[cfg(unix)]
+mod pump;
 mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -49,6 +49,8 @@ def test_process_with_open_clients_exits_cleanly(server: Server) -> None:
     assert "done" in proc.stdout
     assert "Traceback" not in proc.stderr and "panic" not in proc.stderr, proc.stderr
     assert elapsed < 5, elapsed
-    # The atexit hook closed the connected clients properly (close frame 1000, not a drop).
+    # Both connected clients sent a close frame: the callback one from the atexit hook (1000),
+    # the async one when it was collected after its loop ended (1001) or at exit (1000).
     assert server("wait_connections", n=0)["ok"]
-    assert server.stats()["close_codes"].count(1000) == 2
+    codes = server.stats()["close_codes"]
+    assert len(codes) == 2 and set(codes) <= {1000, 1001}, codes

@@ -1,9 +1,11 @@
 """The asyncio API: :class:`AsyncClient` and :func:`connect`.
 
-Events still leave the core on a dispatcher thread (tokio workers never touch Python, and the
-event loop never blocks): it waits for a batch with the GIL released and hands the whole batch to
-the loop with one ``call_soon_threadsafe``. It fetches the next batch only once the consumer has
-drained this one, so a slow ``async for`` slows the socket instead of growing memory.
+How events reach the loop (tokio workers never touch Python, the loop never blocks):
+- on Unix, a native task writes one byte to a socketpair the loop watches (``add_reader``) when
+  events are ready; ``async for`` takes them in batches straight from the native channel, and only
+  when the consumer asks, so a slow consumer slows the socket instead of growing memory;
+- elsewhere, a dispatcher thread waits for a batch with the GIL released, hands it to the loop
+  with one ``call_soon_threadsafe`` and fetches the next only once this one was consumed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .events import Event, SendStatus, State
 from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
 
 __all__ = ["AsyncClient", "connect"]
+
+# The fd bridge exists on Unix builds of the native module.
+_FD_BRIDGE = hasattr(NativeClient, "start_pump")
 
 Payload = Union[str, bytes]
 _ids = itertools.count(1)
@@ -92,17 +97,25 @@ class AsyncClient:
         self._drained = threading.Event()
         self._closing = False
         self._dispatcher: Optional[threading.Thread] = None
+        self._fd: Optional[int] = None
+        self._started = False
+        self._event_buffer = event_buffer
 
     async def start(self) -> "AsyncClient":
         """Start connecting (returns at once; an ``Open`` event follows). Idempotent."""
-        if self._dispatcher is None:
-            self._loop = asyncio.get_running_loop()
+        if not self._started:
+            self._started = True
+            self._loop = loop = asyncio.get_running_loop()
             self._finished = asyncio.Event()
-            self._dispatcher = threading.Thread(
-                target=self._dispatch, name=f"wstether-aio-dispatch-{next(_ids)}", daemon=True
-            )
             _lifecycle.register(self)
-            self._dispatcher.start()
+            if _FD_BRIDGE:
+                self._fd = self._native.start_pump(self._event_buffer)
+                loop.add_reader(self._fd, self._on_readable)
+            else:
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name=f"wstether-aio-dispatch-{next(_ids)}", daemon=True
+                )
+                self._dispatcher.start()
         self._native.connect()
         return self
 
@@ -198,6 +211,14 @@ class AsyncClient:
                 raise StopAsyncIteration
             if self._loop is None:
                 raise RuntimeError("start the client first: `async with` or `await` it")
+            if self._fd is not None:
+                batch = self._native.drain_pump(4096)
+                if batch is None:
+                    self._ended = True
+                    continue
+                if batch:
+                    queue.extend(batch)
+                    break
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:
@@ -226,7 +247,22 @@ class AsyncClient:
     def __repr__(self) -> str:
         return f"<wstether.AsyncClient url={self.url!r} state={self.state!r}>"
 
-    # -- the dispatcher thread and its hand-off to the loop -----------------------------------
+    # -- the fd bridge (Unix) -----------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        finished = self._native.ack_pump()
+        self._wake()
+        if finished:
+            self._stop_reader()
+            if self._finished is not None:
+                self._finished.set()
+
+    def _stop_reader(self) -> None:
+        loop, fd = self._loop, self._fd
+        if loop is not None and fd is not None and not loop.is_closed():
+            loop.remove_reader(fd)
+
+    # -- the dispatcher thread and its hand-off to the loop (other platforms) ------------------
 
     def _dispatch(self) -> None:
         try:
