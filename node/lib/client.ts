@@ -74,6 +74,7 @@ export class Client extends EventEmitter {
   private terminal = false
   private batch: unknown[] = EMPTY
   private pos = 0
+  private readonly heldBatches: unknown[][] = []
   private drainScheduled = false
   private readonly iterators = new Set<EventIterator>()
   private terminalReached!: () => void
@@ -221,8 +222,13 @@ export class Client extends EventEmitter {
     try { f() } catch (e) { rethrow(e) }
   }
 
-  // Called by the native pump with one batch; `false` means "held, I will call resumeDelivery()".
+  // Called by the native pump with one batch; `false` means "held: resumeDelivery() will follow
+  // once it is consumed". A batch arriving while an earlier one is held waits behind it.
   private readonly onBatch = (batch: unknown[]): boolean => {
+    if (this.batch !== EMPTY) {
+      this.heldBatches.push(batch)
+      return false
+    }
     this.batch = batch
     this.pos = 0
     return this.drain()
@@ -262,7 +268,14 @@ export class Client extends EventEmitter {
     this.drainScheduled = true
     setImmediate(() => {
       this.drainScheduled = false
-      if (this.batch !== EMPTY && this.drain()) this.native.resumeDelivery()
+      while (this.batch !== EMPTY && this.drain()) {
+        this.native.resumeDelivery()
+        const next = this.heldBatches.shift()
+        if (next !== undefined) {
+          this.batch = next
+          this.pos = 0
+        }
+      }
     })
   }
 

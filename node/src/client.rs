@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::{Buffer, Either, Function, Object, ToNapiValue};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 use wstether::{Client, Events, Message, SendStatus};
 
 use crate::auth::{AuthFunction, JsAuth};
@@ -19,7 +19,7 @@ use crate::pump;
 pub struct NativeClient {
     inner: Client,
     events: Mutex<Option<Events>>,
-    resume: Arc<Notify>,
+    slots: Arc<Semaphore>,
     greeting: Arc<Mutex<Vec<Message>>>,
 }
 
@@ -59,7 +59,7 @@ impl NativeClient {
         Ok(NativeClient {
             inner,
             events: Mutex::new(Some(events)),
-            resume: Arc::new(Notify::new()),
+            slots: Arc::new(Semaphore::new(pump::IN_FLIGHT)),
             greeting,
         })
     }
@@ -73,15 +73,15 @@ impl NativeClient {
                 .build_threadsafe_function::<Vec<wstether::Event>>()
                 .build_callback(|ctx| Ok(Batch(ctx.value)))
                 .js()?;
-            pump::spawn(events, tsfn, self.resume.clone());
+            pump::spawn(events, tsfn, self.slots.clone());
         }
         self.inner.connect().js()
     }
 
-    /// JS has dispatched a batch it held back (it returned `false` from `onBatch`).
+    /// JS has dispatched a batch it held back (it returned `false` from `onBatch`): one call per batch.
     #[napi]
     pub fn resume_delivery(&self) {
-        self.resume.notify_one();
+        self.slots.add_permits(1);
     }
 
     /// Connect (does nothing while connecting or open).

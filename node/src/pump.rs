@@ -1,13 +1,14 @@
 //! Moves events from the core to the JS thread: one task per client on the core's shared runtime
-//! awaits a batch, crosses once with the whole batch, and waits until JS has taken it before it
-//! takes the next. So at most one batch sits between the core and JS, and a slow (or absent)
-//! consumer holds events in the core's bounded buffer, which then slows the socket (SPEC promise 4).
+//! awaits a batch and crosses once with the whole batch. At most `IN_FLIGHT` batches sit between
+//! the core and JS: a slow (or absent) consumer leaves events in the core's bounded buffer, which
+//! then slows the socket (SPEC promise 4). Two rather than one, so that JS finishing a batch frees
+//! a slot without waking this task (a thread wake-up per round trip, measurable in latency).
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 use wstether::{Event, Events};
 
 use crate::convert::Batch;
@@ -15,27 +16,34 @@ use crate::convert::Batch;
 /// Most events handed to JS in one call.
 pub const MAX_BATCH: usize = 1024;
 
-/// `(batch) => boolean` (true: consumed; false: JS holds it and calls `resume()` later).
+/// Most batches handed to JS and not yet consumed.
+pub const IN_FLIGHT: usize = 2;
+
+/// `(batch) => boolean` (true: consumed; false: JS holds it and calls `resume_delivery()` once it has).
 /// Strong (not weak): while a client runs, it keeps Node alive, as an open `ws` socket does.
 pub type BatchTsfn = ThreadsafeFunction<Vec<Event>, bool, Batch, Status, false, false>;
 
 /// Start the pump. It ends, releasing the threadsafe function (so Node may exit), after the
 /// terminal event has been delivered, or when the JS environment goes away.
-pub fn spawn(mut events: Events, tsfn: BatchTsfn, resume: Arc<Notify>) {
+pub fn spawn(mut events: Events, tsfn: BatchTsfn, slots: Arc<Semaphore>) {
     wstether::runtime::handle().spawn(async move {
         loop {
+            match slots.acquire().await {
+                Ok(permit) => permit.forget(), // given back when JS has consumed the batch
+                Err(_) => break,
+            }
             let batch = events.next_batch(MAX_BATCH).await;
             if batch.is_empty() {
                 break; // the stream ended after the terminal event
             }
-            let consumed = resume.clone();
+            let consumed = slots.clone();
             let status = tsfn.call_with_return_value(
                 batch,
                 ThreadsafeFunctionCallMode::NonBlocking,
                 move |taken: napi::Result<bool>, _env| {
                     // A handler that threw still consumed the batch (the TS layer reports it).
                     if taken.unwrap_or(true) {
-                        consumed.notify_one();
+                        consumed.add_permits(1);
                     }
                     Ok(())
                 },
@@ -43,7 +51,6 @@ pub fn spawn(mut events: Events, tsfn: BatchTsfn, resume: Arc<Notify>) {
             if status != Status::Ok {
                 break; // the environment is shutting down
             }
-            resume.notified().await;
         }
         drop(tsfn);
     });
