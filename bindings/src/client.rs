@@ -7,7 +7,7 @@ use wstether::Events;
 use crate::auth::{self, AuthProvider, ForeignAuth, GreetingProvider};
 use crate::convert;
 use crate::errors::FfiError;
-use crate::events::{FfiEvent, FfiMessage, FfiSendStatus, FfiState};
+use crate::events::{FfiEvent, FfiMessage, FfiPackedBatch, FfiSendStatus, FfiState};
 use crate::options::FfiOptions;
 use crate::stats::{FfiStats, FfiTransition};
 
@@ -142,6 +142,19 @@ impl FfiClient {
     /// means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
     /// one dedicated host thread per client: it holds no host lock while it waits.
     pub fn next_batch(&self, max: u32) -> Vec<FfiEvent> {
+        self.blocking_batch(max).into_iter().map(convert::event).collect()
+    }
+
+    /// [`next_batch`](Self::next_batch) with inbound messages packed into one byte string
+    /// (see [`FfiPackedBatch`]): what a host uses when throughput matters. Empty `data`
+    /// means the stream has ended.
+    pub fn next_packed_batch(&self, max: u32) -> FfiPackedBatch {
+        convert::packed(self.blocking_batch(max))
+    }
+}
+
+impl FfiClient {
+    fn blocking_batch(&self, max: u32) -> Vec<wstether::Event> {
         let max = max.clamp(1, MAX_BATCH) as usize;
         let mut slot = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let Some(events) = slot.as_mut() else {
@@ -152,6 +165,6 @@ impl FfiClient {
             // Ended: release the receiver so later calls return at once.
             *slot = None;
         }
-        batch.into_iter().map(convert::event).collect()
+        batch
     }
 }

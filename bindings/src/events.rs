@@ -106,3 +106,16 @@ pub enum FfiSendStatus {
     /// The link is not open: the message waits in the outbox.
     Queued,
 }
+
+/// A batch of events packed for speed: inbound messages travel as one byte string instead of
+/// one typed value each (a typed `FfiEvent` per message costs several allocations on both sides).
+///
+/// `data` is a sequence of entries, in event order:
+/// - `PACKED_TEXT` (0), length as u32 little-endian, UTF-8 bytes: a text message;
+/// - `PACKED_BINARY` (1), length as u32 little-endian, bytes: a binary message;
+/// - `PACKED_OTHER` (2): the next event of `others`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiPackedBatch {
+    pub data: Vec<u8>,
+    pub others: Vec<FfiEvent>,
+}

@@ -20,8 +20,8 @@ pub use auth::{AuthProvider, GreetingProvider};
 pub use client::FfiClient;
 pub use errors::FfiError;
 pub use events::{
-    FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiSendStatus,
-    FfiState,
+    FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiPackedBatch,
+    FfiSendStatus, FfiState,
 };
 pub use options::{
     default_options, FfiAppPing, FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat,

@@ -9,6 +9,7 @@ import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ClosedSendChannelException
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.receiveAsFlow
+import kotlinx.coroutines.flow.transform
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 
@@ -48,7 +49,7 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     private val listeners = CopyOnWriteArrayList<ClientListener>()
 
     @Volatile
-    private var flowChannel: Channel<Event>? = null
+    private var flowChannel: Channel<List<Event>>? = null
 
     @Volatile
     private var pumpEnded = false
@@ -64,10 +65,11 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
      * after the terminal event.
      */
     val events: Flow<Event> by lazy {
-        val ch = Channel<Event>(FLOW_BUFFER)
+        // Whole batches go through the channel: one hand-off per batch, not per event.
+        val ch = Channel<List<Event>>(FLOW_BUFFER_BATCHES)
         flowChannel = ch
         if (pumpEnded) ch.close()
-        ch.receiveAsFlow()
+        ch.receiveAsFlow().transform { batch -> for (e in batch) emit(e) }
     }
 
     /** Add a listener; close the returned handle to remove it. */
@@ -140,19 +142,23 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
         if (pump.thread.isAlive) log.warning("wstether event thread still busy in a listener after close()")
     }
 
-    private fun dispatch(event: Event) {
-        for (l in listeners) {
-            try {
-                l.onEvent(event)
-            } catch (t: Throwable) {
-                reportCallbackError(l, t)
+    private fun dispatch(batch: List<Event>) {
+        if (listeners.isNotEmpty()) {
+            for (event in batch) {
+                for (l in listeners) {
+                    try {
+                        l.onEvent(event)
+                    } catch (t: Throwable) {
+                        reportCallbackError(l, t)
+                    }
+                }
             }
         }
         flowChannel?.let { ch ->
             // Fast path without a coroutine; block (backpressure) only when the collector lags.
-            if (!ch.trySend(event).isSuccess) {
+            if (!ch.trySend(batch).isSuccess) {
                 try {
-                    runBlocking { ch.send(event) }
+                    runBlocking { ch.send(batch) }
                 } catch (_: ClosedSendChannelException) {
                 }
             }
@@ -172,7 +178,7 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
                 log.log(Level.WARNING, "listener threw while handling a callback error", t2)
             }
         }
-        flowChannel?.trySend(report)
+        flowChannel?.trySend(listOf(report))
     }
 
     private fun onStreamEnd() {
@@ -181,7 +187,7 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     }
 
     private companion object {
-        const val FLOW_BUFFER = 1024
+        const val FLOW_BUFFER_BATCHES = 4
         const val JOIN_TIMEOUT_MS = 10_000L
         val log: Logger = Logger.getLogger("dev.wstether")
     }

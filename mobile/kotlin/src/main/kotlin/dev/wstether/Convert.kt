@@ -13,6 +13,7 @@ import dev.wstether.ffi.FfiHeartbeat
 import dev.wstether.ffi.FfiInitiator
 import dev.wstether.ffi.FfiMessage
 import dev.wstether.ffi.FfiOptions
+import dev.wstether.ffi.FfiPackedBatch
 import dev.wstether.ffi.FfiPongMatch
 import dev.wstether.ffi.FfiSendStatus
 import dev.wstether.ffi.FfiState
@@ -205,6 +206,38 @@ internal object Convert {
         is FfiEvent.Reconnecting -> Event.Reconnecting(e.attempt.toInt(), e.delaySecs.seconds, cause(e.cause))
         is FfiEvent.Error -> Event.Error(errorKind(e.kind), e.message)
         is FfiEvent.Failed -> Event.Failed(cause(e.reason), e.unsent.map(::messageIn))
+    }
+
+    private const val PACKED_TEXT: Byte = 0
+    private const val PACKED_BINARY: Byte = 1
+
+    /** A packed batch (see `FfiPackedBatch` in bindings/src/events.rs) as events, in order. */
+    fun unpack(batch: FfiPackedBatch): List<Event> {
+        val data = batch.data
+        val out = ArrayList<Event>(batch.others.size + 64)
+        var others = 0
+        var i = 0
+        while (i < data.size) {
+            val tag = data[i]
+            if (tag != PACKED_TEXT && tag != PACKED_BINARY) {
+                out += event(batch.others[others++])
+                i += 1
+                continue
+            }
+            val len = (data[i + 1].toInt() and 0xFF) or
+                ((data[i + 2].toInt() and 0xFF) shl 8) or
+                ((data[i + 3].toInt() and 0xFF) shl 16) or
+                ((data[i + 4].toInt() and 0xFF) shl 24)
+            val start = i + 5
+            val message = if (tag == PACKED_TEXT) {
+                Message.Text(String(data, start, len, Charsets.UTF_8))
+            } else {
+                Message.Binary(data.copyOfRange(start, start + len))
+            }
+            out += Event.Message(message)
+            i = start + len
+        }
+        return out
     }
 
     // ---- stats ----

@@ -7,13 +7,13 @@ import java.util.logging.Logger
 
 /**
  * The one JVM thread per client that pulls events from the core in batches (one native call
- * per batch: a JNA crossing costs microseconds) and hands each to [dispatch], in order.
+ * per batch: a JNA crossing costs microseconds) and hands each batch to [dispatch], in order.
  * It ends by itself when the core's stream ends (after `Failed`, or after `close()` completed).
  */
 internal class EventPump(
     private val native: FfiClient,
     private val batchSize: Int,
-    private val dispatch: (Event) -> Unit,
+    private val dispatch: (List<Event>) -> Unit,
     private val onEnd: () -> Unit,
 ) {
     val thread: Thread = Thread(::run, "wstether-events-${ids.incrementAndGet()}").apply { isDaemon = true }
@@ -24,9 +24,9 @@ internal class EventPump(
         try {
             while (true) {
                 // Blocks in Rust without holding any JVM lock; empty means the stream ended.
-                val batch = native.nextBatch(batchSize.toUInt())
-                if (batch.isEmpty()) break
-                for (e in batch) dispatch(Convert.event(e))
+                val batch = native.nextPackedBatch(batchSize.toUInt())
+                if (batch.data.isEmpty()) break
+                dispatch(Convert.unpack(batch))
             }
         } catch (t: Throwable) {
             log.log(Level.SEVERE, "wstether event thread stopped unexpectedly", t)
