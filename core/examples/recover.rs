@@ -12,8 +12,16 @@ use wstether_testkit::TestServer;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = TestServer::start().await?;
     let client = Client::builder(server.url())
-        .backoff(Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(2), ..Backoff::default() })
-        .heartbeat(Some(Heartbeat { interval: Duration::from_secs(1), timeout: Duration::from_secs(1), app_ping: None }))
+        .backoff(Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+            ..Backoff::default()
+        })
+        .heartbeat(Some(Heartbeat {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            app_ping: None,
+        }))
         .build()?;
     let mut events = client.events()?;
     client.connect()?;
@@ -38,6 +46,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let unsent = client.close(1000, "done").await?;
-    println!("closed; {} unsent; stats: {:?}", unsent.len(), client.stats());
+    println!(
+        "closed; {} unsent; stats: {:?}",
+        unsent.len(),
+        client.stats()
+    );
     Ok(())
 }
