@@ -77,8 +77,9 @@ impl AuthProvider for PyAuth {
             result
         });
         Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err("the auth callable's thread ended without an answer".into()))
+            rx.await.unwrap_or_else(|_| {
+                Err("the auth callable's thread ended without an answer".into())
+            })
         })
     }
 }

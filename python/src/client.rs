@@ -7,9 +7,9 @@
 
 use std::sync::Mutex;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
-use pyo3::intern;
 use wstether::{
     AppPing, Backoff, Client, Event, Events, Heartbeat, OutboxLimits, PongMatch, SendStatus,
     TerminalPolicy,
@@ -19,6 +19,9 @@ use crate::auth;
 use crate::convert;
 use crate::errors::IntoPyResult;
 use crate::stats::{Stats, Transition};
+
+/// `(interval, timeout, app_ping payload, pong text, pong matches by "contains")`.
+type HeartbeatArgs<'py> = (f64, f64, Option<Bound<'py, PyAny>>, Option<String>, bool);
 
 /// Most events taken from the core per crossing.
 const BATCH: usize = 4096;
@@ -48,7 +51,10 @@ struct Handlers<'py> {
     any: Option<Bound<'py, PyAny>>,
 }
 
-fn handler<'py>(target: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
+fn handler<'py>(
+    target: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> Option<Bound<'py, PyAny>> {
     target.getattr(name).ok().filter(|h| !h.is_none())
 }
 
@@ -86,16 +92,34 @@ impl<'py> Handlers<'py> {
 
 /// A callback raised: log it (Python side) and report an `ErrorEvent(kind="callback")` to
 /// `on_error`, unless `on_error` itself raised. The client keeps going either way.
-fn callback_failed(py: Python<'_>, target: &Bound<'_, PyAny>, handlers: &Handlers<'_>, name: &str, err: PyErr) {
-    let text = format!("{name} raised {}", err.value(py).repr().map(|r| r.to_string()).unwrap_or_default());
-    let _ = target.call_method1(intern!(py, "_log_callback_error"), (name, err.into_value(py)));
+fn callback_failed(
+    py: Python<'_>,
+    target: &Bound<'_, PyAny>,
+    handlers: &Handlers<'_>,
+    name: &str,
+    err: PyErr,
+) {
+    let text = format!(
+        "{name} raised {}",
+        err.value(py)
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    );
+    let _ = target.call_method1(
+        intern!(py, "_log_callback_error"),
+        (name, err.into_value(py)),
+    );
     if name == "on_error" {
         return;
     }
     if let Some(on_error) = &handlers.error {
         let report = convert::event_to_py(py, &Event::callback_error(text));
         if let Err(e) = report.and_then(|ev| on_error.call1((ev,))) {
-            let _ = target.call_method1(intern!(py, "_log_callback_error"), ("on_error", e.into_value(py)));
+            let _ = target.call_method1(
+                intern!(py, "_log_callback_error"),
+                ("on_error", e.into_value(py)),
+            );
         }
     }
 }
@@ -129,7 +153,7 @@ impl NativeClient {
         backoff: (f64, f64, f64, f64, f64),
         max_retries: Option<u32>,
         max_elapsed: Option<f64>,
-        heartbeat: Option<(f64, f64, Option<Bound<'_, PyAny>>, Option<String>, bool)>,
+        heartbeat: Option<HeartbeatArgs<'_>>,
         outbox: (usize, usize),
         handshake_budget: Option<u32>,
         greeting: Option<Bound<'_, PyAny>>,
@@ -227,7 +251,11 @@ impl NativeClient {
     }
 
     /// Queue `data` (str → text, bytes-like → binary); returns "sent" or "queued".
-    fn send<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyString>> {
         let message = convert::message_from_py(data)?;
         Ok(match self.client.send(message).py_err(py)? {
             SendStatus::Sent => intern!(py, "sent").clone(),
@@ -278,7 +306,11 @@ impl NativeClient {
 
     /// The last state changes, oldest first.
     fn history(&self) -> Vec<Transition> {
-        self.client.history().into_iter().map(convert::transition_to_py).collect()
+        self.client
+            .history()
+            .into_iter()
+            .map(convert::transition_to_py)
+            .collect()
     }
 
     /// The URL with secrets redacted.

@@ -82,8 +82,15 @@ impl<S: Subscriber> Layer<S> for ToPythonLogging {
         }
         let mut line = LineVisitor::default();
         event.record(&mut line);
-        let target = meta.target().trim_start_matches("wstether").trim_start_matches("::");
-        let record = (level, target.replace("::", "."), line.message + &line.fields);
+        let target = meta
+            .target()
+            .trim_start_matches("wstether")
+            .trim_start_matches("::");
+        let record = (
+            level,
+            target.replace("::", "."),
+            line.message + &line.fields,
+        );
         let mut records = QUEUE.records.lock().unwrap_or_else(|e| e.into_inner());
         if records.len() >= QUEUE_LIMIT {
             DROPPED.fetch_add(1, Ordering::Relaxed);

@@ -94,8 +94,9 @@ async def test_reconnect_after_server_restart(server: Server) -> None:
 
 async def test_failed_ends_the_stream_with_unsent(server: Server) -> None:
     server("reject", status=403)
-    async with wstether.connect(server.url, **FAST) as client:
-        await client.send("never")
+    client = wstether.AsyncClient(server.url, **FAST)
+    assert await client.send("never") == "queued"  # accepted before the first attempt
+    async with client:
         events = [e async for e in client]
         failed = events[-1]
         assert isinstance(failed, wstether.Failed)
