@@ -260,6 +260,7 @@ impl Supervisor {
             }
             LinkEnd::Pause => {
                 self.close_link(&mut socket, 1000, "paused", false).await;
+                self.transition(State::Paused, "pause()");
                 self.report_close(1000, "paused", Initiator::Local, false);
                 Step::Paused
             }
@@ -274,6 +275,13 @@ impl Supervisor {
                 }
                 self.down_since = Some(Instant::now());
                 let next = self.plan(loss.cause);
+                // The state moves before `Closed` is reported, so a handler reading `state()`
+                // already sees where the client is going.
+                match &next {
+                    Step::Wait { cause, .. } => self.transition(State::Waiting, &cause.to_string()),
+                    Step::Fail(cause) => self.transition(State::Failed, &cause.to_string()),
+                    _ => {}
+                }
                 let will_reconnect = !matches!(next, Step::Fail(_));
                 self.report_close(loss.code, &loss.reason, loss.initiator, will_reconnect);
                 next
@@ -624,13 +632,14 @@ impl Supervisor {
     /// End of a read batch: hand the messages over in one chunk (one channel push, one wake-up)
     /// and publish the counters.
     fn publish_in(&mut self) {
-        if !self.inbound.is_empty() {
-            let chunk = std::mem::replace(&mut self.inbound, Vec::with_capacity(16));
-            let _ = self.events.send(chunk);
-        }
+        // Counters first, so `stats()` read from an event handler already counts its message.
         let (n, bytes) = std::mem::take(&mut self.unpublished_in);
         if n > 0 {
             self.shared.counters.add_in(n, bytes);
+        }
+        if !self.inbound.is_empty() {
+            let chunk = std::mem::replace(&mut self.inbound, Vec::with_capacity(16));
+            let _ = self.events.send(chunk);
         }
     }
 
