@@ -21,14 +21,8 @@ pub struct AuthOutcome {
 }
 
 /// `(attempt, afterUnauthorized) => Promise<AuthOutcome>`; weak, so it never keeps Node alive.
-type AuthTsfn = ThreadsafeFunction<
-    AuthRequest,
-    Promise<AuthOutcome>,
-    FnArgs<(u32, bool)>,
-    Status,
-    false,
-    true,
->;
+type AuthTsfn =
+    ThreadsafeFunction<AuthRequest, Promise<AuthOutcome>, FnArgs<(u32, bool)>, Status, false, true>;
 
 /// An `AuthProvider` calling into JS.
 pub struct JsAuth {
@@ -44,7 +38,12 @@ impl JsAuth {
         let tsfn = f
             .build_threadsafe_function::<AuthRequest>()
             .weak::<true>()
-            .build_callback(|ctx| Ok(FnArgs::from((ctx.value.attempt, ctx.value.after_unauthorized))))
+            .build_callback(|ctx| {
+                Ok(FnArgs::from((
+                    ctx.value.attempt,
+                    ctx.value.after_unauthorized,
+                )))
+            })
             .js()?;
         Ok(JsAuth {
             tsfn: Arc::new(tsfn),

@@ -9,7 +9,9 @@ use tokio::sync::Semaphore;
 use wstether::{Client, Events, Message, SendStatus};
 
 use crate::auth::{AuthFunction, JsAuth};
-use crate::convert::{apply_options, message_from_js, Batch, Messages, NativeStats, NativeTransition};
+use crate::convert::{
+    apply_options, message_from_js, Batch, Messages, NativeStats, NativeTransition,
+};
 use crate::errors::{code_of, to_js, Code, IntoJs};
 use crate::options::NativeOptions;
 use crate::pump;

@@ -174,14 +174,21 @@ unsafe fn message_to_js(env: sys::napi_env, m: &Message) -> napi::Result<sys::na
     let mut out = ptr::null_mut();
     let status = match m {
         Message::Text(t) => unsafe {
-            sys::napi_create_string_utf8(env, t.as_str().as_ptr().cast(), t.len() as isize, &mut out)
+            sys::napi_create_string_utf8(
+                env,
+                t.as_str().as_ptr().cast(),
+                t.len() as isize,
+                &mut out,
+            )
         },
         Message::Binary(b) => unsafe {
             sys::napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), ptr::null_mut(), &mut out)
         },
     };
     if status != sys::Status::napi_ok {
-        return Err(napi::Error::from_reason("cannot create a JS value for a message"));
+        return Err(napi::Error::from_reason(
+            "cannot create a JS value for a message",
+        ));
     }
     Ok(out)
 }
@@ -224,8 +231,9 @@ impl ToNapiValue for Batch {
         let js_env = Env::from_raw(env);
         let items = val.0.into_iter().map(|ev| match ev {
             Event::Message(m) => unsafe { message_to_js(env, &m) },
-            other => event_object(&js_env, other)
-                .and_then(|o| unsafe { Object::to_napi_value(env, o) }),
+            other => {
+                event_object(&js_env, other).and_then(|o| unsafe { Object::to_napi_value(env, o) })
+            }
         });
         let len = items.len();
         unsafe { array(env, len, items) }
