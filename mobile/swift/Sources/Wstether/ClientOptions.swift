@@ -1,0 +1,97 @@
+import Foundation
+import WstetherFFI
+
+/// The core's defaults, read once from the native library so no number is restated here.
+enum CoreDefaults {
+    static let options: FfiOptions = defaultOptions()
+}
+
+/// The reconnect delay curve: exponential from `initial`, capped at `max`, jittered.
+public struct Backoff: Sendable {
+    public var initial: TimeInterval = CoreDefaults.options.backoff.initialSecs
+    public var max: TimeInterval = CoreDefaults.options.backoff.maxSecs
+    /// Growth per failed attempt (≥ 1).
+    public var factor: Double = CoreDefaults.options.backoff.factor
+    /// 0.0–1.0: the fraction of each delay randomised away.
+    public var jitter: Double = CoreDefaults.options.backoff.jitter
+    /// A link must stay open this long before the curve starts again from `initial`.
+    public var stableAfter: TimeInterval = CoreDefaults.options.backoff.stableAfterSecs
+    public init() {}
+}
+
+/// How an application-level pong is recognised.
+public enum PongMatch: Sendable {
+    case exact(String)
+    case contains(String)
+}
+
+/// An application-level ping and how to recognise its answer.
+public struct AppPing: Sendable {
+    public var payload: Message
+    public var pong: PongMatch
+    public init(payload: Message, pong: PongMatch) { self.payload = payload; self.pong = pong }
+}
+
+/// Keep-alive: the link is dead when nothing arrived for `interval` + `timeout`.
+public struct Heartbeat: Sendable {
+    public var interval: TimeInterval = CoreDefaults.options.heartbeat?.intervalSecs ?? 30
+    public var timeout: TimeInterval = CoreDefaults.options.heartbeat?.timeoutSecs ?? 10
+    public var appPing: AppPing?
+    public init(interval: TimeInterval? = nil, timeout: TimeInterval? = nil, appPing: AppPing? = nil) {
+        if let interval { self.interval = interval }
+        if let timeout { self.timeout = timeout }
+        self.appPing = appPing
+    }
+}
+
+/// What an `AuthProviding` is told about the attempt it is called for.
+public struct AuthRequest: Sendable {
+    /// Attempt number since the last stable link, from 1.
+    public let attempt: Int
+    /// The previous attempt was rejected with 401: return fresh credentials.
+    public let afterUnauthorized: Bool
+}
+
+/// Supplies handshake headers before every attempt. Called on a native background thread
+/// (never the main thread), so it may block to refresh a token; a thrown error fails that
+/// attempt with `.error(kind: .auth)` and the client retries.
+public protocol AuthProviding: Sendable {
+    func headers(for request: AuthRequest) throws -> [String: String]
+}
+
+/// Computes the greeting (sent first on every open, before the outbox). Keep it quick.
+public protocol GreetingProviding: Sendable {
+    func greeting() throws -> [Message]
+}
+
+/// Every option of SPEC.md "Configuration and defaults"; defaults come from the core.
+public struct ClientOptions: Sendable {
+    public var protocols: [String] = []
+    /// Static handshake headers; CR/LF in a value is an error.
+    public var headers: [String: String] = [:]
+    public var auth: AuthProviding?
+    public var connectTimeout: TimeInterval = CoreDefaults.options.connectTimeoutSecs
+    public var backoff = Backoff()
+    /// nil: never give up on attempts.
+    public var maxRetries: Int?
+    /// nil: never give up on time.
+    public var maxElapsed: TimeInterval?
+    /// nil turns the heartbeat off (not advised).
+    public var heartbeat: Heartbeat? = Heartbeat()
+    public var outboxMaxMessages: Int = Int(CoreDefaults.options.outboxMaxMessages)
+    public var outboxMaxBytes: Int = Int(CoreDefaults.options.outboxMaxBytes)
+    /// Handshakes per second per host for the whole process; nil turns the guard off.
+    public var handshakeBudget: Int? = CoreDefaults.options.handshakeBudget.map { Int($0) }
+    public var greeting: [Message] = []
+    public var greetingProvider: GreetingProviding?
+    public var terminalCloseCodes: [Int] = CoreDefaults.options.terminalCloseCodes.map { Int($0) }
+    public var terminalStatuses: [Int] = CoreDefaults.options.terminalStatuses.map { Int($0) }
+    public var maxMessageSize: Int = Int(CoreDefaults.options.maxMessageSize)
+    /// An extra trusted root CA (PEM). There is no way to skip verification.
+    public var rootCertificatePem: String?
+    public var eventBuffer: Int = Int(CoreDefaults.options.eventBuffer)
+    public var closeTimeout: TimeInterval = CoreDefaults.options.closeTimeoutSecs
+    /// Most events carried per native call.
+    public var eventBatchSize: Int = 512
+    public init() {}
+}
