@@ -114,5 +114,5 @@ data class ClientOptions(
     /** How long a local close waits for the server's close frame. */
     val closeTimeout: Duration = CoreDefaults.options.closeTimeoutSecs.seconds,
     /** Most events carried per native call (one JNA crossing per batch, not per message). */
-    val eventBatchSize: Int = 512,
+    val eventBatchSize: Int = 1024,
 )
