@@ -36,7 +36,8 @@ impl wstether::AuthProvider for ForeignAuth {
         };
         Box::pin(async move {
             // The host may block (network token refresh): keep it off the runtime workers.
-            let call = wstether::runtime::handle().spawn_blocking(move || provider.headers(request));
+            let call =
+                wstether::runtime::handle().spawn_blocking(move || provider.headers(request));
             match call.await {
                 Ok(Ok(headers)) => Ok(headers.into_iter().map(|h| (h.name, h.value)).collect()),
                 Ok(Err(e)) => Err(e.to_string()),

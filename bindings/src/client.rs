@@ -73,8 +73,8 @@ impl FfiClient {
     /// written. Idempotent. Awaitable from any executor: the work runs on the core's runtime.
     pub async fn shutdown(&self, code: u16, reason: String) -> Result<Vec<FfiMessage>, FfiError> {
         let client = self.inner.clone();
-        let task = wstether::runtime::handle()
-            .spawn(async move { client.close(code, &reason).await });
+        let task =
+            wstether::runtime::handle().spawn(async move { client.close(code, &reason).await });
         match task.await {
             Ok(result) => result
                 .map(|unsent| unsent.into_iter().map(convert::message_out).collect())
@@ -87,7 +87,11 @@ impl FfiClient {
 
     /// Blocking form of `shutdown` for hosts without an executor at hand (Kotlin's
     /// `AutoCloseable.close`). Call it from a host thread, never from a runtime worker.
-    pub fn shutdown_blocking(&self, code: u16, reason: String) -> Result<Vec<FfiMessage>, FfiError> {
+    pub fn shutdown_blocking(
+        &self,
+        code: u16,
+        reason: String,
+    ) -> Result<Vec<FfiMessage>, FfiError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             // block_on inside a runtime would panic; say so instead.
             return Err(FfiError::InvalidOption {
@@ -135,14 +139,21 @@ impl FfiClient {
 
     /// The last 64 state changes, oldest first.
     pub fn history(&self) -> Vec<FfiTransition> {
-        self.inner.history().into_iter().map(convert::transition).collect()
+        self.inner
+            .history()
+            .into_iter()
+            .map(convert::transition)
+            .collect()
     }
 
     /// Block until at least one event is ready and return up to `max` of them; an empty list
     /// means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
     /// one dedicated host thread per client: it holds no host lock while it waits.
     pub fn next_batch(&self, max: u32) -> Vec<FfiEvent> {
-        self.blocking_batch(max).into_iter().map(convert::event).collect()
+        self.blocking_batch(max)
+            .into_iter()
+            .map(convert::event)
+            .collect()
     }
 
     /// [`next_batch`](Self::next_batch) with inbound messages packed into one byte string

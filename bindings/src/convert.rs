@@ -22,15 +22,29 @@ use crate::stats::{FfiCloseInfo, FfiStats, FfiTransition};
 pub(crate) fn error(e: Error) -> FfiError {
     let description = e.to_string();
     match e {
-        Error::InvalidUrl { url, reason } => FfiError::InvalidUrl { url, reason, description },
-        Error::InvalidScheme { scheme } => FfiError::InvalidScheme { scheme, description },
-        Error::InvalidHeader { name, reason } => FfiError::InvalidHeader { name, reason, description },
+        Error::InvalidUrl { url, reason } => FfiError::InvalidUrl {
+            url,
+            reason,
+            description,
+        },
+        Error::InvalidScheme { scheme } => FfiError::InvalidScheme {
+            scheme,
+            description,
+        },
+        Error::InvalidHeader { name, reason } => FfiError::InvalidHeader {
+            name,
+            reason,
+            description,
+        },
         Error::InvalidOption { option, reason } => FfiError::InvalidOption {
             option: option.to_string(),
             reason,
             description,
         },
-        Error::InvalidCertificate(reason) => FfiError::InvalidCertificate { reason, description },
+        Error::InvalidCertificate(reason) => FfiError::InvalidCertificate {
+            reason,
+            description,
+        },
         Error::MessageTooLarge { size, max } => FfiError::MessageTooLarge {
             size: size as u64,
             max: max as u64,
@@ -269,7 +283,10 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
         last_description: None,
     };
     match c {
-        Cause::HandshakeRejected { status, retry_after } => {
+        Cause::HandshakeRejected {
+            status,
+            retry_after,
+        } => {
             out.status = Some(status);
             out.retry_after_secs = retry_after.map(|d| d.as_secs_f64());
         }
@@ -395,10 +412,9 @@ pub(crate) fn stats(s: Stats) -> FfiStats {
 }
 
 pub(crate) fn transition(t: Transition) -> FfiTransition {
-    let at_unix_ms = t
-        .at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let at_unix_ms =
+        t.at.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
     FfiTransition {
         at_unix_ms,
         from: state(t.from),

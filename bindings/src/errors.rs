@@ -7,25 +7,45 @@
 pub enum FfiError {
     /// The URL does not parse.
     #[error("{description}")]
-    InvalidUrl { url: String, reason: String, description: String },
+    InvalidUrl {
+        url: String,
+        reason: String,
+        description: String,
+    },
     /// The URL's scheme is not `ws` or `wss`.
     #[error("{description}")]
     InvalidScheme { scheme: String, description: String },
     /// A header name or value cannot be sent (CR/LF, non-visible characters).
     #[error("{description}")]
-    InvalidHeader { name: String, reason: String, description: String },
+    InvalidHeader {
+        name: String,
+        reason: String,
+        description: String,
+    },
     /// An option is out of range (negative or zero duration, factor < 1, …).
     #[error("{description}")]
-    InvalidOption { option: String, reason: String, description: String },
+    InvalidOption {
+        option: String,
+        reason: String,
+        description: String,
+    },
     /// The extra root CA is not valid PEM or holds no certificate.
     #[error("{description}")]
     InvalidCertificate { reason: String, description: String },
     /// The outbound message exceeds `max_message_size`.
     #[error("{description}")]
-    MessageTooLarge { size: u64, max: u64, description: String },
+    MessageTooLarge {
+        size: u64,
+        max: u64,
+        description: String,
+    },
     /// The outbox is full: the message was not accepted.
     #[error("{description}")]
-    QueueFull { messages: u64, bytes: u64, description: String },
+    QueueFull {
+        messages: u64,
+        bytes: u64,
+        description: String,
+    },
     /// The close code cannot be sent by a client (use 1000 or 3000–4999).
     #[error("{description}")]
     InvalidCloseCode { code: u16, description: String },

@@ -87,15 +87,41 @@ pub struct FfiCause {
 /// One event of the client, in order (SPEC "Events").
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum FfiEvent {
-    StateChanged { state: FfiState },
-    Connecting { attempt: u32 },
-    Open { attempt: u32, protocol: Option<String> },
-    Message { message: FfiMessage },
-    Pong { rtt_secs: f64 },
-    Closed { code: u16, reason: String, initiator: FfiInitiator, will_reconnect: bool },
-    Reconnecting { attempt: u32, delay_secs: f64, cause: FfiCause },
-    Error { kind: FfiErrorKind, message: String },
-    Failed { reason: FfiCause, unsent: Vec<FfiMessage> },
+    StateChanged {
+        state: FfiState,
+    },
+    Connecting {
+        attempt: u32,
+    },
+    Open {
+        attempt: u32,
+        protocol: Option<String>,
+    },
+    Message {
+        message: FfiMessage,
+    },
+    Pong {
+        rtt_secs: f64,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+        initiator: FfiInitiator,
+        will_reconnect: bool,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay_secs: f64,
+        cause: FfiCause,
+    },
+    Error {
+        kind: FfiErrorKind,
+        message: String,
+    },
+    Failed {
+        reason: FfiCause,
+        unsent: Vec<FfiMessage>,
+    },
 }
 
 /// What `send` did with a message.

@@ -24,8 +24,8 @@ pub use events::{
     FfiSendStatus, FfiState,
 };
 pub use options::{
-    default_options, FfiAppPing, FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat,
-    FfiOptions, FfiPongMatch,
+    default_options, FfiAppPing, FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat, FfiOptions,
+    FfiPongMatch,
 };
 pub use stats::{FfiCloseInfo, FfiStats, FfiTransition};
 
