@@ -31,8 +31,8 @@ pub(crate) struct Link {
     pub protocol: Option<String>,
 }
 
-/// Build the rustls configuration with an explicit crypto provider (no process default needed).
-pub(crate) fn tls_config(extra_root_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, Error> {
+/// The trusted roots: webpki's, plus the caller's extra root CA (PEM) if any.
+pub(crate) fn root_store(extra_root_pem: Option<&str>) -> Result<rustls::RootCertStore, Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = extra_root_pem {
@@ -42,6 +42,12 @@ pub(crate) fn tls_config(extra_root_pem: Option<&str>) -> Result<Arc<rustls::Cli
                 .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
         }
     }
+    Ok(roots)
+}
+
+/// Build the rustls configuration with an explicit crypto provider (no process default needed).
+pub(crate) fn tls_config(extra_root_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let roots = root_store(extra_root_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

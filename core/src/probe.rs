@@ -330,15 +330,7 @@ struct RecordingVerifier {
 
 impl RecordingVerifier {
     fn new(extra_root_pem: Option<&str>) -> Result<Self, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = extra_root_pem {
-            for cert in crate::config::parse_pem_certs(pem)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-            }
-        }
+        let roots = crate::connect::root_store(extra_root_pem)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()

@@ -20,9 +20,10 @@ from typing import Any, Deque, Generator, List, Optional, Sequence, Type, Union
 
 from . import _build, _lifecycle, _logging
 from ._auth import AuthFunction
-from ._native import Message, NativeClient, Stats, Transition
+from ._controls import Controls
+from ._native import Message, NativeClient
 from .errors import ClientClosed
-from .events import Event, SendStatus, State
+from .events import Event, SendStatus
 from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
 
 __all__ = ["AsyncClient", "connect"]
@@ -35,7 +36,7 @@ _ids = itertools.count(1)
 logger = logging.getLogger("wstether")
 
 
-class AsyncClient:
+class AsyncClient(Controls):
     """A WebSocket client that stays connected, for asyncio.
 
     ``async with wstether.connect(url) as client`` (or ``client = await wstether.connect(url)``)
@@ -167,39 +168,6 @@ class AsyncClient:
         _lifecycle.unregister(self)
         return unsent
 
-    def pause(self) -> None:
-        """Close the link and stay disconnected until ``resume()``."""
-        self._native.pause()
-
-    def resume(self) -> None:
-        """Leave ``paused`` and connect at once."""
-        self._native.resume()
-
-    def reconnect_now(self) -> None:
-        """Skip the current backoff delay."""
-        self._native.reconnect_now()
-
-    def network_changed(self) -> None:
-        """The network changed: verify the link now."""
-        self._native.network_changed()
-
-    @property
-    def state(self) -> State:
-        """The current state."""
-        return self._native.state  # type: ignore[return-value]
-
-    @property
-    def url(self) -> str:
-        """The URL, with token-like query values redacted."""
-        return self._native.url
-
-    def stats(self) -> Stats:
-        """A snapshot of the counters."""
-        return self._native.stats()
-
-    def history(self) -> List[Transition]:
-        """The last 64 state changes, oldest first."""
-        return self._native.history()
 
     def __aiter__(self) -> "AsyncClient":
         return self

@@ -10,6 +10,7 @@ from typing import Callable, List, Optional, Sequence, Type, Union
 
 from . import _build, _lifecycle, _logging
 from ._auth import AuthFunction
+from ._controls import Controls
 from ._native import (
     Closed,
     Connecting,
@@ -20,10 +21,8 @@ from ._native import (
     Pong,
     Reconnecting,
     StateChanged,
-    Stats,
-    Transition,
 )
-from .events import Event, SendStatus, State
+from .events import Event, SendStatus
 from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
 
 __all__ = ["Client"]
@@ -33,7 +32,7 @@ _ids = itertools.count(1)
 logger = logging.getLogger("wstether")
 
 
-class Client:
+class Client(Controls):
     """A WebSocket client that stays connected, with callbacks.
 
     Callbacks run on one dispatcher thread per client (never on the thread that called
@@ -170,39 +169,6 @@ class Client:
             dispatcher.join(10.0)
         return unsent
 
-    def pause(self) -> None:
-        """Close the link and stay disconnected until ``resume()``; sends keep queueing."""
-        self._native.pause()
-
-    def resume(self) -> None:
-        """Leave ``paused`` and connect at once."""
-        self._native.resume()
-
-    def reconnect_now(self) -> None:
-        """Skip the current backoff delay (the handshake budget still applies)."""
-        self._native.reconnect_now()
-
-    def network_changed(self) -> None:
-        """The network changed: verify an open link with a short ping, or retry now if waiting."""
-        self._native.network_changed()
-
-    @property
-    def state(self) -> State:
-        """The current state: idle, connecting, open, waiting, paused, closing, closed or failed."""
-        return self._native.state  # type: ignore[return-value]
-
-    @property
-    def url(self) -> str:
-        """The URL, with token-like query values redacted."""
-        return self._native.url
-
-    def stats(self) -> Stats:
-        """A snapshot of the counters."""
-        return self._native.stats()
-
-    def history(self) -> List[Transition]:
-        """The last 64 state changes with their causes, oldest first."""
-        return self._native.history()
 
     def __enter__(self) -> "Client":
         self.connect()
