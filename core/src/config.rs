@@ -65,6 +65,9 @@ where
     }
 }
 
+/// What an async greeting provider's future resolves to: the messages, or why it failed.
+pub type GreetingFuture = Pin<Box<dyn Future<Output = Result<Vec<Message>, String>> + Send>>;
+
 /// Messages sent first on every open, before the outbox.
 #[derive(Clone, Default)]
 pub enum Greeting {
@@ -75,14 +78,19 @@ pub enum Greeting {
     Fixed(Vec<Message>),
     /// Computed on every open (resubscribe with current state).
     Provider(Arc<dyn Fn() -> Vec<Message> + Send + Sync>),
+    /// Computed on every open by a future: for providers that live on another thread or in
+    /// another language (bindings), so no runtime worker blocks while they run.
+    Async(Arc<dyn Fn() -> GreetingFuture + Send + Sync>),
 }
 
 impl Greeting {
-    pub(crate) fn messages(&self) -> Vec<Message> {
+    /// The messages for this open.
+    pub(crate) async fn messages(&self) -> Result<Vec<Message>, String> {
         match self {
-            Greeting::None => Vec::new(),
-            Greeting::Fixed(m) => m.clone(),
-            Greeting::Provider(f) => f(),
+            Greeting::None => Ok(Vec::new()),
+            Greeting::Fixed(m) => Ok(m.clone()),
+            Greeting::Provider(f) => Ok(f()),
+            Greeting::Async(f) => f().await,
         }
     }
 }
@@ -93,6 +101,7 @@ impl fmt::Debug for Greeting {
             Greeting::None => f.write_str("None"),
             Greeting::Fixed(m) => write!(f, "Fixed({} messages)", m.len()),
             Greeting::Provider(_) => f.write_str("Provider"),
+            Greeting::Async(_) => f.write_str("Async"),
         }
     }
 }
@@ -288,6 +297,17 @@ impl ClientBuilder {
     /// A function computing the greeting on every open.
     pub fn greeting_with(mut self, f: impl Fn() -> Vec<Message> + Send + Sync + 'static) -> Self {
         self.greeting = Greeting::Provider(Arc::new(f));
+        self
+    }
+
+    /// An async function computing the greeting on every open. If it fails, or gives no answer
+    /// within `connect_timeout`, an `Error` event says so and the link carries on without it.
+    pub fn greeting_async<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Message>, String>> + Send + 'static,
+    {
+        self.greeting = Greeting::Async(Arc::new(move || Box::pin(f())));
         self
     }
 

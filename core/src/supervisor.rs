@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -426,7 +426,14 @@ impl Supervisor {
             .heartbeat
             .as_ref()
             .map(|hb| Liveness::new(hb, Instant::now()));
-        let greeting = self.config.greeting.messages();
+        let greeting =
+            match timeout(self.config.connect_timeout, self.config.greeting.messages()).await {
+                Ok(Ok(messages)) => messages,
+                Ok(Err(why)) => self.greeting_failed(&format!("greeting provider failed: {why}")),
+                Err(_) => {
+                    self.greeting_failed("greeting provider gave no answer within connect_timeout")
+                }
+            };
         if !greeting.is_empty() {
             let deadline = self.write_deadline(&liveness);
             if let Err(loss) = self.write_messages(socket, &greeting, deadline).await {
@@ -562,6 +569,16 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// A greeting that could not be computed is reported; the link carries on without it.
+    fn greeting_failed(&mut self, message: &str) -> Vec<Message> {
+        warn!(target: "wstether", url = %self.log_url, "{message}");
+        self.emit(Event::Error {
+            kind: ErrorKind::Link,
+            message: message.to_string(),
+        });
+        Vec::new()
     }
 
     /// Handle one inbound frame. Returns the loss if the link ended.

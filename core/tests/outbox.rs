@@ -180,3 +180,41 @@ async fn outbound_message_size_is_checked() {
     );
     client.close(1000, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn async_greeting_is_computed_on_every_open_and_a_failing_one_is_reported() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let server = TestServer::start().await.unwrap();
+    let opens = Arc::new(AtomicU32::new(0));
+    let counter = opens.clone();
+    let (client, mut events) = open(builder(&server.url()).greeting_async(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n == 2 {
+                return Err("subscription service down".to_string());
+            }
+            tokio::task::yield_now().await;
+            Ok(vec![Message::text(format!("subscribe:{n}"))])
+        }
+    }))
+    .await;
+    assert!(server.wait_received(1, ms(3000)).await);
+    server.drop_all().await;
+    // Second open: the provider fails; an Error right after Open says so and the link stays up.
+    let (ev, seen) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Error { .. })).await;
+    assert!(
+        matches!(ev, Event::Error { message, .. } if message.contains("subscription service down"))
+    );
+    assert!(matches!(seen.last(), Some(Event::Open { .. })), "{seen:?}");
+    client.send_text("still works").unwrap();
+    assert!(server.wait_received(2, ms(3000)).await);
+    server.drop_all().await;
+    wait_for(&mut events, ms(3000), |e| matches!(e, Event::Open { .. })).await;
+    assert!(server.wait_received(3, ms(3000)).await);
+    assert_eq!(
+        server.stats().received,
+        ["subscribe:1", "still works", "subscribe:3"]
+    );
+    client.close(1000, "").await.unwrap();
+}
