@@ -54,7 +54,8 @@ mod supervisor;
 pub use backoff::Backoff;
 pub use client::{Client, Events, SendStatus};
 pub use config::{
-    AuthFuture, AuthProvider, AuthRequest, AuthResult, ClientBuilder, Config, Headers,
+    AuthFuture, AuthProvider, AuthRequest, AuthResult, ClientBuilder, Config, Greeting,
+    GreetingFuture, Headers,
 };
 pub use error::Error;
 pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};

@@ -9,10 +9,9 @@
 //! calls: the callable we get here is always synchronous.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
-use wstether::{AuthFuture, AuthProvider, AuthRequest, Message};
+use wstether::{AuthFuture, AuthProvider, AuthRequest};
 
 use crate::convert;
 
@@ -84,11 +83,11 @@ impl AuthProvider for PyAuth {
     }
 }
 
-/// Longest wait for a greeting callable; after that the link opens without a greeting.
-const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The greeting provider: called by the supervisor on every open (synchronously, on a worker).
-pub(crate) fn greeting_provider(func: Py<PyAny>) -> impl Fn() -> Vec<Message> + Send + Sync {
+/// The greeting provider: a Python callable run on every open, on a thread of its own; the core
+/// awaits its answer (bounded by `connect_timeout`) and reports a failure as an `Error` event.
+pub(crate) fn greeting_provider(
+    func: Py<PyAny>,
+) -> impl Fn() -> wstether::GreetingFuture + Send + Sync {
     let func = Arc::new(func);
     move || {
         let func = func.clone();
@@ -101,28 +100,10 @@ pub(crate) fn greeting_provider(func: Py<PyAny>) -> impl Fn() -> Vec<Message> + 
             drop(func);
             result
         });
-        // The core's greeting hook is synchronous: wait here, letting tokio move other tasks off
-        // this worker meanwhile. The waiting worker never touches Python itself.
-        let wait = move || {
-            let handle = tokio::runtime::Handle::current();
-            handle.block_on(async { tokio::time::timeout(GREETING_TIMEOUT, rx).await })
-        };
-        let outcome = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => return Vec::new(),
-        };
-        match outcome {
-            Ok(Ok(Ok(messages))) => messages,
-            Ok(Ok(Err(e))) => {
-                tracing::warn!(target: "wstether", "greeting callable failed: {e}");
-                Vec::new()
-            }
-            _ => {
-                tracing::warn!(target: "wstether", "greeting callable gave no answer in time");
-                Vec::new()
-            }
-        }
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err("the greeting callable's thread ended without an answer".into())
+            })
+        })
     }
 }

@@ -230,7 +230,7 @@ impl NativeClient {
             b = b.greeting(convert::messages_from_py(&messages)?);
         }
         if let Some(provider) = greeting_provider {
-            b = b.greeting_with(auth::greeting_provider(provider));
+            b = b.greeting_async(auth::greeting_provider(provider));
         }
         if let Some(pem) = ca_pem {
             b = b.add_root_certificate_pem(pem);

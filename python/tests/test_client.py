@@ -218,6 +218,22 @@ def test_greeting_function_and_context_manager(server: Server) -> None:
     assert calls and not calls[0].startswith("wstether-worker")
 
 
+def test_failing_greeting_function_is_reported_and_the_link_stays_up(
+    server: Server, recorder: Recorder, clients: List[Any]
+) -> None:
+    def greeting() -> List[str]:
+        raise RuntimeError("subscriptions unavailable")
+
+    c = wstether.Client(server.url, greeting=greeting, on_event=recorder, **FAST)
+    clients.append(c)
+    c.connect()
+    err = recorder.wait_count(wstether.ErrorEvent, 1)
+    assert err.kind == "link" and "subscriptions unavailable" in err.message
+    c.send("still here")
+    recorder.wait_count(wstether.Message, 1)
+    assert c.state == "open"
+
+
 def test_pause_resume_and_reconnect_now(server: Server, recorder: Recorder, clients: List[Any]) -> None:
     c = wstether.Client(server.url, on_event=recorder, **FAST)
     clients.append(c)
