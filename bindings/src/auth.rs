@@ -47,16 +47,20 @@ impl wstether::AuthProvider for ForeignAuth {
     }
 }
 
-/// The core's greeting function over a foreign provider. A throwing provider is logged and
-/// sends no greeting for that open; the link stays up.
+/// The core's async greeting over a foreign provider, run on the blocking pool like auth. A
+/// throwing provider becomes an `Error` event from the core; the link stays up without a greeting.
 pub(crate) fn greeting_fn(
     provider: Arc<dyn GreetingProvider>,
-) -> impl Fn() -> Vec<wstether::Message> + Send + Sync + 'static {
-    move || match provider.greeting() {
-        Ok(messages) => messages.into_iter().map(convert::message_in).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "greeting provider failed; no greeting sent");
-            Vec::new()
-        }
+) -> impl Fn() -> wstether::GreetingFuture + Send + Sync + 'static {
+    move || {
+        let provider = provider.clone();
+        Box::pin(async move {
+            let call = wstether::runtime::handle().spawn_blocking(move || provider.greeting());
+            match call.await {
+                Ok(Ok(messages)) => Ok(messages.into_iter().map(convert::message_in).collect()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(join) => Err(format!("greeting provider panicked: {join}")),
+            }
+        })
     }
 }

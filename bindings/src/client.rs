@@ -40,7 +40,7 @@ impl FfiClient {
             builder = builder.auth(ForeignAuth(provider));
         }
         if let Some(provider) = greeting {
-            builder = builder.greeting_with(auth::greeting_fn(provider));
+            builder = builder.greeting_async(auth::greeting_fn(provider));
         }
         // Every client runs on the process-wide runtime: foreign threads have no runtime context.
         let inner = builder
