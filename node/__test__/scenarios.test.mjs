@@ -163,6 +163,29 @@ test('outbox: messages sent while down go out in order after the greeting; close
   assert.deepEqual(stats.received, ['greet', 'm1', 'm2', 'm3'])
 })
 
+test('greeting function: awaited on every open; one that throws is an error event and the link stays up', async (t) => {
+  const srv = await d.ctl('/server/start')
+  let opens = 0
+  const greeting = async () => {
+    opens += 1
+    if (opens === 2) throw new Error('subscriptions unavailable')
+    return [`sub:${opens}`]
+  }
+  const client = track(t, new Client(srv.url, fastOptions({ greeting })))
+  const rec = new Recorder(client)
+  client.connect()
+  await rec.waitFor(e => e.type === 'message' && e.data === 'sub:1', { what: 'first greeting echo' })
+  await d.ctl(`/server/${srv.id}/drop_all`)
+  const err = await rec.waitFor(e => e.type === 'error' && /subscriptions unavailable/.test(e.message ?? e.error?.message ?? ''), { what: 'greeting error' })
+  assert.ok(err)
+  client.send('still up')
+  await rec.waitFor(e => e.type === 'message' && e.data === 'still up', { what: 'echo after failed greeting' })
+  await d.ctl(`/server/${srv.id}/drop_all`)
+  await rec.waitFor(e => e.type === 'message' && e.data === 'sub:3', { what: 'third greeting echo' })
+  const stats = await d.ctl(`/server/${srv.id}/stats`)
+  assert.deepEqual(stats.received, ['sub:1', 'still up', 'sub:3'])
+})
+
 test('max-retries: failed after exactly maxRetries attempts, with the cause', async (t) => {
   const srv = await d.ctl('/server/start')
   const proxy = await d.ctl(`/proxy/start?target_port=${srv.port}`)

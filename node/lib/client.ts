@@ -95,8 +95,20 @@ export class Client extends EventEmitter {
           return { error: messageOf(e) }
         }
       }
+    const greeting = options?.greeting
+    const greetingBridge = typeof greeting !== 'function'
+      ? undefined
+      : async (): Promise<{ messages?: Data[], error?: string }> => {
+        try {
+          const messages = await greeting()
+          if (!Array.isArray(messages)) return { error: 'greeting() must return an array of strings or Buffers' }
+          return { messages: messages.map((m, i) => toData(`greeting()[${i}]`, m)) }
+        } catch (e) {
+          return { error: messageOf(e) }
+        }
+      }
     try {
-      this.native = new native.NativeClient(url, nativeOptions, authBridge)
+      this.native = new native.NativeClient(url, nativeOptions, authBridge, greetingBridge)
     } catch (e) {
       rethrow(e)
     }

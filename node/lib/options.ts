@@ -16,6 +16,9 @@ export type AuthProvider = (
   info: { afterUnauthorized: boolean }
 ) => HeadersInit | Promise<HeadersInit>
 
+/** Computes the greeting on every open, e.g. the current subscriptions. */
+export type GreetingProvider = () => Array<Data | ArrayBufferView | ArrayBuffer> | Promise<Array<Data | ArrayBufferView | ArrayBuffer>>
+
 /** Reconnect delay curve. */
 export interface BackoffOptions {
   /** First delay in ms (default 1000). */
@@ -62,8 +65,13 @@ export interface ClientOptions {
   outbox?: { maxMessages?: number, maxBytes?: number }
   /** Handshakes per second per host for the whole process (default 50); `false` turns the guard off. */
   handshakeBudget?: number | false
-  /** Messages sent first on every open, before the outbox (auth, resubscribe). See also `setGreeting()`. */
-  greeting?: Data[]
+  /**
+   * Messages sent first on every open, before the outbox (auth, resubscribe): a list (see also
+   * `setGreeting()`), or a function (may be async) called on every open. A function that throws,
+   * or takes longer than `connectTimeoutMs`, is reported as an `error` event and that open goes
+   * ahead without a greeting.
+   */
+  greeting?: Data[] | GreetingProvider
   /** Which closes and handshake statuses end in `failed` (default close 1008; HTTP 400, 403, 404). */
   terminal?: { closeCodes?: number[], statuses?: number[] }
   /** Largest message in either direction, bytes (default 16 MiB). */
@@ -191,8 +199,8 @@ export function toNativeOptions (options: unknown): NativeOptions {
   if (ob) n.outbox = { maxMessages: num('options.outbox.maxMessages', ob.maxMessages), maxBytes: num('options.outbox.maxBytes', ob.maxBytes) }
   if (o.handshakeBudget === false || o.handshakeBudget === null) n.handshakeBudgetOff = true
   else n.handshakeBudget = num('options.handshakeBudget', o.handshakeBudget)
-  if (o.greeting !== undefined) {
-    if (!Array.isArray(o.greeting)) throw argumentError('options.greeting', 'an array of strings or Buffers', o.greeting)
+  if (o.greeting !== undefined && typeof o.greeting !== 'function') {
+    if (!Array.isArray(o.greeting)) throw argumentError('options.greeting', 'an array of strings or Buffers, or a function', o.greeting)
     n.greeting = o.greeting.map((m, i) => toData(`options.greeting[${i}]`, m))
   }
   const t = obj('options.terminal', o.terminal)

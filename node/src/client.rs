@@ -13,6 +13,7 @@ use crate::convert::{
     apply_options, message_from_js, Batch, Messages, NativeStats, NativeTransition,
 };
 use crate::errors::{code_of, to_js, Code, IntoJs};
+use crate::greeting::{self, GreetingFunction};
 use crate::options::NativeOptions;
 use crate::pump;
 
@@ -30,12 +31,13 @@ impl NativeClient {
     /// Validate `url` and options and build the client (idle until `start`).
     #[napi(
         constructor,
-        ts_args_type = "url: string, options?: NativeOptions | undefined | null, auth?: ((attempt: number, afterUnauthorized: boolean) => Promise<AuthOutcome>) | undefined | null"
+        ts_args_type = "url: string, options?: NativeOptions | undefined | null, auth?: ((attempt: number, afterUnauthorized: boolean) => Promise<AuthOutcome>) | undefined | null, greeting?: (() => Promise<GreetingOutcome>) | undefined | null"
     )]
     pub fn new(
         url: String,
         options: Option<NativeOptions>,
         auth: Option<AuthFunction<'_>>,
+        greeting_fn: Option<GreetingFunction<'_>>,
     ) -> Result<Self, Code> {
         let mut options = options;
         let greeting: Vec<Message> = options
@@ -55,6 +57,10 @@ impl NativeClient {
         }
         if let Some(f) = auth {
             builder = builder.auth(JsAuth::new(f)?);
+        }
+        if let Some(f) = greeting_fn {
+            // A greeting function replaces the list (and `setGreeting()`).
+            builder = builder.greeting_async(greeting::greeting_fn(f)?);
         }
         let inner = builder.build().js()?;
         let events = inner.events().js()?;

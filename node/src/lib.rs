@@ -6,6 +6,7 @@ mod auth;
 mod client;
 mod convert;
 mod errors;
+mod greeting;
 mod options;
 mod pump;
 
