@@ -1,6 +1,8 @@
 package dev.wstether
 
 import dev.wstether.ffi.FfiClient
+import java.lang.ref.Cleaner
+import java.lang.ref.WeakReference
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.logging.Level
 import java.util.logging.Logger
@@ -53,7 +55,21 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
 
     @Volatile
     private var pumpEnded = false
-    private val pump = EventPump(native, options.eventBatchSize.coerceIn(1, 4096), ::dispatch, ::onStreamEnd)
+
+    // The event thread reaches this client only weakly, so a client the app drops without
+    // close() can be collected; the cleaner then closes the native client, which ends the
+    // stream and so the thread (SPEC: dropping a client leaves no thread or socket behind).
+    private val pump = WeakReference(this).let { self ->
+        EventPump(
+            native,
+            options.eventBatchSize.coerceIn(1, 4096),
+            { batch -> self.get()?.dispatch(batch) },
+            { self.get()?.onStreamEnd() },
+        )
+    }
+    init {
+        CLEANER.register(this, CloseWhenCollected(native))
+    }
 
     init {
         pump.start()
@@ -186,7 +202,19 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
         flowChannel?.close()
     }
 
+    /** Runs when an unclosed client was collected; holds only the native handle, never the client. */
+    private class CloseWhenCollected(private val native: FfiClient) : Runnable {
+        override fun run() {
+            try {
+                native.shutdownBlocking(1000u, "client collected without close()")
+            } catch (t: Throwable) {
+                log.log(Level.WARNING, "closing a collected client failed", t)
+            }
+        }
+    }
+
     private companion object {
+        val CLEANER: Cleaner = Cleaner.create()
         const val FLOW_BUFFER_BATCHES = 4
         const val JOIN_TIMEOUT_MS = 10_000L
         val log: Logger = Logger.getLogger("dev.wstether")

@@ -120,6 +120,27 @@ class ClientBehaviourTest {
     }
 
     @Test
+    fun aClientDroppedWithoutCloseIsClosedWhenCollected() = withServer() { srv ->
+        fun ours() = Thread.getAllStackTraces().keys.filter { it.name.startsWith("wstether-events") && it.isAlive }
+        assertEquals(emptyList(), ours().map { it.name }, "threads left by an earlier test")
+        fun openAndForget() {
+            val (client, rec) = recordedClient(srv.url)
+            client.connect()
+            rec.awaitNth<Event.Open>()
+        }
+        openAndForget()
+        assertTrue(srv.waitConnections(1), "the client did not connect")
+        // Nothing references the client now: collection must close its socket and end its thread.
+        val deadline = System.nanoTime() + 10_000_000_000L
+        while ((ours().isNotEmpty() || (srv.stats()["live"] as Number).toInt() > 0) && System.nanoTime() < deadline) {
+            System.gc()
+            Thread.sleep(20)
+        }
+        assertEquals(emptyList(), ours().map { it.name }, "event thread survived collection")
+        assertTrue(srv.waitConnections(0), "socket survived collection")
+    }
+
+    @Test
     fun flowDeliversEventsInOrderAndCompletes() = withServer() { srv ->
         val client = Client(srv.url, scenarioOptions())
         val flow = client.events
