@@ -91,13 +91,23 @@ test('a listener that throws is reported as an error event and the client carrie
   await rec.waitFor(e => e.type === 'message' && e.data === 'still alive', { what: 'echo after errors' })
 })
 
+/** Poll `cond` until it holds, failing after 5 s. */
+async function until (cond, what) {
+  const deadline = Date.now() + 5000
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
 test('late listener: messages wait for a message listener, so none is lost after awaiting open', async (t) => {
   const srv = await d.ctl('/server/start')
   // Greeting echoes arrive right after open, typically in the same batch as `open`.
   const client = track(t, new Client(srv.url, fastOptions({ greeting: ['g1', 'g2', 'g3'] })))
   client.connect()
   await once(client, 'open')
-  await new Promise(resolve => setTimeout(resolve, 200)) // the echoes are back by now
+  // Make the listener late for real: wait until the core has read all three echoes.
+  await until(() => client.stats().messagesIn >= 3, 'the three echoes to be read')
   const got = []
   client.on('message', (data) => got.push(data))
   assert.deepEqual(got, [], 'never delivered synchronously inside on()')
@@ -115,7 +125,8 @@ test('late listener: events that follow a held message wait too (order is kept)'
   client.on('close', (info) => order.push(`close:${info.code}`))
   client.connect()
   await once(client, 'open')
-  await new Promise(resolve => setTimeout(resolve, 200))
+  // The core has seen the close (its state moved on), yet nobody has heard the message before it.
+  await until(() => client.state !== 'open', 'the server close to reach the core')
   assert.deepEqual(order, ['open'], 'the close waits behind the unheard message')
   client.on('message', (data) => order.push(`message:${data}`))
   await once(client, 'close')
