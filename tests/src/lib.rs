@@ -20,6 +20,46 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
+/// The accept loop of a server or proxy: at most one runs; stopping it frees the port (the
+/// other tasks live on), and dropping it aborts the loop.
+#[derive(Default)]
+pub(crate) struct ListenerTask(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
+
+impl ListenerTask {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `accept_loop` as the listener, replacing (aborting) any previous one.
+    pub fn start(&self, accept_loop: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(old) = self.slot().replace(tokio::spawn(accept_loop)) {
+            old.abort();
+        }
+    }
+
+    /// Stop listening and wait until the port is released.
+    pub async fn stop(&self) {
+        let task = self.slot().take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Whether a listener is running.
+    pub fn is_running(&self) -> bool {
+        self.slot().is_some()
+    }
+}
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        if let Some(task) = self.slot().take() {
+            task.abort();
+        }
+    }
+}
+
 /// Binds a listener on 127.0.0.1:`port` (0 = random) with SO_REUSEADDR, so the
 /// same port can be bound again right after a stop while old connections linger
 /// in TIME_WAIT.

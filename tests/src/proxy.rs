@@ -11,9 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::{bind_reuse, bump, rebind, wait_for};
+use crate::{bind_reuse, bump, rebind, wait_for, ListenerTask};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -64,7 +63,7 @@ pub struct FaultProxy {
     shared: Arc<Shared>,
     /// Never sent on; dropping it tells every task of this proxy to end.
     alive: watch::Sender<()>,
-    listener: Mutex<Option<JoinHandle<()>>>,
+    listener: ListenerTask,
 }
 
 impl FaultProxy {
@@ -82,21 +81,18 @@ impl FaultProxy {
         let proxy = FaultProxy {
             shared,
             alive: watch::channel(()).0,
-            listener: Mutex::new(None),
+            listener: ListenerTask::default(),
         };
         proxy.spawn_listener(listener);
         Ok(proxy)
     }
 
     fn spawn_listener(&self, listener: TcpListener) {
-        let task = tokio::spawn(accept_loop(
+        self.listener.start(accept_loop(
             listener,
             self.shared.clone(),
             self.alive.subscribe(),
         ));
-        if let Some(old) = lock(&self.listener).replace(task) {
-            old.abort();
-        }
     }
 
     /// The listening port.
@@ -115,16 +111,12 @@ impl FaultProxy {
     /// If the port cannot be bound again within two seconds.
     pub async fn set_mode(&self, mode: ProxyMode) {
         if mode == ProxyMode::Refuse {
-            let task = lock(&self.listener).take();
-            if let Some(task) = task {
-                task.abort();
-                let _ = task.await;
-            }
+            self.listener.stop().await;
             self.shared.mode.send_replace(mode);
             return;
         }
         self.shared.mode.send_replace(mode);
-        if lock(&self.listener).is_none() {
+        if !self.listener.is_running() {
             let listener = rebind(self.shared.port)
                 .await
                 .unwrap_or_else(|e| panic!("proxy cannot bind port {}: {e}", self.shared.port));
@@ -143,14 +135,6 @@ impl FaultProxy {
             lock(&self.shared.stats).live == n
         })
         .await
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(task) = lock(&self.listener).take() {
-            task.abort();
-        }
     }
 }
 

@@ -11,7 +11,6 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
@@ -20,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::{bind_reuse, bump, rebind, wait_for};
+use crate::{bind_reuse, bump, rebind, wait_for, ListenerTask};
 
 /// Largest message the server accepts when [`ServerConfig::max_message_size`] is `None`.
 const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
@@ -118,7 +117,7 @@ pub struct TestServer {
     shared: Arc<Shared>,
     /// Never sent on; dropping it tells every task of this server to end.
     alive: watch::Sender<()>,
-    listener: Mutex<Option<JoinHandle<()>>>,
+    listener: ListenerTask,
 }
 
 impl TestServer {
@@ -170,21 +169,18 @@ impl TestServer {
         let server = TestServer {
             shared,
             alive,
-            listener: Mutex::new(None),
+            listener: ListenerTask::default(),
         };
         server.spawn_listener(listener);
         Ok(server)
     }
 
     fn spawn_listener(&self, listener: TcpListener) {
-        let task = tokio::spawn(accept_loop(
+        self.listener.start(accept_loop(
             listener,
             self.shared.clone(),
             self.alive.subscribe(),
         ));
-        if let Some(old) = lock(&self.listener).replace(task) {
-            old.abort();
-        }
     }
 
     /// The listening port.
@@ -269,11 +265,7 @@ impl TestServer {
     /// Stop listening (new connections are refused) and end every connection:
     /// with a close frame of `code` if given, abruptly otherwise.
     pub async fn stop(&self, code: Option<u16>) {
-        let task = lock(&self.listener).take();
-        if let Some(task) = task {
-            task.abort();
-            let _ = task.await;
-        }
+        self.listener.stop().await;
         match code {
             Some(code) => self.close_all(code, "server stopping").await,
             None => self.drop_all().await,
@@ -283,7 +275,7 @@ impl TestServer {
     /// Listen again on the same port, keeping every setting. Does nothing if
     /// the server is already listening.
     pub async fn restart(&self) -> io::Result<()> {
-        if lock(&self.listener).is_some() {
+        if self.listener.is_running() {
             return Ok(());
         }
         let listener = rebind(self.shared.port).await?;
@@ -316,15 +308,6 @@ impl TestServer {
     pub fn clear_received(&self) {
         lock(&self.shared.stats).received.clear();
         bump(&self.shared.changes);
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        // Free the port at once; the other tasks end when `alive` drops.
-        if let Some(task) = lock(&self.listener).take() {
-            task.abort();
-        }
     }
 }
 
