@@ -69,46 +69,18 @@ impl Run {
     pub async fn stdout_until(
         &mut self,
         timeout: Duration,
-        mut want: impl FnMut(&str) -> bool,
+        want: impl FnMut(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match timeout_at(deadline, self.stdout.next_line()).await {
-                Ok(Ok(Some(line))) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                other => panic!(
-                    "stdout ended or timed out ({other:?}); seen so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        line_until("stdout", &mut self.stdout, &mut self.seen, timeout, want).await
     }
 
     /// The next stderr line that satisfies `want`, within `timeout`.
     pub async fn stderr_until(
         &mut self,
         timeout: Duration,
-        mut want: impl FnMut(&str) -> bool,
+        want: impl FnMut(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match timeout_at(deadline, self.stderr.next_line()).await {
-                Ok(Ok(Some(line))) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                other => panic!(
-                    "stderr ended or timed out ({other:?}); seen so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        line_until("stderr", &mut self.stderr, &mut self.seen, timeout, want).await
     }
 
     /// The next JSON line on stdout whose `event` is `name` (every line must parse as JSON).
@@ -191,4 +163,29 @@ pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("wstether-cli-{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Read `lines` until one satisfies `want`, recording every line in `seen` for failure messages.
+async fn line_until<R: tokio::io::AsyncBufRead + Unpin>(
+    name: &str,
+    lines: &mut Lines<R>,
+    seen: &mut Vec<String>,
+    timeout: Duration,
+    mut want: impl FnMut(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                seen.push(line.clone());
+                if want(&line) {
+                    return line;
+                }
+            }
+            other => panic!(
+                "{name} ended or timed out ({other:?}); seen so far:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
 }
