@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use wstether::Events;
 
 use crate::auth::{self, AuthProvider, ForeignAuth, GreetingProvider};
+use crate::bytes::FfiBytes;
 use crate::convert;
 use crate::errors::FfiError;
 use crate::events::{FfiEvent, FfiMessage, FfiPackedBatch, FfiSendStatus, FfiState};
@@ -65,8 +66,8 @@ impl FfiClient {
     }
 
     /// Queue a binary message; never blocks.
-    pub fn send_binary(&self, data: Vec<u8>) -> Result<FfiSendStatus, FfiError> {
-        convert::send_status(self.inner.send_binary(data))
+    pub fn send_binary(&self, data: FfiBytes) -> Result<FfiSendStatus, FfiError> {
+        convert::send_status(self.inner.send_binary(data.0))
     }
 
     /// Close with `code` (1000 or 3000–4999) and `reason`; returns every accepted message never

@@ -8,6 +8,7 @@ use wstether::{
     OutboxLimits, PongMatch, SendStatus, State, Stats, TerminalPolicy, Transition,
 };
 
+use crate::bytes::FfiBytes;
 use crate::errors::FfiError;
 use crate::events::{
     FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiPackedBatch,
@@ -198,7 +199,7 @@ pub(crate) fn default_options() -> FfiOptions {
 pub(crate) fn message_in(m: FfiMessage) -> Message {
     match m {
         FfiMessage::Text { text } => Message::text(text),
-        FfiMessage::Binary { data } => Message::binary(data),
+        FfiMessage::Binary { data } => Message::binary(data.0),
     }
 }
 
@@ -208,7 +209,9 @@ pub(crate) fn message_out(m: Message) -> FfiMessage {
         Message::Text(t) => FfiMessage::Text {
             text: t.as_str().to_owned(),
         },
-        Message::Binary(b) => FfiMessage::Binary { data: b.to_vec() },
+        Message::Binary(b) => FfiMessage::Binary {
+            data: FfiBytes(b.to_vec()),
+        },
     }
 }
 
@@ -386,7 +389,10 @@ pub(crate) fn packed(events: Vec<Event>) -> FfiPackedBatch {
             }
         }
     }
-    FfiPackedBatch { data, others }
+    FfiPackedBatch {
+        data: FfiBytes(data),
+        others,
+    }
 }
 
 // ---- stats ----

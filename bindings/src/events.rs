@@ -1,12 +1,14 @@
 //! What crosses from the core to the host: events, messages, states, causes.
 
+use crate::bytes::FfiBytes;
+
 /// An outbound or inbound data message.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum FfiMessage {
     /// UTF-8 text.
     Text { text: String },
     /// Bytes.
-    Binary { data: Vec<u8> },
+    Binary { data: FfiBytes },
 }
 
 /// The client's lifecycle state (SPEC "States").
@@ -142,6 +144,6 @@ pub enum FfiSendStatus {
 /// - `PACKED_OTHER` (2): the next event of `others`.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FfiPackedBatch {
-    pub data: Vec<u8>,
+    pub data: FfiBytes,
     pub others: Vec<FfiEvent>,
 }

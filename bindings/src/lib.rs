@@ -9,6 +9,7 @@
 //! [`FfiClient::next_batch`], so one FFI crossing carries up to `max` events.
 
 mod auth;
+mod bytes;
 mod client;
 mod convert;
 mod errors;
@@ -17,6 +18,7 @@ mod options;
 mod stats;
 
 pub use auth::{AuthProvider, GreetingProvider};
+pub use bytes::FfiBytes;
 pub use client::FfiClient;
 pub use errors::FfiError;
 pub use events::{
