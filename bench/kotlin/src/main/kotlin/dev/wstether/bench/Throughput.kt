@@ -26,7 +26,8 @@ import okhttp3.WebSocketListener
  */
 private const val N = 200_000
 private const val SIZE = 64
-private const val ROUNDS = 5
+private const val ROUNDS = 9
+private const val WARMUP_ROUNDS = 10
 
 /** Counts blast messages, checks their order, and opens the latch at `!blast-done`. */
 private class Tally {
@@ -125,10 +126,14 @@ fun main(args: Array<String>) {
     val url = Regex("\"url\":\"([^\"]+)\"").find(control(controlPort, "/server/start"))!!.groupValues[1]
     val http = OkHttpClient.Builder().build()
 
-    // Warm-up: let the JIT compile both paths before timing.
-    wstetherListener(url, 20_000)
-    wstetherFlow(url, 20_000)
-    okhttp(http, url, 20_000)
+    // Warm-up: full-size rounds of every path until C2 is done compiling them (it keeps
+    // recompiling JNA's reflective struct code for several seconds; on 2 cores that compiler
+    // thread competes with the receivers).
+    repeat(WARMUP_ROUNDS) {
+        wstetherListener(url, N)
+        wstetherFlow(url, N)
+        okhttp(http, url, N)
+    }
 
     val rates = mutableMapOf<String, MutableList<Double>>()
     repeat(ROUNDS) {
