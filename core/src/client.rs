@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use crate::config::{ClientBuilder, Config};
 use crate::error::Error;
 use crate::event::{Event, Message, State};
+use crate::link::{Direct, DirectLink};
 use crate::outbox::Outbox;
 use crate::stats::{Counters, Stats, Transition};
 use crate::supervisor::Supervisor;
@@ -63,6 +64,9 @@ pub(crate) struct Shared {
     pub outbox: Mutex<Outbox>,
     pub outbox_ready: Notify,
     pub counters: Counters,
+    /// The open link while `send()` may write to it directly. Set and cleared by the supervisor
+    /// while it holds the outbox lock, which a direct write holds throughout.
+    pub link: Mutex<Option<DirectLink>>,
 }
 
 const STATES: [State; 8] = [
@@ -88,6 +92,37 @@ impl Shared {
 
     pub fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publish (or, with `None`, withdraw) the link `send()` may write to directly. The caller
+    /// holds the outbox lock, so no direct write is in progress while the slot changes.
+    pub fn set_link(&self, _outbox: &Outbox, link: Option<DirectLink>) {
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = link;
+    }
+
+    /// Write `message` on the caller's thread if the link is open and idle. The caller holds
+    /// the outbox lock (so the message cannot overtake one queued or being written).
+    fn try_direct(&self, outbox: &mut Outbox, message: &Message) -> bool {
+        if !outbox.is_idle() {
+            return false;
+        }
+        let link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(link) = link.as_ref() else {
+            return false;
+        };
+        match link.try_write(message) {
+            Direct::Written => {
+                self.counters.add_out(1, message.len());
+                true
+            }
+            Direct::Unflushed => {
+                // The supervisor finishes the flush (and counts the message once it has).
+                outbox.push_unflushed(message.clone());
+                self.outbox_ready.notify_one();
+                true
+            }
+            Direct::NotTaken => false,
+        }
     }
 }
 
@@ -122,6 +157,7 @@ impl Client {
             outbox: Mutex::new(Outbox::new(config.outbox)),
             outbox_ready: Notify::new(),
             counters: Counters::default(),
+            link: Mutex::new(None),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -183,7 +219,13 @@ impl Client {
                 max: self.max_message_size,
             });
         }
-        self.shared.outbox().push(message)?;
+        {
+            let mut outbox = self.shared.outbox();
+            if self.shared.try_direct(&mut outbox, &message) {
+                return Ok(SendStatus::Sent);
+            }
+            outbox.push(message)?;
+        }
         self.shared.outbox_ready.notify_one();
         Ok(if self.shared.state() == State::Open {
             SendStatus::Sent

@@ -43,6 +43,7 @@ mod connect;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
+mod link;
 pub mod outbox;
 pub mod policy;
 pub mod probe;

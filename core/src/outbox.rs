@@ -32,12 +32,17 @@ pub(crate) enum Sealed {
 
 /// The queue itself. Every message pushed leaves through `pop_batch` (then it was written, or it
 /// comes back through `requeue_front`) or through `seal` (then it is handed back as unsent).
+///
+/// It also tracks what a direct write (`link::DirectLink`) must not overtake: a batch the
+/// supervisor has taken and is still writing, and messages a direct write left half-flushed.
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: VecDeque<Message>,
     bytes: usize,
     limits: OutboxLimits,
     sealed: Option<Sealed>,
+    writing: bool,
+    unflushed: Vec<Message>,
 }
 
 impl Outbox {
@@ -47,7 +52,40 @@ impl Outbox {
             bytes: 0,
             limits,
             sealed: None,
+            writing: false,
+            unflushed: Vec::new(),
         }
+    }
+
+    /// Whether a message may be written directly now without overtaking another: open for
+    /// sends, nothing queued, no batch being written, nothing left half-flushed.
+    pub fn is_idle(&self) -> bool {
+        self.sealed.is_none() && self.queue.is_empty() && !self.writing && self.unflushed.is_empty()
+    }
+
+    /// The supervisor finished writing the batch it took (written or requeued).
+    pub fn end_write(&mut self) {
+        self.writing = false;
+    }
+
+    /// A direct write framed `msg` but the socket has not taken all of it yet.
+    pub fn push_unflushed(&mut self, msg: Message) {
+        self.unflushed.push(msg);
+    }
+
+    /// Whether a direct write is waiting for the supervisor to finish its flush.
+    pub fn has_unflushed(&self) -> bool {
+        !self.unflushed.is_empty()
+    }
+
+    /// Take the half-flushed messages to finish their flush (they count as being written
+    /// until `end_write`: the supervisor then counts or requeues them).
+    pub fn take_unflushed(&mut self) -> Vec<Message> {
+        let taken = std::mem::take(&mut self.unflushed);
+        if !taken.is_empty() {
+            self.writing = true;
+        }
+        taken
     }
 
     /// Accept a message, or say why not.
@@ -85,6 +123,7 @@ impl Outbox {
             self.bytes -= msg.len();
             into.push(msg);
         }
+        self.writing = !into.is_empty();
     }
 
     /// Put messages whose write did not complete back at the front, in their order.

@@ -20,9 +20,10 @@ use tracing::{debug, error, info, warn};
 use crate::budget;
 use crate::client::{CloseRequest, Command, Shared};
 use crate::config::{AuthRequest, Config};
-use crate::connect::{self, Link, Socket};
+use crate::connect::{self, Link};
 use crate::event::{Cause, ErrorKind, Event, Initiator, Message, State};
 use crate::heartbeat::{Heartbeat, Liveness, Tick};
+use crate::link::{to_ws, SharedSocket};
 use crate::outbox::Sealed;
 use crate::policy::{self, Verdict};
 
@@ -225,10 +226,8 @@ impl Supervisor {
 
     /// The link is open: run it until it ends, then shut it and decide what follows.
     async fn open(&mut self, link: Box<Link>) -> Step {
-        let Link {
-            mut socket,
-            protocol,
-        } = *link;
+        let Link { socket, protocol } = *link;
+        let mut socket = SharedSocket::new(socket);
         let opened_at = Instant::now();
         self.refreshed_auth = false;
         self.down_since = None;
@@ -420,7 +419,7 @@ impl Supervisor {
     // ----- the open link -----------------------------------------------------------------
 
     /// Read, write, ping and obey commands until the link ends.
-    async fn run_link(&mut self, socket: &mut Socket) -> LinkEnd {
+    async fn run_link(&mut self, socket: &mut SharedSocket) -> LinkEnd {
         let mut liveness = self
             .config
             .heartbeat
@@ -447,7 +446,18 @@ impl Supervisor {
                 timer.as_mut().reset(at);
             }
         }
+        // From here `send()` may write directly: the greeting is out, so nothing overtakes it.
+        {
+            let outbox = self.shared.outbox();
+            self.shared
+                .set_link(&outbox, Some(socket.direct(&self.shared)));
+        }
         let end = self.drive_link(socket, &mut liveness, timer.as_mut()).await;
+        {
+            let outbox = self.shared.outbox();
+            self.shared.set_link(&outbox, None);
+        }
+        self.settle_unflushed(socket, &end).await;
         // Slots claimed but unused go back, so the next link starts with the full buffer.
         self.credits
             .add_permits(std::mem::take(&mut self.credits_held));
@@ -456,7 +466,7 @@ impl Supervisor {
 
     async fn drive_link(
         &mut self,
-        socket: &mut Socket,
+        socket: &mut SharedSocket,
         liveness: &mut Option<Liveness>,
         mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
     ) -> LinkEnd {
@@ -467,7 +477,7 @@ impl Supervisor {
                     l.pause_reading();
                 }
             }
-            let outbox_pending = !self.shared.outbox().is_empty();
+            let outbox_pending = self.outbox_pending();
             // Select only picks what woke us; the work happens below, with `self` free again.
             let wake = tokio::select! {
                 cmd = self.commands.recv() => Wake::Command(cmd),
@@ -561,7 +571,7 @@ impl Supervisor {
                 }
                 // A send woke us: write at once rather than on the next turn (latency).
                 Wake::Sent => {
-                    if !self.shared.outbox().is_empty() {
+                    if self.outbox_pending() {
                         if let Err(loss) = self.write_outbox(socket, liveness).await {
                             return LinkEnd::Lost(loss);
                         }
@@ -687,7 +697,11 @@ impl Supervisor {
         self.credits_held > 0
     }
 
-    async fn ping(&mut self, socket: &mut Socket, liveness: &Option<Liveness>) -> Result<(), Loss> {
+    async fn ping(
+        &mut self,
+        socket: &mut SharedSocket,
+        liveness: &Option<Liveness>,
+    ) -> Result<(), Loss> {
         let app = self
             .config
             .heartbeat
@@ -708,33 +722,85 @@ impl Supervisor {
         }
     }
 
-    /// Write one batch from the outbox. What could not be written goes back to its front.
+    /// Whether the outbox holds work for the supervisor: queued messages, or a direct write's
+    /// unfinished flush.
+    fn outbox_pending(&self) -> bool {
+        let outbox = self.shared.outbox();
+        !outbox.is_empty() || outbox.has_unflushed()
+    }
+
+    /// Finish a direct write's flush, then write one batch from the outbox. What could not be
+    /// written goes back to the outbox's front.
     async fn write_outbox(
         &mut self,
-        socket: &mut Socket,
+        socket: &mut SharedSocket,
         liveness: &Option<Liveness>,
     ) -> Result<(), Loss> {
+        let unflushed = self.shared.outbox().take_unflushed();
+        if !unflushed.is_empty() {
+            let deadline = self.write_deadline(liveness);
+            let result = match timeout_at(deadline, socket.flush()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(write_error_loss(e)),
+                Err(_) => Err(dead_loss()),
+            };
+            let mut outbox = self.shared.outbox();
+            match result {
+                Ok(()) => count_out(&self.shared, &unflushed),
+                Err(_) => outbox.requeue_front(unflushed),
+            }
+            outbox.end_write();
+            result?;
+        }
         let mut batch = std::mem::take(&mut self.write_batch);
         batch.clear();
         self.shared
             .outbox()
             .pop_batch(WRITE_BATCH, WRITE_BATCH_BYTES, &mut batch);
         let deadline = self.write_deadline(liveness);
-        let result = self.write_messages(socket, &batch, deadline).await;
-        if result.is_err() {
-            // Not known to be written: keep it for the next link (or hand it back as unsent).
-            self.shared
-                .outbox()
-                .requeue_front(std::mem::take(&mut batch));
+        let result = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.write_messages(socket, &batch, deadline).await
+        };
+        {
+            let mut outbox = self.shared.outbox();
+            if result.is_err() {
+                // Not known to be written: keep it for the next link (or hand it back as unsent).
+                outbox.requeue_front(std::mem::take(&mut batch));
+            }
+            outbox.end_write();
         }
         self.write_batch = batch;
         result
     }
 
+    /// Messages a direct write left half-flushed when the link ended: counted if a clean end
+    /// flushes them, otherwise put back at the outbox's front (for the next link, or unsent).
+    async fn settle_unflushed(&mut self, socket: &mut SharedSocket, end: &LinkEnd) {
+        let unflushed = self.shared.outbox().take_unflushed();
+        if unflushed.is_empty() {
+            return;
+        }
+        let clean = !matches!(end, LinkEnd::Lost(_));
+        let flushed = clean
+            && matches!(
+                timeout(self.config.close_timeout, socket.flush()).await,
+                Ok(Ok(()))
+            );
+        let mut outbox = self.shared.outbox();
+        if flushed {
+            count_out(&self.shared, &unflushed);
+        } else {
+            outbox.requeue_front(unflushed);
+        }
+        outbox.end_write();
+    }
+
     /// Write messages and flush, all by `deadline`.
     async fn write_messages(
         &mut self,
-        socket: &mut Socket,
+        socket: &mut SharedSocket,
         messages: &[Message],
         deadline: Instant,
     ) -> Result<(), Loss> {
@@ -746,8 +812,7 @@ impl Supervisor {
         };
         match timeout_at(deadline, write).await {
             Ok(Ok(())) => {
-                let bytes = messages.iter().map(Message::len).sum();
-                self.shared.counters.add_out(messages.len(), bytes);
+                count_out(&self.shared, messages);
                 Ok(())
             }
             Ok(Err(e)) => Err(write_error_loss(e)),
@@ -771,7 +836,13 @@ impl Supervisor {
 
     /// A clean local close: optionally flush the outbox, then the closing handshake, all bounded
     /// by `close_timeout`. Whatever was not written stays in the outbox (→ unsent).
-    async fn close_link(&mut self, socket: &mut Socket, code: u16, reason: &str, flush: bool) {
+    async fn close_link(
+        &mut self,
+        socket: &mut SharedSocket,
+        code: u16,
+        reason: &str,
+        flush: bool,
+    ) {
         let deadline = Instant::now() + self.config.close_timeout;
         if flush {
             while !self.shared.outbox().is_empty() && Instant::now() < deadline {
@@ -781,10 +852,12 @@ impl Supervisor {
                     .outbox()
                     .pop_batch(WRITE_BATCH, WRITE_BATCH_BYTES, &mut batch);
                 let ok = self.write_messages(socket, &batch, deadline).await.is_ok();
-                if !ok {
-                    self.shared
-                        .outbox()
-                        .requeue_front(std::mem::take(&mut batch));
+                {
+                    let mut outbox = self.shared.outbox();
+                    if !ok {
+                        outbox.requeue_front(std::mem::take(&mut batch));
+                    }
+                    outbox.end_write();
                 }
                 self.write_batch = batch;
                 if !ok {
@@ -806,7 +879,7 @@ impl Supervisor {
     }
 
     /// End a lost link's socket as its loss requires.
-    async fn shut(&mut self, socket: &mut Socket, shut: &Shut) {
+    async fn shut(&mut self, socket: &mut SharedSocket, shut: &Shut) {
         let deadline = Instant::now() + self.config.close_timeout;
         match shut {
             Shut::Abort => {}
@@ -860,11 +933,10 @@ impl Supervisor {
     }
 }
 
-fn to_ws(m: &Message) -> WsMessage {
-    match m {
-        Message::Text(t) => WsMessage::Text(t.clone()),
-        Message::Binary(b) => WsMessage::Binary(b.clone()),
-    }
+/// Count messages known to be written.
+fn count_out(shared: &Shared, messages: &[Message]) {
+    let bytes = messages.iter().map(Message::len).sum();
+    shared.counters.add_out(messages.len(), bytes);
 }
 
 fn network_loss(detail: &str) -> Loss {
