@@ -129,7 +129,16 @@ impl Wake for FlushWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(shared) = self.0.upgrade() {
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        // tokio-tungstenite wakes the write waker on read readiness too; only a pending flush
+        // needs the supervisor. A busy outbox lock may hide one: then wake it to be safe.
+        let pending = match shared.outbox.try_lock() {
+            Ok(outbox) => outbox.has_unflushed(),
+            Err(_) => true,
+        };
+        if pending {
             shared.outbox_ready.notify_one();
         }
     }

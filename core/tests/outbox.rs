@@ -290,3 +290,81 @@ async fn senders_on_many_threads_keep_their_order_and_every_message_is_counted()
     assert_eq!(client.stats().messages_out, (THREADS * EACH) as u64);
     assert!(client.close(1000, "").await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_sends_through_a_slow_link_all_arrive_in_order_and_are_counted_once() {
+    const N: usize = 48;
+    const SIZE: usize = 256 * 1024;
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    // No heartbeat: the stalled link must not be declared dead while the test fills it.
+    let (client, _events) = open(builder(&proxy.url()).heartbeat(None).outbox(OutboxLimits {
+        max_messages: 100,
+        max_bytes: 64 << 20,
+    }))
+    .await;
+    // A proxy that reads slowly fills the socket: a send then leaves its frame half-written
+    // for the supervisor to finish, and later sends queue behind it.
+    proxy.set_mode(ProxyMode::Delay(ms(50))).await;
+    for i in 0..N {
+        let text = format!("{i:02}:{}", "x".repeat(SIZE));
+        assert_eq!(client.send_text(text).unwrap(), SendStatus::Sent);
+    }
+    proxy.set_mode(ProxyMode::Pass).await;
+    assert!(server.wait_received(N, ms(20_000)).await);
+    let order: Vec<String> = server
+        .stats()
+        .received
+        .iter()
+        .map(|t| t[..2].to_string())
+        .collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("{i:02}")).collect();
+    assert_eq!(order, expected);
+    let deadline = tokio::time::Instant::now() + ms(3000);
+    while client.stats().messages_out < N as u64 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(ms(2)).await;
+    }
+    assert_eq!(client.stats().messages_out, N as u64);
+    assert!(client.close(1000, "").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_written_send_on_a_link_that_dies_is_handed_back() {
+    const N: usize = 48;
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    let (client, mut events) = open(builder(&proxy.url()).heartbeat(None).outbox(OutboxLimits {
+        max_messages: 100,
+        max_bytes: 64 << 20,
+    }))
+    .await;
+    proxy.set_mode(ProxyMode::Delay(ms(50))).await;
+    for i in 0..N {
+        client
+            .send_text(format!("{i:02}:{}", "x".repeat(256 * 1024)))
+            .unwrap();
+    }
+    proxy.set_mode(ProxyMode::Reset).await;
+    wait_for(&mut events, ms(5000), |e| matches!(e, Event::Closed { .. })).await;
+    let unsent = client.close(1000, "").await.unwrap();
+    // Written (into a socket that then died) or handed back: nothing vanished, nothing twice.
+    assert_eq!(client.stats().messages_out + unsent.len() as u64, N as u64);
+    assert!(
+        !unsent.is_empty(),
+        "the stalled link cannot have taken everything"
+    );
+    let first_unsent: usize = unsent[0].as_text().unwrap()[..2].parse().unwrap();
+    let tail: Vec<usize> = unsent
+        .iter()
+        .map(|m| m.as_text().unwrap()[..2].parse().unwrap())
+        .collect();
+    assert_eq!(
+        tail,
+        (first_unsent..N).collect::<Vec<_>>(),
+        "unsent keeps send order"
+    );
+}
