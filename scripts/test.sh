@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test suite of the repository: Rust (core, testkit, CLI), Python, Node, Kotlin/JVM
+# Runs every test suite of the repository: Rust (core, testkit, CLI, uniffi glue), Python, Node, Kotlin/JVM
 # and the Swift freshness check. Each part's script installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,8 @@ step() { printf '\n==== %s ====\n' "$*"; }
 step "Rust: format check"
 cargo fmt --all -- --check
 
-step "Rust: core, testkit, CLI"
-cargo test -p wstether -p wstether-testkit -p wstether-cli
+step "Rust: core, testkit, CLI, uniffi glue"
+cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
 
 for part in python/scripts/test.sh node/scripts/test.sh mobile/scripts/test.sh; do
   if [ -x "$part" ]; then
