@@ -1,6 +1,7 @@
-//! The state machine: one task per client owns the socket. Commands come in over a channel,
+//! The state machine: one task per client owns the link. Commands come in over a channel,
 //! events go out over another; every decision about connecting, waiting, detecting a dead link
 //! and giving up is made here, with `policy`, `backoff`, `heartbeat` and `budget` as advisers.
+//! (`send()` may write a frame to an idle open link itself; see `link`.)
 //!
 //! Read it top to bottom: `run` walks the steps
 //! `Idle → Connect → Open → (Wait → Connect …) → Close | Fail`, with `Paused` on the side.
