@@ -44,6 +44,22 @@ async fn self_signed_server_fails_without_its_ca_and_passes_with_it() {
     trusting.send_text("over tls").unwrap();
     let (ev, _) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Message(_))).await;
     assert!(matches!(ev, Event::Message(m) if m.as_text() == Some("over tls")));
+    // From a thread outside the runtime (as a binding's caller is): `send()` may write through
+    // TLS on that thread itself.
+    let sender = trusting.clone();
+    std::thread::spawn(move || {
+        for i in 0..20 {
+            sender.send_text(format!("thread {i}")).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    for i in 0..20 {
+        let want = format!("thread {i}");
+        let (ev, _) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Message(_))).await;
+        assert!(matches!(ev, Event::Message(m) if m.as_text() == Some(want.as_str())));
+    }
+    assert_eq!(trusting.stats().messages_out, 21);
     trusting.close(1000, "").await.unwrap();
 }
 
