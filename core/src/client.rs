@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub outbox: Mutex<Outbox>,
     pub outbox_ready: Notify,
     pub counters: Counters,
+    /// The fork generation this client was built in (see `runtime::fork_generation`).
+    generation: u32,
     /// The open link while `send()` may write to it directly. Set and cleared by the supervisor
     /// while it holds the outbox lock, which a direct write holds throughout.
     pub link: Mutex<Option<DirectLink>>,
@@ -82,7 +84,16 @@ const STATES: [State; 8] = [
 
 impl Shared {
     pub fn state(&self) -> State {
+        if self.forked() {
+            return State::Closed;
+        }
         STATES[self.state.load(Ordering::Acquire) as usize]
+    }
+
+    /// Whether this is a forked child's copy of a client: its supervisor ran on threads that
+    /// did not survive `fork()`, and its socket belongs to the parent. It acts as closed.
+    pub fn forked(&self) -> bool {
+        crate::runtime::fork_generation() != self.generation
     }
 
     pub fn set_state(&self, s: State) {
@@ -157,6 +168,7 @@ impl Client {
             outbox: Mutex::new(Outbox::new(config.outbox)),
             outbox_ready: Notify::new(),
             counters: Counters::default(),
+            generation: crate::runtime::fork_generation(),
             link: Mutex::new(None),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -170,6 +182,7 @@ impl Client {
             ev_tx,
             credits.clone(),
         );
+        let generation = shared.generation;
         // Spawned on the handle the client holds: never a bare `tokio::spawn`.
         runtime.spawn(supervisor.run());
         Client {
@@ -180,6 +193,7 @@ impl Client {
                 rx: ev_rx,
                 credits,
                 pending: VecDeque::new(),
+                generation,
             }))),
             config,
         }
@@ -213,6 +227,10 @@ impl Client {
     /// Queue a message: `Sent` if the link is open, `Queued` if it waits for the next open,
     /// or an error (`QueueFull`, `MessageTooLarge`, `Closed`, `Failed`); nothing is dropped silently.
     pub fn send(&self, message: Message) -> Result<SendStatus, Error> {
+        if self.shared.forked() {
+            // Never write into the parent's socket from a forked child.
+            return Err(Error::Closed);
+        }
         if message.len() > self.max_message_size {
             return Err(Error::MessageTooLarge {
                 size: message.len(),
@@ -242,6 +260,10 @@ impl Client {
         }
         if reason.len() > 123 {
             return Err(Error::CloseReasonTooLong(reason.len()));
+        }
+        if self.shared.forked() {
+            // Nothing to close here: the link and the task belong to the parent process.
+            return Ok(Vec::new());
         }
         let (tx, rx) = oneshot::channel();
         let request = CloseRequest {
@@ -318,6 +340,8 @@ pub struct Events {
     credits: Arc<Semaphore>,
     /// Events of a chunk received but not yet handed out.
     pending: VecDeque<Event>,
+    /// The fork generation of the client; in a forked child the stream has ended.
+    generation: u32,
 }
 
 impl fmt::Debug for Events {
@@ -329,6 +353,9 @@ impl fmt::Debug for Events {
 impl Events {
     /// The next event; `None` after the terminal event (`Closed` by `close()`, or `Failed`).
     pub async fn next(&mut self) -> Option<Event> {
+        if self.forked() {
+            return None;
+        }
         if self.pending.is_empty() {
             let chunk = self.rx.recv().await?;
             self.pending.extend(chunk);
@@ -338,6 +365,9 @@ impl Events {
 
     /// Wait for at least one event and take up to `max`; empty means the stream has ended.
     pub async fn next_batch(&mut self, max: usize) -> Vec<Event> {
+        if self.forked() {
+            return Vec::new();
+        }
         if self.pending.is_empty() {
             match self.rx.recv().await {
                 Some(chunk) => return self.assemble(chunk, max),
@@ -350,6 +380,9 @@ impl Events {
     /// Blocking form of [`next_batch`](Self::next_batch) for a binding's own thread (never call
     /// it from async code). Holds no lock of the caller's while it waits.
     pub fn blocking_next_batch(&mut self, max: usize) -> Vec<Event> {
+        if self.forked() {
+            return Vec::new();
+        }
         if self.pending.is_empty() {
             match self.rx.blocking_recv() {
                 Some(chunk) => return self.assemble(chunk, max),
@@ -361,7 +394,15 @@ impl Events {
 
     /// Take up to `max` events that are ready now, without waiting.
     pub fn try_next_batch(&mut self, max: usize) -> Vec<Event> {
+        if self.forked() {
+            return Vec::new();
+        }
         self.take_ready(max)
+    }
+
+    /// In a forked child nothing feeds the stream any more (see `Shared::forked`).
+    fn forked(&self) -> bool {
+        crate::runtime::fork_generation() != self.generation
     }
 
     /// Build a batch starting from a fresh chunk, topped up with chunks already waiting.
@@ -419,6 +460,9 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        if self.forked() {
+            return Poll::Ready(None);
+        }
         if self.pending.is_empty() {
             match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(chunk)) => self.pending.extend(chunk),

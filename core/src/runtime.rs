@@ -1,23 +1,60 @@
-//! The process-wide runtime bindings share, and the rustls crypto provider.
+//! The process-wide runtime bindings share, the rustls crypto provider, and fork detection.
+//!
+//! Threads do not survive `fork()`: in a child, the parent's runtime has no workers, so nothing
+//! spawned on it would ever run (a gunicorn or Celery worker forked after importing an app that
+//! made a client would hang). Each process image therefore gets its own runtime, and a client
+//! made before a fork behaves as closed in the child.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::Mutex;
+#[cfg(unix)]
+use std::sync::Once;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
-/// The shared multi-thread runtime, built on first use. Bindings spawn every client here, so
-/// no foreign thread ever needs a runtime context of its own.
+/// The runtime of one process image, tagged with the fork generation it was built in.
+struct Current {
+    generation: u32,
+    runtime: Runtime,
+}
+
+/// The live runtime. Entries are leaked on purpose: a runtime is never dropped, because in a
+/// forked child dropping the parent's would wait for worker threads that do not exist there.
+static CURRENT: AtomicPtr<Current> = AtomicPtr::new(std::ptr::null_mut());
+
+/// How many forks this process image descends from (0 in the original process).
+static FORKS: AtomicU32 = AtomicU32::new(0);
+
+/// The shared multi-thread runtime of this process, built on first use (and again in a forked
+/// child). Bindings spawn every client here, so no foreign thread needs a runtime context.
 pub fn shared() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        install_crypto_provider();
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-        Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("wstether-worker")
-            .enable_all()
-            .build()
-            .expect("cannot start the wstether runtime: the OS refused threads or timers")
-    })
+    let generation = fork_generation();
+    if let Some(current) = current() {
+        if current.generation == generation {
+            return &current.runtime;
+        }
+    }
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _building = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(current) = current() {
+        if current.generation == generation {
+            return &current.runtime;
+        }
+    }
+    install_crypto_provider();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("wstether-worker")
+        .enable_all()
+        .build()
+        .expect("cannot start the wstether runtime: the OS refused threads or timers");
+    let entry = Box::leak(Box::new(Current {
+        generation,
+        runtime,
+    }));
+    CURRENT.store(entry, Ordering::Release);
+    &entry.runtime
 }
 
 /// A handle to [`shared`].
@@ -30,4 +67,34 @@ pub fn handle() -> Handle {
 /// (which panic without a default).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// How many `fork()`s separate this process from the one that first used wstether. A client
+/// remembers the generation it was built in; in a later one it is a dead copy.
+pub fn fork_generation() -> u32 {
+    watch_forks();
+    FORKS.load(Ordering::Acquire)
+}
+
+fn current() -> Option<&'static Current> {
+    // SAFETY: CURRENT only ever holds null or a leaked, never freed `Current`.
+    unsafe { CURRENT.load(Ordering::Acquire).as_ref() }
+}
+
+fn watch_forks() {
+    #[cfg(unix)]
+    {
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe).
+            unsafe {
+                libc::pthread_atfork(None, None, Some(child_after_fork));
+            }
+        });
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn child_after_fork() {
+    FORKS.fetch_add(1, Ordering::AcqRel);
 }
