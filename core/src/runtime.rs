@@ -42,9 +42,8 @@ pub fn shared() -> &'static Runtime {
         }
     }
     install_crypto_provider();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let runtime = Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(worker_threads())
         .thread_name("wstether-worker")
         .enable_all()
         .build()
@@ -55,6 +54,22 @@ pub fn shared() -> &'static Runtime {
     }));
     CURRENT.store(entry, Ordering::Release);
     &entry.runtime
+}
+
+/// How many workers the shared runtime gets: `WSTETHER_WORKER_THREADS` if set to a positive
+/// number, else half the cores (1 to 4). The app's own threads (Node's event loop, asyncio, a JVM
+/// event thread) need the other half: on 2 cores a second worker only competes with them.
+pub fn worker_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    workers_for(std::env::var("WSTETHER_WORKER_THREADS").ok().as_deref(), cores)
+}
+
+/// [`worker_threads`] for a given setting and core count; an unusable setting is ignored.
+fn workers_for(setting: Option<&str>, cores: usize) -> usize {
+    setting
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or((cores / 2).clamp(1, 4))
 }
 
 /// A handle to [`shared`].
@@ -97,4 +112,25 @@ fn watch_forks() {
 #[cfg(unix)]
 extern "C" fn child_after_fork() {
     FORKS.fetch_add(1, Ordering::AcqRel);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workers_for;
+
+    #[test]
+    fn half_the_cores_by_default() {
+        assert_eq!(workers_for(None, 1), 1);
+        assert_eq!(workers_for(None, 2), 1);
+        assert_eq!(workers_for(None, 8), 4);
+        assert_eq!(workers_for(None, 64), 4);
+    }
+
+    #[test]
+    fn a_positive_setting_wins_and_junk_is_ignored() {
+        assert_eq!(workers_for(Some("3"), 2), 3);
+        assert_eq!(workers_for(Some(" 2 "), 8), 2);
+        assert_eq!(workers_for(Some("0"), 8), 4);
+        assert_eq!(workers_for(Some("many"), 2), 1);
+    }
 }
