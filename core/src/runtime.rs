@@ -61,7 +61,10 @@ pub fn shared() -> &'static Runtime {
 /// event thread) need the other half: on 2 cores a second worker only competes with them.
 pub fn worker_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    workers_for(std::env::var("WSTETHER_WORKER_THREADS").ok().as_deref(), cores)
+    workers_for(
+        std::env::var("WSTETHER_WORKER_THREADS").ok().as_deref(),
+        cores,
+    )
 }
 
 /// [`worker_threads`] for a given setting and core count; an unusable setting is ignored.
