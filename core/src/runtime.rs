@@ -59,20 +59,26 @@ pub fn shared() -> &'static Runtime {
 /// How many workers the shared runtime gets: `WSTETHER_WORKER_THREADS` if set to a positive
 /// number, else half the cores (1 to 4). The app's own threads (Node's event loop, asyncio, a JVM
 /// event thread) need the other half: on 2 cores a second worker only competes with them.
-pub fn worker_threads() -> usize {
+fn worker_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    workers_for(
-        std::env::var("WSTETHER_WORKER_THREADS").ok().as_deref(),
-        cores,
-    )
+    let setting = std::env::var("WSTETHER_WORKER_THREADS").ok();
+    let workers = workers_for(setting.as_deref(), cores);
+    if let Some(value) = setting.filter(|v| parse_workers(v).is_none()) {
+        tracing::warn!(target: "wstether", value = %value, workers,
+            "WSTETHER_WORKER_THREADS is not a positive whole number; using the default");
+    }
+    workers
 }
 
 /// [`worker_threads`] for a given setting and core count; an unusable setting is ignored.
 fn workers_for(setting: Option<&str>, cores: usize) -> usize {
     setting
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
+        .and_then(parse_workers)
         .unwrap_or((cores / 2).clamp(1, 4))
+}
+
+fn parse_workers(setting: &str) -> Option<usize> {
+    setting.trim().parse::<usize>().ok().filter(|&n| n > 0)
 }
 
 /// A handle to [`shared`].
