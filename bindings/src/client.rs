@@ -149,7 +149,9 @@ impl FfiClient {
 
     /// Block until at least one event is ready and return up to `max` of them; an empty list
     /// means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
-    /// one dedicated host thread per client: it holds no host lock while it waits.
+    /// one dedicated host thread per client, in a loop: it holds no host lock while it waits,
+    /// and while it waits it reads the link's data frames itself (one busy thread less per
+    /// message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
     pub fn next_batch(&self, max: u32) -> Vec<FfiEvent> {
         self.blocking_batch(max)
             .into_iter()
@@ -172,7 +174,7 @@ impl FfiClient {
         let Some(events) = slot.as_mut() else {
             return Vec::new();
         };
-        let batch = events.blocking_next_batch(max);
+        let batch = events.blocking_pull_batch(max);
         if batch.is_empty() {
             // Ended: release the receiver so later calls return at once.
             *slot = None;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::Stream;
 use tokio::runtime::Handle;
@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use crate::config::{ClientBuilder, Config};
 use crate::error::Error;
 use crate::event::{Event, Message, State};
-use crate::link::{Direct, DirectLink};
+use crate::heartbeat::PongMatch;
+use crate::link::{Direct, HostRead, PublishedLink};
 use crate::outbox::Outbox;
 use crate::stats::{Counters, Stats, Transition};
 use crate::supervisor::Supervisor;
@@ -68,7 +69,7 @@ pub(crate) struct Shared {
     generation: u32,
     /// The open link while `send()` may write to it directly. Set and cleared by the supervisor
     /// while it holds the outbox lock, which a direct write holds throughout.
-    pub link: Mutex<Option<DirectLink>>,
+    pub link: Mutex<Option<PublishedLink>>,
 }
 
 const STATES: [State; 8] = [
@@ -107,7 +108,7 @@ impl Shared {
 
     /// Publish (or, with `None`, withdraw) the link `send()` may write to directly. The caller
     /// holds the outbox lock, so no direct write is in progress while the slot changes.
-    pub fn set_link(&self, _outbox: &Outbox, link: Option<DirectLink>) {
+    pub fn set_link(&self, _outbox: &Outbox, link: Option<PublishedLink>) {
         *self.link.lock().unwrap_or_else(|e| e.into_inner()) = link;
     }
 
@@ -187,13 +188,20 @@ impl Client {
         runtime.spawn(supervisor.run());
         Client {
             max_message_size: config.max_message_size,
-            shared,
+            shared: shared.clone(),
             commands: cmd_tx,
             events: Arc::new(Mutex::new(Some(Events {
                 rx: ev_rx,
                 credits,
                 pending: VecDeque::new(),
                 generation,
+                app_pong: config
+                    .heartbeat
+                    .as_ref()
+                    .and_then(|h| h.app_ping.as_ref())
+                    .map(|a| a.pong.clone()),
+                shared,
+                turn: None,
             }))),
             config,
         }
@@ -342,6 +350,11 @@ pub struct Events {
     pending: VecDeque<Event>,
     /// The fork generation of the client; in a forked child the stream has ended.
     generation: u32,
+    /// What an app-level pong looks like (the supervisor must see those, not the app).
+    app_pong: Option<PongMatch>,
+    shared: Arc<Shared>,
+    /// The link whose read turn this consumer holds (see `blocking_pull_batch`).
+    turn: Option<PublishedLink>,
 }
 
 impl fmt::Debug for Events {
@@ -356,6 +369,7 @@ impl Events {
         if self.forked() {
             return None;
         }
+        self.leave_turn();
         if self.pending.is_empty() {
             let chunk = self.rx.recv().await?;
             self.pending.extend(chunk);
@@ -368,6 +382,7 @@ impl Events {
         if self.forked() {
             return Vec::new();
         }
+        self.leave_turn();
         if self.pending.is_empty() {
             match self.rx.recv().await {
                 Some(chunk) => return self.assemble(chunk, max),
@@ -383,6 +398,7 @@ impl Events {
         if self.forked() {
             return Vec::new();
         }
+        self.leave_turn();
         if self.pending.is_empty() {
             match self.rx.blocking_recv() {
                 Some(chunk) => return self.assemble(chunk, max),
@@ -390,6 +406,78 @@ impl Events {
             }
         }
         self.take_ready(max)
+    }
+
+    /// Like [`blocking_next_batch`](Self::blocking_next_batch), but while nothing is waiting
+    /// this thread reads the open link's data frames itself rather than waiting for a runtime
+    /// thread to read and hand them over: one thread less per message, for a binding's
+    /// dedicated event thread. The consumer keeps the read turn between calls, so call it again
+    /// promptly (as a pump loop does); the supervisor still handles everything but data.
+    pub fn blocking_pull_batch(&mut self, max: usize) -> Vec<Event> {
+        if self.forked() {
+            return Vec::new();
+        }
+        let max = max.max(1);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if !self.pending.is_empty() {
+                return self.take_ready(max);
+            }
+            let link = self
+                .shared
+                .link
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(link) = link {
+                let mut out = Vec::new();
+                let (rx, pending) = (&mut self.rx, &mut self.pending);
+                let read = link.host_read(max, self.app_pong.as_ref(), &mut cx, &mut out, || {
+                    while let Ok(chunk) = rx.try_recv() {
+                        pending.extend(chunk);
+                    }
+                    !pending.is_empty()
+                });
+                // Whatever it read, the consumer now holds the turn (unless it was refused).
+                self.turn = match read {
+                    HostRead::NotMine => None,
+                    _ => Some(link),
+                };
+                match read {
+                    HostRead::Read(0) => continue,
+                    HostRead::Read(n) => {
+                        let bytes: usize = out
+                            .iter()
+                            .map(|e| match e {
+                                Event::Message(m) => m.len(),
+                                _ => 0,
+                            })
+                            .sum();
+                        self.shared.counters.add_in(n as u64, bytes as u64);
+                        return out;
+                    }
+                    HostRead::Pending | HostRead::NotMine => {}
+                }
+            }
+            match self.rx.poll_recv(&mut cx) {
+                Poll::Ready(Some(chunk)) => {
+                    self.pending.extend(chunk);
+                }
+                Poll::Ready(None) => {
+                    self.leave_turn();
+                    return Vec::new();
+                }
+                Poll::Pending => std::thread::park(),
+            }
+        }
+    }
+
+    /// Give the read turn back, if this consumer holds it (it stopped pulling).
+    fn leave_turn(&mut self) {
+        if let Some(link) = self.turn.take() {
+            link.give_back();
+        }
     }
 
     /// Take up to `max` events that are ready now, without waiting.
@@ -463,6 +551,7 @@ impl Stream for Events {
         if self.forked() {
             return Poll::Ready(None);
         }
+        self.leave_turn();
         if self.pending.is_empty() {
             match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(chunk)) => self.pending.extend(chunk),
@@ -471,5 +560,27 @@ impl Stream for Events {
             }
         }
         Poll::Ready(self.pop_one())
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        // In a forked child the link's lock may be held by a thread that no longer exists.
+        if !self.forked() {
+            self.leave_turn();
+        }
+    }
+}
+
+/// Wakes a thread parked in [`Events::blocking_pull_batch`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
     }
 }

@@ -1,12 +1,21 @@
-//! The open link's socket, shared by the supervisor and `send()`.
+//! The open link's socket, shared by the supervisor, `send()` and the event consumer.
 //!
 //! Why share it: a round trip that starts on the app's thread (Node's event loop, Python's
 //! asyncio loop, a Kotlin coroutine) used to hand each message to the supervisor's task and wake
 //! a runtime thread to write it. When the link is idle (nothing queued, nothing being written),
 //! `send()` now writes the frame itself, on the caller's thread, as `ws` and `websockets` do.
-//! The supervisor still owns the link: it reads, pings, closes, and finishes any write a sender
-//! left half done. Each poll holds the lock only while it runs, so neither side waits on the
-//! other for longer than one non-blocking socket call.
+//!
+//! Reads can move too. A binding's event thread that drains the stream in batches would
+//! otherwise wait for a runtime thread to read, parse and hand over every chunk: three busy
+//! threads (server, runtime, event thread) where OkHttp has two. While that thread is waiting
+//! for events and nothing is in flight, it takes the *read turn* and reads data frames itself
+//! (see [`PublishedLink::host_read`]). Everything else it meets (close, pong, errors) it hands
+//! back to the supervisor, which also takes the turn back whenever it needs to read itself
+//! (heartbeat, network probe, end of the link).
+//!
+//! The supervisor still owns the link: it pings, closes, and finishes any write a sender left
+//! half done. Each poll holds the lock only while it runs, so nobody waits on another for
+//! longer than a few non-blocking socket calls.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -18,21 +27,66 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use crate::client::Shared;
 use crate::connect::Socket;
-use crate::event::Message;
+use crate::event::{Event, Message};
+use crate::heartbeat::PongMatch;
+
+/// A frame as the socket's stream yields it (`None`: the stream ended).
+type Frame = Option<Result<WsMessage, WsError>>;
+
+/// The socket and who may read it, behind one lock.
+struct Wire {
+    socket: Socket,
+    /// The event consumer holds the read turn: the supervisor does not read.
+    host_reads: bool,
+    /// The supervisor has read frames it has not yet handed to the event channel; the consumer
+    /// must not read past them.
+    unpublished: bool,
+    /// A frame the consumer read but cannot handle, for the supervisor's next read.
+    handed: Option<Frame>,
+    /// The consumer read data since the supervisor last looked (the link is alive).
+    host_received: bool,
+    /// The consumer is inside a pull, waiting for data (not away running the app's handlers).
+    host_waiting: bool,
+    /// The link is being shut down: only the supervisor reads from now on.
+    withdrawn: bool,
+    /// The supervisor's read waker, to wake it when the turn comes back.
+    supervisor: Option<Waker>,
+    /// The consumer's waker, to wake it when the turn is taken away.
+    host: Option<Waker>,
+}
+
+impl Wire {
+    fn give_back(&mut self) {
+        self.host_reads = false;
+        if let Some(w) = &self.supervisor {
+            w.wake_by_ref();
+        }
+    }
+}
 
 /// The socket behind a lock taken once per poll. The supervisor reads and writes through it
 /// with the usual `StreamExt`/`SinkExt` methods.
-pub(crate) struct SharedSocket(Arc<Mutex<Socket>>);
+pub(crate) struct SharedSocket(Arc<Mutex<Wire>>);
 
 impl SharedSocket {
     pub fn new(socket: Socket) -> Self {
-        SharedSocket(Arc::new(Mutex::new(socket)))
+        SharedSocket(Arc::new(Mutex::new(Wire {
+            socket,
+            host_reads: false,
+            unpublished: false,
+            handed: None,
+            host_received: false,
+            host_waiting: false,
+            withdrawn: false,
+            supervisor: None,
+            host: None,
+        })))
     }
 
-    /// A handle `send()` can write through while this link is published.
-    pub fn direct(&self, shared: &Arc<Shared>) -> DirectLink {
-        DirectLink {
-            socket: self.0.clone(),
+    /// A handle `send()` and the event consumer use while this link is published.
+    pub fn publish(&self, shared: &Arc<Shared>) -> PublishedLink {
+        PublishedLink {
+            wire: Arc::downgrade(&self.0),
             flush_waker: Waker::from(Arc::new(FlushWaker(Arc::downgrade(shared)))),
         }
     }
@@ -42,7 +96,41 @@ impl SharedSocket {
         self.send(WsMessage::Close(frame)).await
     }
 
-    fn lock(&self) -> MutexGuard<'_, Socket> {
+    /// The frames read so far are in the event channel: the consumer may read on.
+    pub fn published(&self) {
+        let mut w = self.lock();
+        if std::mem::take(&mut w.unpublished) {
+            // A consumer waiting for these (or for a frame it handed back) may read on.
+            if let Some(h) = &w.host {
+                h.wake_by_ref();
+            }
+        }
+    }
+
+    /// The heartbeat's look at the consumer's reads. Returns whether it read anything since the
+    /// last look (then the link is alive). A consumer that holds the read turn but is away
+    /// (running the app's handlers) loses it, so pongs and close frames are still read, and a
+    /// consumer that is merely slow is paced by the event buffer as usual, never declared dead.
+    pub fn check_host(&self) -> bool {
+        let mut w = self.lock();
+        if w.host_reads && !w.host_waiting {
+            w.host_reads = false;
+        }
+        std::mem::take(&mut w.host_received)
+    }
+
+    /// The link is ending: take the read turn back for good and wake the consumer, which
+    /// then waits for events again.
+    pub fn withdraw(&self) {
+        let mut w = self.lock();
+        w.withdrawn = true;
+        w.host_reads = false;
+        if let Some(h) = w.host.take() {
+            h.wake();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Wire> {
         lock(&self.0)
     }
 }
@@ -51,7 +139,23 @@ impl Stream for SharedSocket {
     type Item = Result<WsMessage, WsError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut *self.lock()).poll_next(cx)
+        let mut w = self.lock();
+        match &w.supervisor {
+            Some(s) if s.will_wake(cx.waker()) => {}
+            _ => w.supervisor = Some(cx.waker().clone()),
+        }
+        if let Some(frame) = w.handed.take() {
+            w.unpublished = true;
+            return Poll::Ready(frame);
+        }
+        if w.host_reads {
+            return Poll::Pending;
+        }
+        let polled = Pin::new(&mut w.socket).poll_next(cx);
+        if polled.is_ready() {
+            w.unpublished = true;
+        }
+        polled
     }
 }
 
@@ -59,19 +163,19 @@ impl Sink<WsMessage> for SharedSocket {
     type Error = WsError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut *self.lock()).poll_ready(cx)
+        Pin::new(&mut self.lock().socket).poll_ready(cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: WsMessage) -> Result<(), WsError> {
-        Pin::new(&mut *self.lock()).start_send(item)
+        Pin::new(&mut self.lock().socket).start_send(item)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut *self.lock()).poll_flush(cx)
+        Pin::new(&mut self.lock().socket).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut *self.lock()).poll_close(cx)
+        Pin::new(&mut self.lock().socket).poll_close(cx)
     }
 }
 
@@ -86,22 +190,37 @@ pub(crate) enum Direct {
     NotTaken,
 }
 
+/// What a consumer's read did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HostRead {
+    /// This many messages were appended (maybe 0 after handing a frame back).
+    Read(usize),
+    /// Nothing to read yet; the waker is registered for when there is.
+    Pending,
+    /// The supervisor reads now (frames in flight, or the link is ending): wait for events.
+    NotMine,
+}
+
 /// The published link: the socket plus the waker that hands an unfinished flush to the
-/// supervisor.
-pub(crate) struct DirectLink {
-    socket: Arc<Mutex<Socket>>,
+/// supervisor. Weak: only the supervisor keeps a link's socket open.
+#[derive(Clone)]
+pub(crate) struct PublishedLink {
+    wire: Weak<Mutex<Wire>>,
     flush_waker: Waker,
 }
 
-impl DirectLink {
+impl PublishedLink {
     /// Write `message` now if nobody else is using the socket. Never blocks: a busy socket
     /// (the supervisor is mid-poll) means `NotTaken`.
     pub fn try_write(&self, message: &Message) -> Direct {
-        let mut socket = match self.socket.try_lock() {
-            Ok(socket) => socket,
+        let Some(wire) = self.wire.upgrade() else {
+            return Direct::NotTaken;
+        };
+        let mut wire = match wire.try_lock() {
+            Ok(wire) => wire,
             Err(_) => return Direct::NotTaken,
         };
-        let mut socket = Pin::new(&mut *socket);
+        let mut socket = Pin::new(&mut wire.socket);
         let mut cx = Context::from_waker(&self.flush_waker);
         if !matches!(socket.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
             return Direct::NotTaken;
@@ -115,6 +234,82 @@ impl DirectLink {
             // Unknown how much went out: queue it (sent again on the next link, as after any
             // failed write), and the supervisor finds the broken link on its next poll.
             Poll::Ready(Err(_)) => Direct::NotTaken,
+        }
+    }
+
+    /// Give the read turn back (the consumer stops pulling).
+    pub fn give_back(&self) {
+        let Some(wire) = self.wire.upgrade() else {
+            return;
+        };
+        let mut w = lock(&wire);
+        if w.host_reads {
+            w.give_back();
+        }
+        w.host_waiting = false;
+        w.host = None;
+    }
+
+    /// Take (or keep) the read turn and read up to `max` data frames into `out` on the
+    /// caller's thread. `before` runs once the turn is held, to collect events the supervisor
+    /// published earlier: if it returns true, nothing is read this time (those come first).
+    pub fn host_read(
+        &self,
+        max: usize,
+        pong: Option<&PongMatch>,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Event>,
+        before: impl FnOnce() -> bool,
+    ) -> HostRead {
+        let Some(wire) = self.wire.upgrade() else {
+            return HostRead::NotMine;
+        };
+        let mut guard = lock(&wire);
+        let w = &mut *guard;
+        if w.withdrawn || w.unpublished || w.handed.is_some() {
+            return HostRead::NotMine;
+        }
+        w.host_reads = true;
+        match &w.host {
+            Some(h) if h.will_wake(cx.waker()) => {}
+            _ => w.host = Some(cx.waker().clone()),
+        }
+        // The supervisor can no longer read; whatever it read before is in the channel now.
+        if before() {
+            w.host_waiting = false;
+            return HostRead::Read(0);
+        }
+        let start = out.len();
+        while out.len() - start < max {
+            let frame = match Pin::new(&mut w.socket).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(frame) => frame,
+            };
+            match frame {
+                Some(Ok(WsMessage::Text(text)))
+                    if !pong.is_some_and(|p| p.matches(text.as_str())) =>
+                {
+                    out.push(Event::Message(Message::Text(text)))
+                }
+                Some(Ok(WsMessage::Binary(data))) => {
+                    out.push(Event::Message(Message::Binary(data)))
+                }
+                // tungstenite queues the answer and flushes it on the next read or write.
+                Some(Ok(WsMessage::Ping(_))) => {}
+                other => {
+                    w.handed = Some(other);
+                    w.give_back();
+                    break;
+                }
+            }
+        }
+        let n = out.len() - start;
+        w.host_received |= n > 0;
+        w.host_waiting = n == 0 && w.host_reads;
+        if w.host_waiting {
+            HostRead::Pending
+        } else {
+            HostRead::Read(n)
         }
     }
 }
@@ -152,6 +347,6 @@ pub(crate) fn to_ws(m: &Message) -> WsMessage {
     }
 }
 
-fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
-    socket.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(wire: &Mutex<Wire>) -> MutexGuard<'_, Wire> {
+    wire.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -453,9 +453,11 @@ impl Supervisor {
         {
             let outbox = self.shared.outbox();
             self.shared
-                .set_link(&outbox, Some(socket.direct(&self.shared)));
+                .set_link(&outbox, Some(socket.publish(&self.shared)));
         }
         let end = self.drive_link(socket, &mut liveness, timer.as_mut()).await;
+        // The closing handshake and the last flush read and write here, with no one else.
+        socket.withdraw();
         {
             let outbox = self.shared.outbox();
             self.shared.set_link(&outbox, None);
@@ -517,6 +519,10 @@ impl Supervisor {
                 Wake::Command(Some(_)) => {}
                 Wake::Timer => {
                     let l = liveness.as_mut().expect("timer runs only with liveness");
+                    // Data the consumer read itself (see `link`) is a sign of life too.
+                    if socket.check_host() {
+                        l.on_receive(Instant::now());
+                    }
                     match l.tick(Instant::now()) {
                         Tick::Dead => {
                             let cause = if l.probing() {
@@ -563,6 +569,7 @@ impl Supervisor {
                         }
                     }
                     self.publish_in();
+                    socket.published();
                     if let Some(l) = liveness.as_mut() {
                         l.on_receive(Instant::now());
                     }

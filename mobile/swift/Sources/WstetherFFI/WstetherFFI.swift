@@ -879,7 +879,9 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     /**
      * Block until at least one event is ready and return up to `max` of them; an empty list
      * means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
-     * one dedicated host thread per client: it holds no host lock while it waits.
+     * one dedicated host thread per client, in a loop: it holds no host lock while it waits,
+     * and while it waits it reads the link's data frames itself (one busy thread less per
+     * message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
      */
     func nextBatch(max: UInt32)  -> [FfiEvent]
     
@@ -1049,7 +1051,9 @@ open func networkChanged()throws   {try rustCallWithError(FfiConverterTypeFfiErr
     /**
      * Block until at least one event is ready and return up to `max` of them; an empty list
      * means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
-     * one dedicated host thread per client: it holds no host lock while it waits.
+     * one dedicated host thread per client, in a loop: it holds no host lock while it waits,
+     * and while it waits it reads the link's data frames itself (one busy thread less per
+     * message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
      */
 open func nextBatch(max: UInt32) -> [FfiEvent]  {
     return try!  FfiConverterSequenceTypeFfiEvent.lift(try! rustCall() {
@@ -3932,7 +3936,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_network_changed() != 25982) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wstether_ffi_checksum_method_fficlient_next_batch() != 52398) {
+    if (uniffi_wstether_ffi_checksum_method_fficlient_next_batch() != 35328) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_next_packed_batch() != 9873) {
