@@ -9,15 +9,13 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{AuthRequest, Config};
 use crate::error::Error;
 use crate::event::Cause;
+use crate::socket::{self, Socket, Transport};
 use crate::{policy, redact};
-
-/// The socket type of an open link.
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Read buffer per connection. tungstenite's default (128 KiB, zero-filled) would dominate the
 /// memory of an idle client; 8 KiB keeps ~64-byte message throughput and a small footprint.
@@ -93,25 +91,40 @@ pub(crate) async fn attempt(config: &Config, auth: AuthRequest) -> Result<Link, 
 async fn handshake(config: &Config, headers: crate::config::Headers) -> Result<Link, Cause> {
     let request = build_request(&config.url, &headers, &config.protocols)?;
     let tcp = tcp_connect(&config.url).await?;
-    let connector = match &config.tls {
-        Some(tls) => Connector::Rustls(tls.clone()),
-        None => Connector::Plain,
-    };
+    let transport = secure(&config.url, config.tls.as_ref(), tcp).await?;
     let ws_config = ws_config(config.max_message_size);
-    let (socket, response) = tokio_tungstenite::client_async_tls_with_config(
-        request,
-        tcp,
-        Some(ws_config),
-        Some(connector),
-    )
-    .await
-    .map_err(handshake_cause)?;
+    let (socket, response) = socket::client_handshake(transport, request, ws_config)
+        .await
+        .map_err(handshake_cause)?;
     let protocol = response
         .headers()
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     Ok(Link { socket, protocol })
+}
+
+/// TLS over the TCP connection for `wss://` (the config builds a TLS setup for every `wss` URL).
+async fn secure(
+    url: &url::Url,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    tcp: TcpStream,
+) -> Result<Transport, Cause> {
+    if url.scheme() != "wss" {
+        return Ok(MaybeTlsStream::Plain(tcp));
+    }
+    let Some(tls) = tls else {
+        return Err(Cause::Tls("no TLS configuration for a wss:// URL".into()));
+    };
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| Cause::Tls(format!("invalid server name {host:?}: {e}")))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| handshake_cause(WsError::Io(e)))?;
+    Ok(MaybeTlsStream::Rustls(stream))
 }
 
 /// The upgrade request: URL, extra headers (already validated) and offered subprotocols.

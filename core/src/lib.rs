@@ -49,6 +49,7 @@ pub mod policy;
 pub mod probe;
 pub mod redact;
 pub mod runtime;
+mod socket;
 pub mod stats;
 mod supervisor;
 

@@ -26,9 +26,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use crate::client::Shared;
-use crate::connect::Socket;
 use crate::event::{Event, Message};
 use crate::heartbeat::PongMatch;
+use crate::socket::Socket;
 
 /// A frame as the socket's stream yields it (`None`: the stream ended).
 type Frame = Option<Result<WsMessage, WsError>>;
@@ -132,6 +132,28 @@ impl SharedSocket {
 
     fn lock(&self) -> MutexGuard<'_, Wire> {
         lock(&self.0)
+    }
+}
+
+impl SharedSocket {
+    /// The next frame if one is ready now, read with the waker of the supervisor's last poll
+    /// (the rest of a read batch).
+    pub fn next_ready(&mut self) -> Option<Option<Result<WsMessage, WsError>>> {
+        let mut w = self.lock();
+        if let Some(frame) = w.handed.take() {
+            w.unpublished = true;
+            return Some(frame);
+        }
+        if w.host_reads {
+            return None;
+        }
+        match w.socket.read() {
+            Poll::Ready(frame) => {
+                w.unpublished = true;
+                Some(frame)
+            }
+            Poll::Pending => None,
+        }
     }
 }
 
@@ -279,9 +301,10 @@ impl PublishedLink {
             w.host_waiting = false;
             return HostRead::Read(0);
         }
+        w.socket.set_reader(cx.waker());
         let start = out.len();
         while out.len() - start < max {
-            let frame = match Pin::new(&mut w.socket).poll_next(cx) {
+            let frame = match w.socket.read() {
                 Poll::Pending => break,
                 Poll::Ready(frame) => frame,
             };

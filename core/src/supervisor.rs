@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -565,7 +565,7 @@ impl Supervisor {
                         }
                         read += 1;
                         if read < READ_BATCH && self.has_credit() {
-                            next = socket.next().now_or_never();
+                            next = socket.next_ready();
                         }
                     }
                     self.publish_in();
