@@ -431,7 +431,7 @@ impl Events {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             if let Some(link) = link {
-                let mut out = Vec::with_capacity(max.min(4096));
+                let mut out = Vec::with_capacity(max.min(256));
                 let (rx, pending) = (&mut self.rx, &mut self.pending);
                 let read = link.host_read(max, self.app_pong.as_ref(), &mut cx, &mut out, || {
                     while let Ok(chunk) = rx.try_recv() {
@@ -485,6 +485,7 @@ impl Events {
         if self.forked() {
             return Vec::new();
         }
+        self.leave_turn();
         self.take_ready(max)
     }
 
