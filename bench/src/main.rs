@@ -133,14 +133,17 @@ async fn run(url: &str, s: &Sizes) {
         raw_rates.push(raw_receive(url, s.messages).await);
         tether_rates.push(tether_receive(url, s.messages).await);
     }
-    let mut blocking = Vec::new();
+    let (mut blocking, mut pulled) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        blocking.push(tether_receive_blocking(url, s.messages).await);
+        blocking.push(tether_receive_blocking(url, s.messages, false).await);
+        pulled.push(tether_receive_blocking(url, s.messages, true).await);
     }
     let raw = median(&mut raw_rates);
     let tether = median(&mut tether_rates);
     blocking.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     let (blocking_rate, mean_batch) = blocking[1];
+    pulled.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let (pulled_rate, pulled_batch) = pulled[1];
     println!("receive throughput (median of 3):");
     println!("  raw tokio-tungstenite  {:>10.0} msg/s", raw);
     println!("  wstether               {:>10.0} msg/s", tether);
@@ -149,8 +152,12 @@ async fn run(url: &str, s: &Sizes) {
         tether / raw
     );
     println!(
-        "  wstether drained by a plain thread (the bindings' path): {:.0} msg/s, {:.0} events per batch\n",
+        "  wstether drained by a plain thread (Python, Node): {:.0} msg/s, {:.0} events per batch",
         blocking_rate, mean_batch
+    );
+    println!(
+        "  wstether pulled by a plain thread (Kotlin, Swift): {:.0} msg/s, {:.0} events per batch\n",
+        pulled_rate, pulled_batch
     );
 
     let raw_rtt = raw_round_trips(url, s.round_trips).await;
@@ -269,15 +276,20 @@ async fn tether_receive(url: &str, n: usize) -> f64 {
     rate
 }
 
-/// The path the Python and Kotlin bindings take: a thread of their own blocks in
-/// `blocking_next_batch`. Returns the rate and the mean batch size.
-async fn tether_receive_blocking(url: &str, n: usize) -> (f64, f64) {
+/// The path the bindings take: a thread of their own blocks in `blocking_next_batch` (Python,
+/// Node) or, with `pull`, in `blocking_pull_batch` (Kotlin, Swift: that thread reads the socket
+/// itself). Returns the rate and the mean batch size.
+async fn tether_receive_blocking(url: &str, n: usize, pull: bool) -> (f64, f64) {
     let (client, mut events) = tether_open(url).await;
     let start = Instant::now();
     let drain = std::thread::spawn(move || {
         let (mut got, mut batches) = (0usize, 0usize);
         loop {
-            let batch = events.blocking_next_batch(1024);
+            let batch = if pull {
+                events.blocking_pull_batch(1024)
+            } else {
+                events.blocking_next_batch(1024)
+            };
             batches += 1;
             for ev in batch {
                 if let Event::Message(m) = ev {
