@@ -209,6 +209,29 @@ class ClientBehaviourTest {
     }
 
     @Test
+    fun aListenerBusyForLongIsNotTakenForADeadLink() = withServer() { srv ->
+        // The event thread reads the socket itself; while a listener holds it, the core must
+        // take reading back to see the pongs, or the heartbeat would kill a healthy link.
+        val options = scenarioOptions().copy(heartbeat = Heartbeat(interval = 100.milliseconds, timeout = 200.milliseconds))
+        val (client, rec) = recordedClient(srv.url, options)
+        client.addListener { e ->
+            // Away four times what the heartbeat tolerates (the scenario, not a wait).
+            if (e is Event.Message && e.text == "stall") Thread.sleep(1_200)
+        }
+        client.use {
+            client.connect()
+            rec.awaitNth<Event.Open>()
+            client.sendText("stall")
+            rec.awaitNth<Event.Message> { it.text == "stall" }
+            client.sendText("after")
+            rec.awaitNth<Event.Message>(timeout = 5.seconds) { it.text == "after" }
+            assertEquals(0, rec.events.count { it is Event.Closed }, rec.tokens())
+            assertEquals(1L, client.stats().opens)
+            assertEquals(State.OPEN, client.state)
+        }
+    }
+
+    @Test
     fun statsAndHistory() = withServer() { srv ->
         val (client, rec) = recordedClient(srv.url)
         client.use {
