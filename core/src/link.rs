@@ -10,12 +10,12 @@
 //! threads (server, runtime, event thread) where OkHttp has two. While that thread is waiting
 //! for events and nothing is in flight, it takes the *read turn* and reads data frames itself
 //! (see [`PublishedLink::host_read`]). Everything else it meets (close, pong, errors) it hands
-//! back to the supervisor, which also takes the turn back whenever it needs to read itself
-//! (heartbeat, network probe, end of the link).
+//! back to the supervisor, which also takes the turn back at the end of the link, and at
+//! heartbeat ticks from a consumer that is away in the app's handlers.
 //!
 //! The supervisor still owns the link: it pings, closes, and finishes any write a sender left
-//! half done. Each poll holds the lock only while it runs, so nobody waits on another for
-//! longer than a few non-blocking socket calls.
+//! half done. The lock is held for one poll, or for one batch of a consumer's reads (frames
+//! already buffered, tens of microseconds), never while anyone waits for the network.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -56,6 +56,23 @@ struct Wire {
 }
 
 impl Wire {
+    /// The supervisor's next frame: one the consumer handed back, else the socket's, unless the
+    /// consumer holds the read turn.
+    fn supervisor_read(&mut self) -> Poll<Frame> {
+        if let Some(frame) = self.handed.take() {
+            self.unpublished = true;
+            return Poll::Ready(frame);
+        }
+        if self.host_reads {
+            return Poll::Pending;
+        }
+        let polled = self.socket.read();
+        if polled.is_ready() {
+            self.unpublished = true;
+        }
+        polled
+    }
+
     fn give_back(&mut self) {
         self.host_reads = false;
         if let Some(w) = &self.supervisor {
@@ -138,20 +155,9 @@ impl SharedSocket {
 impl SharedSocket {
     /// The next frame if one is ready now, read with the waker of the supervisor's last poll
     /// (the rest of a read batch).
-    pub fn next_ready(&mut self) -> Option<Option<Result<WsMessage, WsError>>> {
-        let mut w = self.lock();
-        if let Some(frame) = w.handed.take() {
-            w.unpublished = true;
-            return Some(frame);
-        }
-        if w.host_reads {
-            return None;
-        }
-        match w.socket.read() {
-            Poll::Ready(frame) => {
-                w.unpublished = true;
-                Some(frame)
-            }
+    pub fn next_ready(&mut self) -> Option<Frame> {
+        match self.lock().supervisor_read() {
+            Poll::Ready(frame) => Some(frame),
             Poll::Pending => None,
         }
     }
@@ -166,18 +172,10 @@ impl Stream for SharedSocket {
             Some(s) if s.will_wake(cx.waker()) => {}
             _ => w.supervisor = Some(cx.waker().clone()),
         }
-        if let Some(frame) = w.handed.take() {
-            w.unpublished = true;
-            return Poll::Ready(frame);
+        if !w.host_reads {
+            w.socket.set_reader(cx.waker());
         }
-        if w.host_reads {
-            return Poll::Pending;
-        }
-        let polled = Pin::new(&mut w.socket).poll_next(cx);
-        if polled.is_ready() {
-            w.unpublished = true;
-        }
-        polled
+        w.supervisor_read()
     }
 }
 

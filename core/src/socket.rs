@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures_util::{Sink, Stream};
+use futures_util::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::{ClientHandshake, Request, Response};
@@ -89,9 +89,8 @@ impl Write for Io {
     }
 }
 
-/// The open WebSocket: a `Stream` of frames and a `Sink` of messages, like tokio-tungstenite's,
-/// plus [`read`](Self::read) for a caller that set its waker once with
-/// [`set_reader`](Self::set_reader).
+/// The open WebSocket: a `Sink` of messages like tokio-tungstenite's, and frames from
+/// [`read`](Self::read), which wakes whoever [`set_reader`](Self::set_reader) last named.
 pub(crate) struct Socket {
     ws: WebSocket<Io>,
     reader: Arc<Slot>,
@@ -176,15 +175,6 @@ impl Socket {
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
             Err(e) => Poll::Ready(Err(e)),
         }
-    }
-}
-
-impl Stream for Socket {
-    type Item = Result<WsMessage, WsError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.set_reader(cx.waker());
-        self.read()
     }
 }
 
