@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use tokio::time::Instant;
-use wstether::{AppPing, Cause, Event, Heartbeat, Initiator, Message, PongMatch};
+use wstether::{Cause, Event, Initiator, PongMatch};
 use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
 
 #[tokio::test]
@@ -77,14 +77,8 @@ async fn server_that_stops_answering_is_replaced() {
 async fn app_level_ping_uses_the_pong_matcher() {
     // The echo server answers {"type":"ping"} with the same text: that is our pong.
     let server = TestServer::start().await.unwrap();
-    let hb = Heartbeat {
-        interval: ms(100),
-        timeout: ms(300),
-        app_ping: Some(AppPing {
-            payload: Message::text(r#"{"type":"ping"}"#),
-            pong: PongMatch::Contains(r#""ping""#.into()),
-        }),
-    };
+    let pong = PongMatch::Contains(r#""ping""#.into());
+    let hb = app_heartbeat(100, 300, r#"{"type":"ping"}"#, pong);
     let (client, mut events) = open(builder(&server.url()).heartbeat(Some(hb))).await;
     let (pong, seen) = wait_for(&mut events, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
     assert!(matches!(pong, Event::Pong { .. }));

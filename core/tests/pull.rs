@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use wstether::{AppPing, Event, Events, Heartbeat, Message, PongMatch, State};
+use wstether::{Event, Events, PongMatch, State};
 use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
 
 /// A dedicated thread pulling batches of up to `max` events, as a binding's event thread does.
@@ -36,24 +36,6 @@ fn pull(
     (rx, thread)
 }
 
-/// Wait for the first pulled event matching `pred`; returns it with everything seen before it.
-async fn pulled(
-    rx: &mut mpsc::UnboundedReceiver<Event>,
-    within: Duration,
-    mut pred: impl FnMut(&Event) -> bool,
-) -> (Event, Vec<Event>) {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ev)) if pred(&ev) => return (ev, seen),
-            Ok(Some(ev)) => seen.push(ev),
-            Ok(None) => panic!("event stream ended; seen: {:?}", lifecycle(&seen)),
-            Err(_) => panic!("no matching event within {within:?}; seen: {seen:#?}"),
-        }
-    }
-}
-
 fn is_text(e: &Event, want: &str) -> bool {
     matches!(e, Event::Message(m) if m.as_text() == Some(want))
 }
@@ -75,7 +57,7 @@ async fn pulled_messages_keep_their_order_and_are_counted() {
     let (mut rx, _thread) = pull(events, 7, |_| {});
     let n = 50_000;
     client.send_text(format!("!blast {n} 64")).unwrap();
-    let (_, seen) = pulled(&mut rx, ms(30_000), |e| is_text(e, "!blast-done")).await;
+    let (_, seen) = wait_for(&mut rx, ms(30_000), |e| is_text(e, "!blast-done")).await;
     let indices: Vec<usize> = seen.iter().filter_map(blast_index).collect();
     assert_eq!(indices.len(), n, "every message arrives once");
     assert!(
@@ -85,7 +67,7 @@ async fn pulled_messages_keep_their_order_and_are_counted() {
     // Messages the puller read itself are counted like any others.
     assert!(client.stats().messages_in > before + n as u64);
     client.close(1000, "").await.unwrap();
-    let (end, _) = pulled(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
+    let (end, _) = wait_for(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(matches!(end, Event::Closed { code: 1000, .. }));
 }
 
@@ -95,19 +77,12 @@ async fn order_holds_while_the_read_turn_moves_back_and_forth_mid_stream() {
     // Every blast message whose index ends in "00" looks like this app pong, so the puller
     // hands it to the supervisor, which reads on until the puller takes the turn again: the
     // turn changes hands hundreds of times while data keeps coming.
-    let hb = Heartbeat {
-        interval: ms(60_000),
-        timeout: ms(60_000),
-        app_ping: Some(AppPing {
-            payload: Message::text("unused"),
-            pong: PongMatch::Contains("00:".into()),
-        }),
-    };
+    let hb = app_heartbeat(60_000, 60_000, "unused", PongMatch::Contains("00:".into()));
     let (client, events) = open(builder(&server.url()).heartbeat(Some(hb))).await;
     let (mut rx, _thread) = pull(events, 16, |_| {});
     let n = 50_000;
     client.send_text(format!("!blast {n} 64")).unwrap();
-    let (_, seen) = pulled(&mut rx, ms(30_000), |e| is_text(e, "!blast-done")).await;
+    let (_, seen) = wait_for(&mut rx, ms(30_000), |e| is_text(e, "!blast-done")).await;
     let got: Vec<usize> = seen.iter().filter_map(blast_index).collect();
     let want: Vec<usize> = (0..n).filter(|i| *i < 100 || i % 100 != 0).collect();
     assert_eq!(got.len(), want.len(), "every message once");
@@ -121,10 +96,10 @@ async fn a_server_close_met_by_the_puller_is_handled_and_pulling_goes_on() {
     let (client, events) = open(builder(&server.url())).await;
     let (mut rx, _thread) = pull(events, 64, |_| {});
     client.send_text("first").unwrap();
-    pulled(&mut rx, ms(3000), |e| is_text(e, "first")).await;
+    wait_for(&mut rx, ms(3000), |e| is_text(e, "first")).await;
 
     server.close_all(4000, "restart").await;
-    let (closed, _) = pulled(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
+    let (closed, _) = wait_for(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(
         matches!(
             closed,
@@ -136,9 +111,9 @@ async fn a_server_close_met_by_the_puller_is_handled_and_pulling_goes_on() {
         ),
         "{closed:?}"
     );
-    pulled(&mut rx, ms(5000), |e| matches!(e, Event::Open { .. })).await;
+    wait_for(&mut rx, ms(5000), |e| matches!(e, Event::Open { .. })).await;
     client.send_text("second").unwrap();
-    pulled(&mut rx, ms(3000), |e| is_text(e, "second")).await;
+    wait_for(&mut rx, ms(3000), |e| is_text(e, "second")).await;
     client.close(1000, "").await.unwrap();
 }
 
@@ -152,11 +127,11 @@ async fn a_half_open_link_is_detected_while_pulling() {
     let (client, events) =
         open(builder(&proxy.url()).heartbeat(Some(fast_heartbeat(interval, timeout)))).await;
     let (mut rx, _thread) = pull(events, 64, |_| {});
-    pulled(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+    wait_for(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
 
     proxy.set_mode(ProxyMode::Blackhole).await;
     let cut = Instant::now();
-    let (closed, _) = pulled(&mut rx, ms(5000), |e| matches!(e, Event::Closed { .. })).await;
+    let (closed, _) = wait_for(&mut rx, ms(5000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(
         matches!(closed, Event::Closed { code: 1006, .. }),
         "{closed:?}"
@@ -167,7 +142,7 @@ async fn a_half_open_link_is_detected_while_pulling() {
         cut.elapsed()
     );
     proxy.set_mode(ProxyMode::Pass).await;
-    pulled(&mut rx, ms(5000), |e| matches!(e, Event::Open { .. })).await;
+    wait_for(&mut rx, ms(5000), |e| matches!(e, Event::Open { .. })).await;
     client.close(1000, "").await.unwrap();
 }
 
@@ -177,12 +152,12 @@ async fn close_wakes_a_waiting_puller_and_ends_its_stream() {
     let (client, events) = open(builder(&server.url())).await;
     let (mut rx, thread) = pull(events, 64, |_| {});
     client.send_text("hello").unwrap();
-    pulled(&mut rx, ms(3000), |e| is_text(e, "hello")).await;
+    wait_for(&mut rx, ms(3000), |e| is_text(e, "hello")).await;
     // The puller now waits on the socket, holding the read turn; the close handshake needs it.
     let t = Instant::now();
     client.close(1000, "bye").await.unwrap();
     assert!(t.elapsed() < ms(400), "close took {:?}", t.elapsed());
-    let (closed, _) = pulled(&mut rx, ms(2000), |e| matches!(e, Event::Closed { .. })).await;
+    let (closed, _) = wait_for(&mut rx, ms(2000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(matches!(closed, Event::Closed { code: 1000, .. }));
     let deadline = Instant::now() + ms(2000);
     while tokio::time::timeout_at(deadline, rx.recv())
@@ -196,20 +171,14 @@ async fn close_wakes_a_waiting_puller_and_ends_its_stream() {
 #[tokio::test]
 async fn app_level_pongs_read_by_the_puller_go_to_the_heartbeat() {
     let server = TestServer::start().await.unwrap();
-    let hb = Heartbeat {
-        interval: ms(100),
-        timeout: ms(300),
-        app_ping: Some(AppPing {
-            payload: Message::text(r#"{"type":"ping"}"#),
-            pong: PongMatch::Contains(r#""ping""#.into()),
-        }),
-    };
+    let pong = PongMatch::Contains(r#""ping""#.into());
+    let hb = app_heartbeat(100, 300, r#"{"type":"ping"}"#, pong);
     let (client, events) = open(builder(&server.url()).heartbeat(Some(hb))).await;
     let (mut rx, _thread) = pull(events, 64, |_| {});
     client.send_text("data").unwrap();
-    pulled(&mut rx, ms(2000), |e| is_text(e, "data")).await;
-    let (_, seen) = pulled(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
-    let (_, more) = pulled(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+    wait_for(&mut rx, ms(2000), |e| is_text(e, "data")).await;
+    let (_, seen) = wait_for(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
+    let (_, more) = wait_for(&mut rx, ms(2000), |e| matches!(e, Event::Pong { .. })).await;
     assert!(
         !seen
             .iter()
@@ -264,7 +233,7 @@ async fn a_consumer_busy_in_a_handler_is_not_taken_for_a_dead_link() {
     assert_eq!(client.stats().opens, 1);
     release_tx.send(()).unwrap();
     client.send_text("after").unwrap();
-    let (_, seen) = pulled(&mut rx, ms(3000), |e| is_text(e, "after")).await;
+    let (_, seen) = wait_for(&mut rx, ms(3000), |e| is_text(e, "after")).await;
     assert!(
         !seen.iter().any(|e| matches!(e, Event::Closed { .. })),
         "{:?}",
@@ -295,7 +264,7 @@ async fn a_server_close_is_seen_while_the_puller_is_away() {
         tokio::time::sleep(ms(10)).await;
     }
     release_tx.send(()).unwrap();
-    let (closed, _) = pulled(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
+    let (closed, _) = wait_for(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(
         matches!(closed, Event::Closed { code: 4001, .. }),
         "{closed:?}"

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use wstether::{Backoff, Client, ClientBuilder, Event, Events, Heartbeat};
+use wstether::{
+    AppPing, Backoff, Client, ClientBuilder, Event, Events, Heartbeat, Message, PongMatch,
+};
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -29,6 +32,37 @@ pub fn fast_heartbeat(interval: u64, timeout: u64) -> Heartbeat {
     }
 }
 
+/// A heartbeat that sends the text `ping` and takes a text matching `pong` as its answer.
+pub fn app_heartbeat(interval: u64, timeout: u64, ping: &str, pong: PongMatch) -> Heartbeat {
+    Heartbeat {
+        interval: ms(interval),
+        timeout: ms(timeout),
+        app_ping: Some(AppPing {
+            payload: Message::text(ping),
+            pong,
+        }),
+    }
+}
+
+/// Where a test reads events from: the client's stream, or a channel fed by a thread that
+/// pulls them (see tests/pull.rs).
+pub trait EventSource {
+    /// The next event; `None` once the stream has ended.
+    async fn next_event(&mut self) -> Option<Event>;
+}
+
+impl EventSource for Events {
+    async fn next_event(&mut self) -> Option<Event> {
+        self.next().await
+    }
+}
+
+impl EventSource for mpsc::UnboundedReceiver<Event> {
+    async fn next_event(&mut self) -> Option<Event> {
+        self.recv().await
+    }
+}
+
 /// A builder with test timings and no handshake budget.
 pub fn builder(url: &str) -> ClientBuilder {
     wstether::Client::builder(url)
@@ -40,14 +74,14 @@ pub fn builder(url: &str) -> ClientBuilder {
 
 /// Wait for the first event matching `pred`; returns it with everything seen before it.
 pub async fn wait_for(
-    events: &mut Events,
+    events: &mut impl EventSource,
     within: Duration,
     mut pred: impl FnMut(&Event) -> bool,
 ) -> (Event, Vec<Event>) {
     let deadline = Instant::now() + within;
     let mut seen = Vec::new();
     loop {
-        match tokio::time::timeout_at(deadline, events.next()).await {
+        match tokio::time::timeout_at(deadline, events.next_event()).await {
             Ok(Some(ev)) if pred(&ev) => return (ev, seen),
             Ok(Some(ev)) => seen.push(ev),
             Ok(None) => panic!("event stream ended; seen: {seen:#?}"),
