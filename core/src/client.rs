@@ -67,8 +67,9 @@ pub(crate) struct Shared {
     pub counters: Counters,
     /// The fork generation this client was built in (see `runtime::fork_generation`).
     generation: u32,
-    /// The open link while `send()` may write to it directly. Set and cleared by the supervisor
-    /// while it holds the outbox lock, which a direct write holds throughout.
+    /// The open link while `send()` may write to it directly and a pulling consumer may read
+    /// it. Set and cleared by the supervisor while it holds the outbox lock, which a direct
+    /// write holds throughout.
     pub link: Mutex<Option<PublishedLink>>,
 }
 
@@ -352,6 +353,7 @@ pub struct Events {
     generation: u32,
     /// What an app-level pong looks like (the supervisor must see those, not the app).
     app_pong: Option<PongMatch>,
+    /// Where the open link is published (for `blocking_pull_batch`) and counters are kept.
     shared: Arc<Shared>,
     /// The link whose read turn this consumer holds (see `blocking_pull_batch`).
     turn: Option<PublishedLink>,
@@ -421,55 +423,58 @@ impl Events {
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {
+            if self.pending.is_empty() {
+                if let Some(read) = self.read_link(max, &mut cx) {
+                    return read;
+                }
+            }
             if !self.pending.is_empty() {
                 return self.take_ready(max);
             }
-            let link = self
-                .shared
-                .link
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            if let Some(link) = link {
-                let mut out = Vec::with_capacity(max.min(256));
-                let (rx, pending) = (&mut self.rx, &mut self.pending);
-                let read = link.host_read(max, self.app_pong.as_ref(), &mut cx, &mut out, || {
-                    while let Ok(chunk) = rx.try_recv() {
-                        pending.extend(chunk);
-                    }
-                    !pending.is_empty()
-                });
-                // Whatever it read, the consumer now holds the turn (unless it was refused).
-                self.turn = match read {
-                    HostRead::NotMine => None,
-                    _ => Some(link),
-                };
-                match read {
-                    HostRead::Read(0) => continue,
-                    HostRead::Read(n) => {
-                        let bytes: usize = out
-                            .iter()
-                            .map(|e| match e {
-                                Event::Message(m) => m.len(),
-                                _ => 0,
-                            })
-                            .sum();
-                        self.shared.counters.add_in(n as u64, bytes as u64);
-                        return out;
-                    }
-                    HostRead::Pending | HostRead::NotMine => {}
-                }
-            }
             match self.rx.poll_recv(&mut cx) {
-                Poll::Ready(Some(chunk)) => {
-                    self.pending.extend(chunk);
-                }
+                Poll::Ready(Some(chunk)) => self.pending.extend(chunk),
                 Poll::Ready(None) => {
                     self.leave_turn();
                     return Vec::new();
                 }
+                // Woken by the socket, the channel, or the supervisor moving the read turn.
                 Poll::Pending => std::thread::park(),
             }
+        }
+    }
+
+    /// One attempt to read the open link on this thread: the messages read, or `None` when
+    /// there were none (the supervisor reads now, events it published came first, or the
+    /// socket has nothing yet and `cx` will be woken).
+    fn read_link(&mut self, max: usize, cx: &mut Context<'_>) -> Option<Vec<Event>> {
+        let link = self
+            .shared
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let mut out = Vec::with_capacity(max.min(256));
+        let (rx, pending) = (&mut self.rx, &mut self.pending);
+        let read = link.host_read(max, self.app_pong.as_ref(), cx, &mut out, || {
+            while let Ok(chunk) = rx.try_recv() {
+                pending.extend(chunk);
+            }
+            !pending.is_empty()
+        });
+        self.turn = match read {
+            HostRead::NotMine => None,
+            _ => Some(link),
+        };
+        match read {
+            HostRead::Read(n) if n > 0 => {
+                let bytes = out.iter().map(|e| match e {
+                    Event::Message(m) => m.len() as u64,
+                    _ => 0,
+                });
+                self.shared.counters.add_in(n as u64, bytes.sum());
+                Some(out)
+            }
+            _ => None,
         }
     }
 
