@@ -151,7 +151,8 @@ impl FfiClient {
     /// means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
     /// one dedicated host thread per client, in a loop: it holds no host lock while it waits,
     /// and while it waits it reads the link's data frames itself (one busy thread less per
-    /// message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
+    /// message). Between calls the client reads again only at heartbeat ticks (or at once with no
+    /// heartbeat), so come back promptly.
     pub fn next_batch(&self, max: u32) -> Vec<FfiEvent> {
         self.blocking_batch(max)
             .into_iter()

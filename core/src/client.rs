@@ -201,6 +201,7 @@ impl Client {
                     .as_ref()
                     .and_then(|h| h.app_ping.as_ref())
                     .map(|a| a.pong.clone()),
+                keep_turn: config.heartbeat.is_some(),
                 shared,
                 turn: None,
             }))),
@@ -353,6 +354,10 @@ pub struct Events {
     generation: u32,
     /// What an app-level pong looks like (the supervisor must see those, not the app).
     app_pong: Option<PongMatch>,
+    /// Whether a pulling consumer keeps the read turn while it is away with a batch. Only with
+    /// a heartbeat: its ticks are when the supervisor takes the turn back from an absent
+    /// consumer, so without one the turn goes back with every batch.
+    keep_turn: bool,
     /// Where the open link is published (for `blocking_pull_batch`) and counters are kept.
     shared: Arc<Shared>,
     /// The link whose read turn this consumer holds (see `blocking_pull_batch`).
@@ -413,8 +418,9 @@ impl Events {
     /// Like [`blocking_next_batch`](Self::blocking_next_batch), but while nothing is waiting
     /// this thread reads the open link's data frames itself rather than waiting for a runtime
     /// thread to read and hand them over: one thread less per message, for a binding's
-    /// dedicated event thread. The consumer keeps the read turn between calls, so call it again
-    /// promptly (as a pump loop does); the supervisor still handles everything but data.
+    /// dedicated event thread. With a heartbeat, the consumer keeps the read turn between calls
+    /// (the supervisor takes it back at ticks if the consumer stays away), so call it again
+    /// promptly, as a pump loop does. The supervisor still handles everything but data.
     pub fn blocking_pull_batch(&mut self, max: usize) -> Vec<Event> {
         if self.forked() {
             return Vec::new();
@@ -472,6 +478,9 @@ impl Events {
                     _ => 0,
                 });
                 self.shared.counters.add_in(n as u64, bytes.sum());
+                if !self.keep_turn {
+                    self.leave_turn();
+                }
                 Some(out)
             }
             _ => None,

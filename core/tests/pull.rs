@@ -271,3 +271,31 @@ async fn a_server_close_is_seen_while_the_puller_is_away() {
     );
     client.close(1000, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn without_a_heartbeat_a_server_close_is_seen_while_the_puller_is_away() {
+    let server = TestServer::start().await.unwrap();
+    let (client, events) = open(builder(&server.url()).heartbeat(None)).await;
+    let (release_tx, release_rx) = std_mpsc::channel::<()>();
+    let (mut rx, _thread) = pull(events, 64, move |e| {
+        if is_text(e, "stall") {
+            let _ = release_rx.recv_timeout(Duration::from_secs(10));
+        }
+    });
+    client.send_text("stall").unwrap();
+    server.wait_received(1, ms(2000)).await;
+    server.close_all(4001, "bye").await;
+    // No heartbeat tick takes the turn back, so the consumer must not have kept it.
+    let deadline = Instant::now() + ms(3000);
+    while client.stats().opens < 2 {
+        assert!(Instant::now() < deadline, "state {:?}", client.state());
+        tokio::time::sleep(ms(10)).await;
+    }
+    release_tx.send(()).unwrap();
+    let (closed, _) = wait_for(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
+    assert!(
+        matches!(closed, Event::Closed { code: 4001, .. }),
+        "{closed:?}"
+    );
+    client.close(1000, "").await.unwrap();
+}

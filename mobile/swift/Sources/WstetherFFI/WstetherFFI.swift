@@ -881,7 +881,8 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
      * means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
      * one dedicated host thread per client, in a loop: it holds no host lock while it waits,
      * and while it waits it reads the link's data frames itself (one busy thread less per
-     * message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
+     * message). Between calls the client reads again only at heartbeat ticks (or at once with no
+     * heartbeat), so come back promptly.
      */
     func nextBatch(max: UInt32)  -> [FfiEvent]
     
@@ -1053,7 +1054,8 @@ open func networkChanged()throws   {try rustCallWithError(FfiConverterTypeFfiErr
      * means the stream has ended (after `Failed`, or after `shutdown` completed). Call it from
      * one dedicated host thread per client, in a loop: it holds no host lock while it waits,
      * and while it waits it reads the link's data frames itself (one busy thread less per
-     * message). Between calls the client reads on only at heartbeat ticks, so come back promptly.
+     * message). Between calls the client reads again only at heartbeat ticks (or at once with no
+     * heartbeat), so come back promptly.
      */
 open func nextBatch(max: UInt32) -> [FfiEvent]  {
     return try!  FfiConverterSequenceTypeFfiEvent.lift(try! rustCall() {
@@ -3936,7 +3938,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_network_changed() != 25982) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wstether_ffi_checksum_method_fficlient_next_batch() != 35328) {
+    if (uniffi_wstether_ffi_checksum_method_fficlient_next_batch() != 33744) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_next_packed_batch() != 9873) {
