@@ -33,6 +33,9 @@ use crate::socket::Socket;
 /// A frame as the socket's stream yields it (`None`: the stream ended).
 type Frame = Option<Result<WsMessage, WsError>>;
 
+/// Most frames a consumer reads under one hold of the lock (a few tens of microseconds).
+const LOCK_SPAN: usize = 256;
+
 /// The socket and who may read it, behind one lock.
 struct Wire {
     socket: Socket,
@@ -301,7 +304,20 @@ impl PublishedLink {
         }
         w.socket.set_reader(cx.waker());
         let start = out.len();
+        let mut frames = 0;
         while out.len() - start < max {
+            if frames == LOCK_SPAN {
+                // A long batch lets the supervisor and senders in between spans; the turn may
+                // be gone afterwards (withdrawn, or taken back at a heartbeat tick).
+                frames = 0;
+                drop(guard);
+                guard = lock(&wire);
+                if !guard.host_reads {
+                    break;
+                }
+            }
+            frames += 1;
+            let w = &mut *guard;
             let frame = match w.socket.read() {
                 Poll::Pending => break,
                 Poll::Ready(frame) => frame,
@@ -324,6 +340,7 @@ impl PublishedLink {
                 }
             }
         }
+        let w = &mut *guard;
         let n = out.len() - start;
         w.host_received |= n > 0;
         w.host_waiting = n == 0 && w.host_reads;

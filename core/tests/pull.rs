@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use wstether::{Event, Events, PongMatch, State};
+use wstether::{Event, Events, Heartbeat, PongMatch, State};
 use wstether_testkit::{FaultProxy, ProxyMode, TestServer};
 
 /// A dedicated thread pulling batches of up to `max` events, as a binding's event thread does.
@@ -48,13 +48,13 @@ fn blast_index(e: &Event) -> Option<usize> {
     }
 }
 
-#[tokio::test]
-async fn pulled_messages_keep_their_order_and_are_counted() {
+/// A 50,000-message blast pulled in batches of up to `max`: every message once, in order,
+/// and counted.
+async fn pull_a_blast(max: usize, heartbeat: Option<Heartbeat>) {
     let server = TestServer::start().await.unwrap();
-    let (client, events) = open(builder(&server.url())).await;
+    let (client, events) = open(builder(&server.url()).heartbeat(heartbeat)).await;
     let before = client.stats().messages_in;
-    // Small batches: many returns to the caller, many chances to get it wrong.
-    let (mut rx, _thread) = pull(events, 7, |_| {});
+    let (mut rx, _thread) = pull(events, max, |_| {});
     let n = 50_000;
     client.send_text(format!("!blast {n} 64")).unwrap();
     let (_, seen) = wait_for(&mut rx, ms(30_000), |e| is_text(e, "!blast-done")).await;
@@ -69,6 +69,25 @@ async fn pulled_messages_keep_their_order_and_are_counted() {
     client.close(1000, "").await.unwrap();
     let (end, _) = wait_for(&mut rx, ms(3000), |e| matches!(e, Event::Closed { .. })).await;
     assert!(matches!(end, Event::Closed { code: 1000, .. }));
+}
+
+#[tokio::test]
+async fn pulled_messages_keep_their_order_and_are_counted() {
+    // Small batches: many returns to the caller, many chances to get it wrong.
+    pull_a_blast(7, Some(fast_heartbeat(500, 500))).await;
+}
+
+#[tokio::test]
+async fn without_a_heartbeat_pulled_and_drained_batches_interleave_in_order() {
+    // The turn goes back after every batch, so the supervisor reads while the consumer is away.
+    pull_a_blast(64, None).await;
+}
+
+#[tokio::test]
+async fn long_pulls_let_the_supervisor_in_and_keep_the_order() {
+    // Batches of up to 4,096 span several holds of the lock, and a tick every 5 ms takes the
+    // turn back in the middle of them.
+    pull_a_blast(4096, Some(fast_heartbeat(5, 2000))).await;
 }
 
 #[tokio::test]
