@@ -112,6 +112,7 @@ pub struct Config {
     pub(crate) url: Url,
     pub(crate) host_key: String,
     pub(crate) protocols: Vec<String>,
+    pub(crate) protocol_required: bool,
     pub(crate) headers: Headers,
     pub(crate) auth: Option<Arc<dyn AuthProvider>>,
     pub(crate) connect_timeout: Duration,
@@ -146,6 +147,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("url", &self.redacted_url())
             .field("protocols", &self.protocols)
+            .field("protocol_required", &self.protocol_required)
             .field("headers", &headers)
             .field("auth", &self.auth.as_ref().map(|_| "provider"))
             .field("connect_timeout", &self.connect_timeout)
@@ -168,6 +170,7 @@ impl fmt::Debug for Config {
 pub struct ClientBuilder {
     url: String,
     protocols: Vec<String>,
+    protocol_required: bool,
     headers: Headers,
     auth: Option<Arc<dyn AuthProvider>>,
     connect_timeout: Duration,
@@ -199,6 +202,7 @@ impl ClientBuilder {
         ClientBuilder {
             url: url.into(),
             protocols: Vec::new(),
+            protocol_required: false,
             headers: Vec::new(),
             auth: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -225,6 +229,14 @@ impl ClientBuilder {
         S: Into<String>,
     {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the server must select one of the offered subprotocols (default `false`: a server
+    /// that selects none opens with `protocol = None`). When required, a server that selects
+    /// none fails the client (terminal), naming the protocols offered.
+    pub fn require_protocol(mut self, required: bool) -> Self {
+        self.protocol_required = required;
         self
     }
 
@@ -422,6 +434,7 @@ impl ClientBuilder {
             host_key: format!("{host}:{port}"),
             url,
             protocols: self.protocols,
+            protocol_required: self.protocol_required,
             headers: self.headers,
             auth: self.auth,
             connect_timeout: self.connect_timeout,
