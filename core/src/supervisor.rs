@@ -1032,10 +1032,12 @@ fn network_loss(detail: &str) -> Loss {
     }
 }
 
+/// A write that made no progress by its deadline: the link is dead, and the report says it was
+/// the write that stalled (not silence from the server).
 fn dead_loss() -> Loss {
-    let cause = Cause::HeartbeatTimeout;
+    let cause = Cause::WriteStalled;
     Loss {
-        reason: "write made no progress: link is dead".into(),
+        reason: cause.to_string(),
         cause,
         code: 1006,
         initiator: Initiator::Network,

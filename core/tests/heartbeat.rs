@@ -160,3 +160,38 @@ async fn a_slow_link_carrying_a_large_message_is_not_declared_dead() {
     assert_eq!(client.stats().opens, 1);
     client.close(1000, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_write_that_stalls_is_reported_as_a_stalled_write() {
+    // The server stops reading: the client's writes fill the socket buffers and stop moving.
+    let server = TestServer::start().await.unwrap();
+    let (client, mut events) = open(
+        builder(&server.url())
+            .heartbeat(Some(fast_heartbeat(300, 300)))
+            .outbox(wstether::OutboxLimits {
+                max_messages: 10_000,
+                max_bytes: 256 << 20,
+            }),
+    )
+    .await;
+    server.set_answer_pings(false);
+    let chunk = vec![0u8; 256 * 1024];
+    for _ in 0..256 {
+        client.send_binary(chunk.clone()).unwrap();
+    }
+    let (ev, seen) = wait_for(&mut events, ms(5000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            ev,
+            Event::Reconnecting {
+                cause: Cause::WriteStalled,
+                ..
+            }
+        ),
+        "{ev:?}; seen {seen:#?}"
+    );
+    client.close(1000, "").await.unwrap();
+}
