@@ -55,6 +55,7 @@ mod socket;
 pub mod stats;
 pub mod time;
 mod upgrade;
+mod wire;
 
 pub use backoff::Backoff;
 pub use client::{Client, Events, SendStatus};
