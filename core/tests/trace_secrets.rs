@@ -1,5 +1,6 @@
 //! At trace level, with the `log` bridge an app gets from `tracing_subscriber`'s `init()`,
-//! no dependency logs a secret: the upgrade request is written by the client itself.
+//! no dependency logs a secret: the upgrade request is written by the client itself, and
+//! no frame or message payload is logged.
 //! (Its own test binary: the subscriber is global here, as in an app.)
 
 mod common;
@@ -47,11 +48,14 @@ async fn trace_logs_of_every_target_hold_no_credentials() {
     let (client, mut events) = open(
         builder(&url)
             .header("Cookie", "id=SEKRET-COOKIE")
+            // Sent on every open and echoed back: no dependency may log frame payloads.
+            .greeting(vec![wstether::Message::text("auth SEKRET-GREETING")])
             .auth(|_req| async {
                 Ok(vec![("Authorization".into(), "Bearer SEKRET-TOKEN".into())])
             }),
     )
     .await;
+    wait_for(&mut events, ms(5000), |e| matches!(e, Event::Message(_))).await;
     // A refused attempt, then an open one: both handshakes are written and answered.
     server.reject_next(1, 401, None);
     server.close_all(1011, "restart").await;
