@@ -42,7 +42,22 @@ async fn trace_logs_of_every_target_hold_no_credentials() {
         .try_init()
         .expect("first subscriber of this process");
 
-    let server = TestServer::start().await.unwrap();
+    // The test server uses tungstenite too, which logs what it receives: it runs on threads of
+    // its own whose logs go nowhere, so what is captured is the client's alone.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(|| {
+            let quiet =
+                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+            std::mem::forget(quiet);
+        })
+        .build()
+        .unwrap();
+    let server = server_rt
+        .spawn(async { TestServer::start().await.unwrap() })
+        .await
+        .unwrap();
     server.set_token(Some("SEKRET-TOKEN"));
     let url = format!("{}?access_token=SEKRET-QUERY&token=SEKRET-Q2", server.url());
     let (client, mut events) = open(
@@ -62,6 +77,8 @@ async fn trace_logs_of_every_target_hold_no_credentials() {
     wait_for(&mut events, ms(5000), |e| matches!(e, Event::Error { .. })).await;
     wait_open(&mut events, ms(5000)).await;
     client.close(1000, "").await.unwrap();
+    drop(server);
+    server_rt.shutdown_background();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
