@@ -548,6 +548,10 @@ impl Engine {
                 flush,
                 ..
             } => {
+                // The closing handshake reads the server's answer: the driver's job, not a
+                // consumer's that may never come back.
+                self.release_turn();
+                self.wake_driver();
                 if let Some(link) = self.link.as_mut() {
                     link.serving = false;
                     if flush {
@@ -562,26 +566,11 @@ impl Engine {
                     self.machine.shut_done(now);
                 }
             }
-            Action::Shut { shut, .. } => match self.link.as_mut() {
-                Some(link) => {
-                    link.serving = false;
-                    link.shutting = true;
-                    match shut {
-                        Shut::Abort => {
-                            link.out.clear();
-                            link.encoded = link.written;
-                        }
-                        // The reply to the server's close is already queued (see `read`).
-                        Shut::Reply => {}
-                        Shut::Send(code) => {
-                            let reason = policy::close_code_name(code);
-                            link.encoder.close(Some((code, reason)), &mut link.out);
-                            link.encoded = link.encoded_len();
-                        }
-                    }
-                }
-                None => self.machine.shut_done(now),
-            },
+            Action::Shut { shut, .. } => {
+                self.release_turn();
+                self.wake_driver();
+                self.shut(now, shut);
+            }
             Action::Finish(end) => {
                 match end {
                     End::Closed => {
@@ -611,6 +600,28 @@ impl Engine {
                 }
                 self.ended = true;
                 self.wake_consumer();
+            }
+        }
+    }
+
+    /// End a broken link's socket as the machine said; it is dropped once `out` is flushed.
+    fn shut(&mut self, now: Time, shut: Shut) {
+        let Some(link) = self.link.as_mut() else {
+            return self.machine.shut_done(now);
+        };
+        link.serving = false;
+        link.shutting = true;
+        match shut {
+            Shut::Abort => {
+                link.out.clear();
+                link.encoded = link.written;
+            }
+            // The reply to the server's close is already queued (see `read`).
+            Shut::Reply => {}
+            Shut::Send(code) => {
+                let reason = policy::close_code_name(code);
+                link.encoder.close(Some((code, reason)), &mut link.out);
+                link.encoded = link.encoded_len();
             }
         }
     }
