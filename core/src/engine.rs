@@ -483,10 +483,17 @@ impl Engine {
         }
     }
 
-    /// Called after entries from threads other than the driver: if the driver's timer no
-    /// longer matches, or it has work, wake it.
+    /// Called after entries from threads other than the driver: wake it if it has work, or if
+    /// something is now due before the timer it armed. (A later deadline needs no wake-up: the
+    /// driver finds nothing due at its timer and re-arms; traffic moves the heartbeat's
+    /// deadline with every read.)
     fn settle(&mut self, _now: Time) {
-        if !self.tasks.is_empty() || self.next_timeout() != self.armed {
+        let earlier = match (self.next_timeout(), self.armed) {
+            (Some(next), Some(armed)) => next < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !self.tasks.is_empty() || earlier {
             self.wake_driver();
         }
     }
