@@ -7,8 +7,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use tokio::runtime::Handle;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
@@ -422,10 +420,10 @@ impl ClientBuilder {
             ));
         }
         let tls = match (url.scheme(), &self.extra_root_pem) {
-            ("wss", pem) => Some(crate::connect::tls_config(pem.as_deref())?),
+            ("wss", pem) => Some(crate::tls::client_config(pem.as_deref())?),
             (_, Some(pem)) => {
                 // Validate anyway so a bad PEM is reported even before the URL turns wss.
-                crate::connect::tls_config(Some(pem))?;
+                crate::tls::client_config(Some(pem))?;
                 None
             }
             _ => None,
@@ -532,19 +530,6 @@ pub fn duration_from_millis(option: &'static str, ms: f64) -> Result<Duration, E
         ));
     }
     duration_from_secs(option, ms / 1000.0)
-}
-
-/// Parse PEM text into certificates, refusing text that holds none.
-pub(crate) fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(Error::InvalidCertificate(
-            "no CERTIFICATE block found".into(),
-        ));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{AuthRequest, Config};
-use crate::error::Error;
 use crate::event::Cause;
 use crate::{redact, upgrade};
 
@@ -25,32 +24,6 @@ pub(crate) struct Link {
     /// Bytes that arrived behind the `101` response: the start of the first frames.
     pub leftover: Vec<u8>,
     pub protocol: Option<String>,
-}
-
-/// The trusted roots: webpki's, plus the caller's extra root CA (PEM) if any.
-pub(crate) fn root_store(extra_root_pem: Option<&str>) -> Result<rustls::RootCertStore, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(pem) = extra_root_pem {
-        for cert in crate::config::parse_pem_certs(pem)? {
-            roots
-                .add(cert)
-                .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-        }
-    }
-    Ok(roots)
-}
-
-/// Build the rustls configuration with an explicit crypto provider (no process default needed).
-pub(crate) fn tls_config(extra_root_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let roots = root_store(extra_root_pem)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// Make one attempt. Dropping the future abandons it and closes any half-made socket.

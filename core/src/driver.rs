@@ -6,48 +6,19 @@
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, timeout};
 use tracing::error;
 
+use crate::clock::Clock;
 use crate::config::{AuthRequest, Config};
 use crate::connect::{self, Link};
 use crate::engine::{lock, Engine, Task};
 use crate::event::{Cause, Message};
 use crate::machine::Settings;
-use crate::time::Time;
-
-/// The monotonic timeline every client's machine shares (the handshake budget is
-/// process-wide, so their times must be comparable).
-#[derive(Clone, Copy)]
-pub(crate) struct Clock {
-    epoch: Instant,
-}
-
-impl Clock {
-    pub fn shared() -> Clock {
-        static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
-        Clock {
-            epoch: Instant::from_std(*EPOCH.get_or_init(std::time::Instant::now)),
-        }
-    }
-
-    pub fn now(&self) -> Time {
-        self.time(Instant::now())
-    }
-
-    pub fn time(&self, at: Instant) -> Time {
-        Time::from_epoch(at.saturating_duration_since(self.epoch))
-    }
-
-    /// The instant of `t`, or `None` for a time too far away to wait for.
-    pub fn instant(&self, t: Time) -> Option<Instant> {
-        self.epoch.checked_add(t.since_epoch())
-    }
-}
 
 /// The machine's settings from the client's configuration.
 pub(crate) fn settings(config: &Config) -> Settings {

@@ -26,15 +26,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tracing::warn;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::connect::Transport;
-use crate::driver::Clock;
 use crate::error::Error;
 use crate::event::{Event, Message, State};
 use crate::heartbeat::PongMatch;
 use crate::machine::{Action, Command, End, Fault, Inbound, Machine, Ping, Shut};
 use crate::outbox::{Outbox, Sealed};
-use crate::policy;
 use crate::stats::Counters;
 use crate::time::Time;
 use crate::wire::{Decoded, Decoder, Encoder, Violation};
@@ -626,7 +625,7 @@ impl Engine {
             // The reply to the server's close is already queued (see `read`).
             Shut::Reply => {}
             Shut::Send(code) => {
-                let reason = policy::close_code_name(code);
+                let reason = crate::event::close_code_name(code);
                 link.encoder.close(Some((code, reason)), &mut link.out);
                 link.encoded = link.encoded_len();
             }

@@ -38,6 +38,7 @@
 pub mod backoff;
 mod budget;
 mod client;
+mod clock;
 pub mod config;
 mod connect;
 mod driver;
@@ -53,6 +54,7 @@ pub mod redact;
 pub mod runtime;
 pub mod stats;
 pub mod time;
+mod tls;
 mod upgrade;
 mod wire;
 

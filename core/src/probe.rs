@@ -349,7 +349,7 @@ struct RecordingVerifier {
 
 impl RecordingVerifier {
     fn new(extra_root_pem: Option<&str>) -> Result<Self, Error> {
-        let roots = crate::connect::root_store(extra_root_pem)?;
+        let roots = crate::tls::root_store(extra_root_pem)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
