@@ -95,6 +95,19 @@ def mb_text(msgs: float, size: int) -> str:
     return f"{msgs * size / 1e6:,.0f} MB/s"
 
 
+def cpu_per_msg(c: Dict[str, Any]) -> str:
+    """Median CPU time per message of the client process and of the server, in ns: less moved by
+    a busy machine than msg/s (a process that gets half a CPU still spends the same per message)."""
+    rates = c.get("msgs_per_s", [])
+    out = []
+    for key in ("client_busy", "server_busy"):
+        busy = c.get(key)
+        if not busy or len(busy) != len(rates):
+            return ""
+        out.append(median([b / r * 1e9 for b, r in zip(busy, rates) if r]))
+    return f"{out[0]:,.0f}, {out[1]:,.0f}"
+
+
 def paired(a: Sequence[float], b: Sequence[float]) -> List[float]:
     """Ratios of rounds run side by side (round i of a over round i of b)."""
     return [x / y for x, y in zip(a, b) if y]
@@ -131,7 +144,8 @@ def section(doc: Dict[str, Any]) -> None:
         n = int(size)
         base = clients.get(peer, {}).get("msgs_per_s", [])
         print(f"\n   receive {SIZE_NAMES.get(size, size + ' B')}:"
-              f"{'':<18}{'median':>11}{'':>12}{'range (msg/s)':>22}  {'vs ' + peer:>18}  server busy")
+              f"{'':<18}{'median':>11}{'':>12}{'range (msg/s)':>22}  {'vs ' + peer:>18}"
+              f"  server busy  CPU ns/msg client, server")
         for name, c in clients.items():
             r = c.get("msgs_per_s", [])
             ratio = ""
@@ -142,7 +156,8 @@ def section(doc: Dict[str, Any]) -> None:
             busy = c.get("server_busy")
             busy_text = f"{median(busy) * 100:.0f}%" if busy else ""
             print(f"     {name:<32}{rate_text(median(r), n):>11}{mb_text(median(r), n):>12}"
-                  f"{(f'{min(r):,.0f}-{max(r):,.0f}' if r else ''):>22}  {ratio:>18}  {busy_text:>6}")
+                  f"{(f'{min(r):,.0f}-{max(r):,.0f}' if r else ''):>22}  {ratio:>18}  {busy_text:>11}"
+                  f"  {cpu_per_msg(c):>22}")
     rtt = doc.get("rtt_same_core", {})
     if rtt:
         label = "same-core round trip" if doc.get("pinned") else "round trip (UNPINNED, not same-core)"
@@ -162,8 +177,13 @@ def section(doc: Dict[str, Any]) -> None:
         print(f"\n   idle open clients ({n} each, fresh process per library): KiB per client")
         for name, c in idle.items():
             heap = c.get("heap_kib")
-            heap_text = f"   heap {heap:.1f}" if isinstance(heap, (int, float)) else ""
-            print(f"     {name:<32} RSS {c.get('rss_kib', float('nan')):>7.1f}{heap_text}")
+            total = c.get("rss_kib", float("nan"))
+            if "native_rss_kib" in c:  # the JVM: pre-touched heap, so RSS growth is native only
+                print(f"     {name:<32} {total:>7.1f} = native RSS {c['native_rss_kib']:.1f} "
+                      f"+ live Java heap {heap:.1f}")
+                continue
+            heap_text = f"   (heap {heap:.1f})" if isinstance(heap, (int, float)) else ""
+            print(f"     {name:<32} {total:>7.1f} RSS{heap_text}")
     lines, _ = affinity_lines(doc)
     if lines:
         print("\n   thread affinity, read from /proc while running:")
@@ -206,7 +226,7 @@ def rows(doc: Dict[str, Any]) -> List[List[str]]:
                 continue
             a = idle[subject].get("rss_kib", float("nan"))
             b = idle.get(peer, {}).get("rss_kib", float("nan"))
-            out.append([layer, "idle RSS/client", subject, peer, f"{a:.1f} KiB", f"{b:.1f} KiB",
+            out.append([layer, "idle memory/client", subject, peer, f"{a:.1f} KiB", f"{b:.1f} KiB",
                         f"{a / b:.2f}x" if b == b and b else "—",
                         f"{op} {target:g} KiB", met(a, op, target)])
     return out
@@ -238,6 +258,11 @@ def show(paths: List[str]) -> int:
     for d in docs:
         section(d)
     table = [r for d in docs for r in rows(d)]
+    for d in docs:
+        if not d.get("pinned"):  # no verdict from an unpinned run
+            for r in table:
+                if r[0] == d["layer"] and r[-1] != "—":
+                    r[-1] = "n/a (unpinned)"
     if not table:
         return 1
     head = ["layer", "measure", "wstether client", "peer", "wstether", "peer", "ratio (paired range)",

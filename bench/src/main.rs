@@ -71,6 +71,8 @@ struct Opts {
 }
 
 fn main() {
+    // 1,000 idle clients (and the server's side of them) need more than the usual 1,024.
+    affinity::raise_open_files();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |name: &str| {
         args.iter().position(|a| a == name).map(|i| {
@@ -684,6 +686,32 @@ mod affinity {
             Err(std::io::Error::last_os_error())
         }
     }
+
+    /// Raises the soft limit on open files to the hard limit (best effort).
+    #[cfg(target_os = "linux")]
+    pub fn raise_open_files() {
+        #[repr(C)]
+        struct Rlimit {
+            cur: u64,
+            max: u64,
+        }
+        extern "C" {
+            fn getrlimit(resource: i32, rlim: *mut Rlimit) -> i32;
+            fn setrlimit(resource: i32, rlim: *const Rlimit) -> i32;
+        }
+        const RLIMIT_NOFILE: i32 = 7;
+        let mut lim = Rlimit { cur: 0, max: 0 };
+        // SAFETY: `lim` is a valid `struct rlimit` (two 64-bit fields on 64-bit Linux).
+        unsafe {
+            if getrlimit(RLIMIT_NOFILE, &mut lim) == 0 && lim.cur < lim.max {
+                lim.cur = lim.max;
+                setrlimit(RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn raise_open_files() {}
 
     #[cfg(not(target_os = "linux"))]
     pub fn pin(_cpu: usize) -> std::io::Result<()> {
