@@ -21,4 +21,10 @@ for part in python/scripts/test.sh node/scripts/test.sh mobile/scripts/test.sh; 
     exit 1
   fi
 done
+step "bench: builds, and the report's arithmetic (no measurement: CI machines are noisy)"
+cargo build -p wstether-bench
+python3 bench/test_report.py
+python3 -m py_compile bench/python/bench.py bench/report.py
+node --check bench/node/bench.mjs
+bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh
 step "all suites passed"
