@@ -66,6 +66,17 @@ pub enum Tick {
     Dead,
 }
 
+/// How far ahead "never" is: a deadline beyond the clock's range is moved back to this (30
+/// years, as tokio's own far future), which no link outlives.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// `t + d`, saturating instead of panicking when `d` runs past the clock's range.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(FAR_FUTURE))
+        .unwrap_or(t)
+}
+
 /// The liveness clock of one open link.
 #[derive(Debug)]
 pub struct Liveness {
@@ -83,9 +94,9 @@ impl Liveness {
     pub fn new(hb: &Heartbeat, now: Instant) -> Self {
         Liveness {
             interval: hb.interval,
-            dead_after: hb.interval + hb.timeout,
+            dead_after: hb.interval.saturating_add(hb.timeout),
             last_rx: now,
-            next_ping: now + hb.interval,
+            next_ping: later(now, hb.interval),
             ping_sent: None,
             probe_deadline: None,
             reading_paused: false,
@@ -101,7 +112,9 @@ impl Liveness {
     /// A pong (protocol or app-level) arrived: returns the RTT of the last ping.
     pub fn on_pong(&mut self, now: Instant) -> Option<Duration> {
         self.on_receive(now);
-        self.ping_sent.take().map(|t| now - t)
+        self.ping_sent
+            .take()
+            .map(|t| now.saturating_duration_since(t))
     }
 
     /// We stopped reading because the event consumer is behind. Silence we cause is not the
@@ -120,7 +133,7 @@ impl Liveness {
 
     /// `network_changed()`: ping now and expect an answer within `within`.
     pub fn probe(&mut self, now: Instant, within: Duration) {
-        self.probe_deadline = Some(now + within);
+        self.probe_deadline = Some(later(now, within));
         self.next_ping = now;
     }
 
@@ -136,7 +149,7 @@ impl Liveness {
 
     /// The instant after which silence means death.
     pub fn dead_at(&self) -> Instant {
-        let by_silence = self.last_rx + self.dead_after;
+        let by_silence = later(self.last_rx, self.dead_after);
         match self.probe_deadline {
             Some(p) => p.min(by_silence),
             None => by_silence,
@@ -149,7 +162,7 @@ impl Liveness {
             return Tick::Dead;
         }
         if now >= self.next_ping {
-            self.next_ping = now + self.interval;
+            self.next_ping = later(now, self.interval);
             if self.ping_sent.is_none() {
                 self.ping_sent = Some(now);
             }
@@ -218,5 +231,46 @@ mod tests {
         l.probe(t0, Duration::from_millis(300));
         assert_eq!(l.tick(t0), Tick::Ping);
         assert_eq!(l.tick(t0 + Duration::from_millis(300)), Tick::Dead);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_intervals_saturate_instead_of_panicking() {
+        let t0 = Instant::now();
+        let half = Duration::from_secs(u64::MAX / 2);
+        for (interval, timeout) in [
+            (half, half),
+            (Duration::MAX, Duration::MAX),
+            (Duration::MAX, Duration::from_secs(1)),
+            (Duration::from_secs(1), Duration::MAX),
+        ] {
+            let hb = Heartbeat {
+                interval,
+                timeout,
+                app_ping: None,
+            };
+            let mut l = Liveness::new(&hb, t0);
+            // Far in the future, not a wrapped-around instant in the past.
+            assert!(
+                l.dead_at() > t0 + Duration::from_secs(86_400),
+                "{interval:?}"
+            );
+            match l.tick(t0 + Duration::from_secs(3600)) {
+                Tick::Sleep(at) => assert!(at > t0 + Duration::from_secs(3600)),
+                Tick::Ping if interval == Duration::from_secs(1) => {}
+                other => panic!("{interval:?} {timeout:?}: {other:?}"),
+            }
+            l.on_receive(t0 + Duration::from_secs(1));
+            l.probe(t0, Duration::MAX);
+            assert!(l.dead_at() > t0 + Duration::from_secs(86_400));
+            assert_ne!(l.tick(t0 + Duration::from_secs(7200)), Tick::Dead);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pong_timed_before_its_ping_gives_zero_rtt() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(&hb(1000, 500), t0);
+        assert_eq!(l.tick(t0 + Duration::from_millis(1000)), Tick::Ping);
+        assert_eq!(l.on_pong(t0), Some(Duration::ZERO));
     }
 }

@@ -43,6 +43,7 @@ mod connect;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
+pub mod limits;
 mod link;
 pub mod outbox;
 pub mod policy;
