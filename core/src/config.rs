@@ -616,6 +616,12 @@ pub fn count_from_f64(option: &'static str, n: f64) -> Result<u64, Error> {
     Ok(n as u64)
 }
 
+/// A count or size from a host language's signed integer (Python's `int` after clamping to
+/// 64 bits, Kotlin's `Long`): negatives are refused, the rest carried as `u64`.
+pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
+    u64::try_from(n).map_err(|_| invalid(option, "must not be negative"))
+}
+
 /// Parse PEM text into certificates, refusing text that holds none.
 pub(crate) fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -757,6 +763,8 @@ mod tests {
         for bad in [-1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
             assert!(count_from_f64("n", bad).is_err(), "{bad}");
         }
+        assert_eq!(count_from_i64("n", i64::MAX).unwrap(), i64::MAX as u64);
+        assert!(count_from_i64("n", -1).is_err());
     }
 
     #[test]
