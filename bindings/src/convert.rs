@@ -261,14 +261,17 @@ fn cause_kind(c: &Cause) -> FfiCauseKind {
         Cause::HandshakeRejected { .. } => FfiCauseKind::HandshakeRejected,
         Cause::Handshake(_) => FfiCauseKind::Handshake,
         Cause::Auth(_) => FfiCauseKind::Auth,
+        Cause::Incompatible(_) => FfiCauseKind::Incompatible,
         Cause::Closed { .. } => FfiCauseKind::Closed,
         Cause::HeartbeatTimeout => FfiCauseKind::HeartbeatTimeout,
+        Cause::WriteStalled => FfiCauseKind::WriteStalled,
         Cause::Network(_) => FfiCauseKind::Network,
         Cause::Protocol(_) => FfiCauseKind::Protocol,
         Cause::MessageTooLarge => FfiCauseKind::MessageTooLarge,
         Cause::NetworkChanged => FfiCauseKind::NetworkChanged,
         Cause::RetriesExhausted { .. } => FfiCauseKind::RetriesExhausted,
         Cause::ElapsedExhausted { .. } => FfiCauseKind::ElapsedExhausted,
+        Cause::Internal(_) => FfiCauseKind::Internal,
     }
 }
 

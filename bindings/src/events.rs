@@ -50,14 +50,17 @@ pub enum FfiCauseKind {
     HandshakeRejected,
     Handshake,
     Auth,
+    Incompatible,
     Closed,
     HeartbeatTimeout,
+    WriteStalled,
     Network,
     Protocol,
     MessageTooLarge,
     NetworkChanged,
     RetriesExhausted,
     ElapsedExhausted,
+    Internal,
 }
 
 /// Why a link ended or an attempt failed. Flat (uniffi has no recursive types): the fields that

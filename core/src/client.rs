@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::event::{Event, Message, State};
 use crate::heartbeat::PongMatch;
 use crate::link::{Direct, HostRead, PublishedLink};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Sealed};
 use crate::stats::{Counters, Stats, Transition};
 use crate::supervisor::Supervisor;
 
@@ -186,7 +186,7 @@ impl Client {
         );
         let generation = shared.generation;
         // Spawned on the handle the client holds: never a bare `tokio::spawn`.
-        runtime.spawn(supervisor.run());
+        runtime.spawn(supervisor.run_guarded());
         Client {
             max_message_size: config.max_message_size,
             shared: shared.clone(),
@@ -282,9 +282,14 @@ impl Client {
             reply: Some(tx),
         };
         if self.commands.send(Command::Close(request)).is_err() {
-            return Ok(Vec::new());
+            // The task has ended. If it ended without handing the outbox back (it always
+            // should), whatever is left comes back here rather than nowhere.
+            return Ok(self.shared.outbox().seal(Sealed::Failed));
         }
-        Ok(rx.await.unwrap_or_default())
+        match rx.await {
+            Ok(unsent) => Ok(unsent),
+            Err(_) => Ok(self.shared.outbox().seal(Sealed::Failed)),
+        }
     }
 
     /// Close the link and stay disconnected until `resume()`. Sends keep queueing.

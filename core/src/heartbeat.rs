@@ -86,6 +86,8 @@ pub struct Liveness {
     next_ping: Instant,
     ping_sent: Option<Instant>,
     probe_deadline: Option<Instant>,
+    /// When the running probe started: only what arrives after it answers it.
+    probe_started: Instant,
     reading_paused: bool,
 }
 
@@ -99,14 +101,18 @@ impl Liveness {
             next_ping: later(now, hb.interval),
             ping_sent: None,
             probe_deadline: None,
+            probe_started: now,
             reading_paused: false,
         }
     }
 
-    /// Anything arrived: the link is alive.
-    pub fn on_receive(&mut self, now: Instant) {
-        self.last_rx = now;
-        self.probe_deadline = None;
+    /// Something arrived at `at` (a frame, or just bytes of one): the link is alive. Never moves
+    /// the clock back, and answers a probe only if it arrived after the probe started.
+    pub fn on_receive(&mut self, at: Instant) {
+        self.last_rx = self.last_rx.max(at);
+        if at >= self.probe_started {
+            self.probe_deadline = None;
+        }
     }
 
     /// A pong (protocol or app-level) arrived: returns the RTT of the last ping.
@@ -134,6 +140,7 @@ impl Liveness {
     /// `network_changed()`: ping now and expect an answer within `within`.
     pub fn probe(&mut self, now: Instant, within: Duration) {
         self.probe_deadline = Some(later(now, within));
+        self.probe_started = now;
         self.next_ping = now;
     }
 
@@ -222,6 +229,19 @@ mod tests {
         l.resume_reading(later);
         assert_ne!(l.tick(later + Duration::from_millis(150)), Tick::Dead);
         assert_eq!(l.tick(later + Duration::from_millis(200)), Tick::Dead);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_read_earlier_neither_rewind_the_clock_nor_answer_a_probe() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut l = Liveness::new(&hb(1000, 1000), t0);
+        l.on_receive(t0 + ms(1500));
+        l.on_receive(t0 + ms(500)); // reported late: must not shorten the link's life
+        assert_eq!(l.dead_at(), t0 + ms(3500));
+        l.probe(t0 + ms(2000), ms(300));
+        l.on_receive(t0 + ms(1900)); // before the probe: no answer to it
+        assert_eq!(l.tick(t0 + ms(2300)), Tick::Dead);
     }
 
     #[tokio::test(start_paused = true)]

@@ -53,6 +53,7 @@ pub mod runtime;
 mod socket;
 pub mod stats;
 mod supervisor;
+mod upgrade;
 
 pub use backoff::Backoff;
 pub use client::{Client, Events, SendStatus};

@@ -139,6 +139,11 @@ impl SharedSocket {
         std::mem::take(&mut w.host_received)
     }
 
+    /// When bytes last arrived on the socket (see `Socket::last_read`).
+    pub fn last_read(&self) -> Option<tokio::time::Instant> {
+        self.lock().socket.last_read()
+    }
+
     /// The link is ending: take the read turn back for good and wake the consumer, which
     /// then waits for events again.
     pub fn withdraw(&self) {

@@ -31,7 +31,8 @@ pub(crate) enum Verdict {
     RetryWithFreshAuth,
     /// Retry after the backoff delay, but not sooner than `floor`.
     Retry { floor: Option<Duration> },
-    /// The server asked us to come back later without saying when: wait the curve's maximum.
+    /// The server asked us to come back later without saying when: wait the curve's maximum,
+    /// jittered like any delay so a fleet told at once does not return at once.
     RetryLater,
 }
 
@@ -41,6 +42,8 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
         Cause::HandshakeRejected { status, .. } if terminal.statuses.contains(status) => {
             Verdict::Fail
         }
+        // Retrying gets the same answer from the same server.
+        Cause::Incompatible(_) | Cause::Internal(_) => Verdict::Fail,
         Cause::HandshakeRejected { status: 401, .. } if !refreshed => Verdict::RetryWithFreshAuth,
         Cause::HandshakeRejected {
             status: 429 | 503,
@@ -49,7 +52,7 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
             floor: *retry_after,
         },
         Cause::Closed { code, .. } if terminal.close_codes.contains(code) => Verdict::Fail,
-        // 1013 Try Again Later carries no delay: wait the curve's maximum.
+        // 1013 Try Again Later carries no delay: wait the curve's (jittered) maximum.
         Cause::Closed { code: 1013, .. } => Verdict::RetryLater,
         _ => Verdict::Retry { floor: None },
     }

@@ -9,22 +9,22 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::{Connector, MaybeTlsStream};
+use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::error::Error;
 use crate::event::Cause;
-use crate::redact;
+use crate::socket::Socket;
+use crate::{redact, upgrade};
 
 /// What to send and how long to wait.
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ impl Default for ProbeOptions {
 pub struct TlsInfo {
     /// Negotiated protocol version ("TLSv1.3"), when the handshake got that far.
     pub version: Option<String>,
-    /// Negotiated cipher suite, when the WebSocket upgrade succeeded.
+    /// Negotiated cipher suite, when the TLS handshake succeeded.
     pub cipher_suite: Option<String>,
     /// The certificates the server presented (DER), end-entity first.
     pub certificates: Vec<Vec<u8>>,
@@ -189,7 +189,7 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
             break;
         }
         let answer = timeout_at(sent + options.ping_timeout, async {
-            while let Some(frame) = socket.next().await {
+            while let Some(frame) = socket.next_frame().await {
                 match frame {
                     Ok(WsMessage::Pong(p)) if p.as_ref() == payload.as_bytes() => {
                         return Ok(sent.elapsed())
@@ -226,8 +226,8 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
             reason: "probe done".into(),
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            socket.close(Some(close)).await?;
-            while socket.next().await.is_some() {}
+            socket.send(WsMessage::Close(Some(close))).await?;
+            while socket.next_frame().await.is_some() {}
             Ok::<_, WsError>(())
         })
         .await;
@@ -235,80 +235,62 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
     Ok(report)
 }
 
-type ProbeSocket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// TCP, TLS and upgrade, filling `report` as each step completes so a timeout keeps what was seen.
+/// TCP, TLS and upgrade — the client's own steps (`connect`, `upgrade`) — filling `report` as
+/// each completes, so a timeout keeps what was seen.
 async fn open(
     url: &url::Url,
     options: &ProbeOptions,
     tls: Option<Arc<rustls::ClientConfig>>,
     report: &mut ProbeReport,
-) -> Result<ProbeSocket, Cause> {
-    let request = crate::connect::build_request(url, &options.headers, &options.protocols)?;
+) -> Result<Socket, Cause> {
     let started = Instant::now();
     let tcp = crate::connect::tcp_connect(url).await?;
     report.tcp_time = Some(started.elapsed());
     report.address = tcp.peer_addr().ok();
 
-    let connector = match tls {
-        Some(config) => Connector::Rustls(config),
-        None => Connector::Plain,
-    };
     let upgrading = Instant::now();
-    let result = tokio_tungstenite::client_async_tls_with_config(
-        request,
-        tcp,
-        Some(crate::connect::ws_config(DEFAULT_MAX_MESSAGE_SIZE)),
-        Some(connector),
-    )
-    .await;
-    report.handshake_time = Some(upgrading.elapsed());
-    match result {
-        Ok((socket, response)) => {
-            report.status = Some(response.status().as_u16());
-            report.headers = printable_headers(response.headers());
-            report.protocol = response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            if let MaybeTlsStream::Rustls(tls) = socket.get_ref() {
-                let (_, session) = tls.get_ref();
-                report.tls = Some(TlsInfo {
-                    version: session
-                        .protocol_version()
-                        .and_then(|v| v.as_str())
-                        .map(|v| v.replace("TLSv1_", "TLSv1.")),
-                    cipher_suite: session
-                        .negotiated_cipher_suite()
-                        .and_then(|s| s.suite().as_str())
-                        .map(str::to_string),
-                    ..TlsInfo::default()
-                });
-            }
-            Ok(socket)
-        }
-        Err(err) => {
-            if let WsError::Http(response) = &err {
-                report.status = Some(response.status().as_u16());
-                report.headers = printable_headers(response.headers());
-            }
-            Err(crate::connect::handshake_cause(err))
-        }
+    let secured = crate::connect::secure(url, tls.as_ref(), tcp).await;
+    if secured.is_err() {
+        report.handshake_time = Some(upgrading.elapsed());
     }
-}
-
-fn printable_headers(headers: &tokio_tungstenite::tungstenite::http::HeaderMap) -> Headers {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes());
-            (
-                k.as_str().to_string(),
-                redact::header_value(k.as_str(), &value).to_string(),
-            )
-        })
-        .collect()
+    let mut transport = secured?;
+    if let MaybeTlsStream::Rustls(tls) = &transport {
+        let (_, session) = tls.get_ref();
+        report.tls = Some(TlsInfo {
+            version: session
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .map(|v| v.replace("TLSv1_", "TLSv1.")),
+            cipher_suite: session
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .map(str::to_string),
+            ..TlsInfo::default()
+        });
+    }
+    let offer = upgrade::Offer {
+        url,
+        headers: &options.headers,
+        protocols: &options.protocols,
+        protocol_required: false,
+    };
+    let upgrade = upgrade::perform(&mut transport, &offer).await;
+    report.handshake_time = Some(upgrading.elapsed());
+    if let Some(head) = &upgrade.head {
+        report.status = Some(head.status);
+        report.headers = head
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), redact::header_value(k, v).to_string()))
+            .collect();
+    }
+    let accepted = upgrade.outcome?;
+    report.protocol = accepted.protocol;
+    Ok(Socket::new(
+        transport,
+        accepted.leftover,
+        crate::connect::ws_config(DEFAULT_MAX_MESSAGE_SIZE),
+    ))
 }
 
 #[derive(Debug, Default)]

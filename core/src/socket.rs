@@ -5,8 +5,8 @@
 //! itself (see `link`), that was a fifth of the thread's time. Here the stream always sees the
 //! same two wakers, one per direction, and each forwards to whoever reads or writes now (the
 //! supervisor's task, or the consumer's thread), set once per batch rather than per message.
+//! The upgrade itself is ours (see `upgrade`); tungstenite takes over once it succeeded.
 
-use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -15,9 +15,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures_util::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::client::{ClientHandshake, Request, Response};
-use tokio_tungstenite::tungstenite::handshake::HandshakeError;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, WebSocket};
 use tokio_tungstenite::MaybeTlsStream;
 
@@ -57,6 +56,8 @@ struct Io {
     transport: Transport,
     read_waker: Waker,
     write_waker: Waker,
+    /// When the last read returned bytes.
+    last_read: Option<Instant>,
 }
 
 impl Read for Io {
@@ -64,7 +65,13 @@ impl Read for Io {
         let mut buf = ReadBuf::new(buf);
         let mut cx = Context::from_waker(&self.read_waker);
         match Pin::new(&mut self.transport).poll_read(&mut cx, &mut buf) {
-            Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n > 0 {
+                    self.last_read = Some(Instant::now());
+                }
+                Ok(n)
+            }
             Poll::Ready(Err(e)) => Err(e),
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -103,50 +110,47 @@ pub(crate) struct Socket {
     ended: bool,
 }
 
-/// Perform the WebSocket upgrade on `transport`. tungstenite keeps any bytes that arrived
-/// after the HTTP response (a greeting, say) as the start of the first frame.
-pub(crate) async fn client_handshake(
-    transport: Transport,
-    request: Request,
-    config: WebSocketConfig,
-) -> Result<(Socket, Response), WsError> {
-    let reader = Arc::new(Slot::default());
-    let writer = Arc::new(Slot::default());
-    let io = Io {
-        transport,
-        read_waker: Waker::from(reader.clone()),
-        write_waker: Waker::from(writer.clone()),
-    };
-    let mut step = Some(ClientHandshake::start(io, request, Some(config))?);
-    let (ws, response) = poll_fn(|cx| {
-        reader.set(cx.waker());
-        writer.set(cx.waker());
-        let mid = step.take().expect("polled after completion");
-        match mid.handshake() {
-            Ok(done) => Poll::Ready(Ok(done)),
-            Err(HandshakeError::Interrupted(mid)) => {
-                step = Some(mid);
-                Poll::Pending
-            }
-            Err(HandshakeError::Failure(e)) => Poll::Ready(Err(e)),
-        }
-    })
-    .await?;
-    let socket = Socket {
-        ws,
-        reader,
-        writer,
-        blocked: false,
-        closing: false,
-        ended: false,
-    };
-    Ok((socket, response))
-}
-
 impl Socket {
+    /// The open WebSocket over `transport`, whose upgrade already succeeded; `leftover` holds
+    /// bytes that arrived behind the response head (the start of the first frames).
+    pub fn new(transport: Transport, leftover: Vec<u8>, config: WebSocketConfig) -> Socket {
+        let reader = Arc::new(Slot::default());
+        let writer = Arc::new(Slot::default());
+        let io = Io {
+            transport,
+            read_waker: Waker::from(reader.clone()),
+            write_waker: Waker::from(writer.clone()),
+            last_read: None,
+        };
+        let ws = WebSocket::from_partially_read(io, leftover, Role::Client, Some(config));
+        Socket {
+            ws,
+            reader,
+            writer,
+            blocked: false,
+            closing: false,
+            ended: false,
+        }
+    }
+
+    /// When bytes last arrived, complete frames or not: a large message that trickles in keeps
+    /// the link alive while its frames are still incomplete.
+    pub fn last_read(&self) -> Option<Instant> {
+        self.ws.get_ref().last_read
+    }
+
     /// Name who is woken when the socket becomes readable.
     pub fn set_reader(&self, waker: &Waker) {
         self.reader.set(waker);
+    }
+
+    /// The next frame, waiting for it (for code that owns the socket alone, like `probe`).
+    pub async fn next_frame(&mut self) -> Option<Result<WsMessage, WsError>> {
+        std::future::poll_fn(|cx| {
+            self.set_reader(cx.waker());
+            self.read()
+        })
+        .await
     }
 
     /// Read the next frame; `Pending` wakes the current reader when more arrives.

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -142,7 +144,24 @@ impl Supervisor {
         }
     }
 
-    pub async fn run(mut self) {
+    /// Run the client's task. Whatever ends it early — a panic, or its runtime dropping it —
+    /// the client still reaches `Failed` with every unsent message, so no caller is left
+    /// waiting on a client that will never move again.
+    pub async fn run_guarded(self) {
+        let mut guard = Guard {
+            shared: self.shared.clone(),
+            events: self.events.clone(),
+            log_url: self.log_url.clone(),
+            armed: true,
+        };
+        let ended = AssertUnwindSafe(self.run()).catch_unwind().await;
+        guard.armed = false;
+        if let Err(panic) = ended {
+            guard.fail(format!("panic: {}", connect::panic_text(&*panic)));
+        }
+    }
+
+    async fn run(mut self) {
         let mut step = Step::Idle;
         loop {
             step = match step {
@@ -428,14 +447,19 @@ impl Supervisor {
             .heartbeat
             .as_ref()
             .map(|hb| Liveness::new(hb, Instant::now()));
-        let greeting =
-            match timeout(self.config.connect_timeout, self.config.greeting.messages()).await {
-                Ok(Ok(messages)) => messages,
-                Ok(Err(why)) => self.greeting_failed(&format!("greeting provider failed: {why}")),
-                Err(_) => {
-                    self.greeting_failed("greeting provider gave no answer within connect_timeout")
-                }
-            };
+        // The provider is the app's code: a panic in it is reported like an error.
+        let provider = AssertUnwindSafe(self.config.greeting.messages()).catch_unwind();
+        let greeting = match timeout(self.config.connect_timeout, provider).await {
+            Ok(Ok(Ok(messages))) => messages,
+            Ok(Ok(Err(why))) => self.greeting_failed(&format!("greeting provider failed: {why}")),
+            Ok(Err(panic)) => self.greeting_failed(&format!(
+                "greeting provider panicked: {}",
+                connect::panic_text(&*panic)
+            )),
+            Err(_) => {
+                self.greeting_failed("greeting provider gave no answer within connect_timeout")
+            }
+        };
         if !greeting.is_empty() {
             let deadline = self.write_deadline(&liveness);
             if let Err(loss) = self.write_messages(socket, &greeting, deadline).await {
@@ -518,10 +542,15 @@ impl Supervisor {
                 }
                 Wake::Command(Some(_)) => {}
                 Wake::Timer => {
-                    let l = liveness.as_mut().expect("timer runs only with liveness");
-                    // Data the consumer read itself (see `link`) is a sign of life too.
-                    if socket.check_host() {
-                        l.on_receive(Instant::now());
+                    let Some(l) = liveness.as_mut() else {
+                        continue;
+                    };
+                    // Bytes count as life, complete frames or not: a large message trickling
+                    // in over a slow link keeps it alive. (This also covers data a pulling
+                    // consumer read; `check_host` takes the turn back from one that is away.)
+                    socket.check_host();
+                    if let Some(at) = socket.last_read() {
+                        l.on_receive(at);
                     }
                     match l.tick(Instant::now()) {
                         Tick::Dead => {
@@ -943,6 +972,50 @@ impl Supervisor {
     }
 }
 
+/// Ends a client whose task stopped early (see [`Supervisor::run_guarded`]). Holds its own
+/// handles because the supervisor's are gone by the time it acts.
+struct Guard {
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<Vec<Event>>,
+    log_url: String,
+    /// Still waiting for the task to end; a drop while armed means the task was cancelled.
+    armed: bool,
+}
+
+impl Guard {
+    fn fail(&self, why: String) {
+        let from = self.shared.state();
+        if from.is_terminal() {
+            return;
+        }
+        {
+            let outbox = self.shared.outbox();
+            self.shared.set_link(&outbox, None);
+        }
+        let unsent = self.shared.outbox().seal(Sealed::Failed);
+        let reason = Cause::Internal(why);
+        error!(target: "wstether", url = %self.log_url, reason = %reason, unsent = unsent.len(), "failed: the client's task stopped");
+        self.shared.set_state(State::Failed);
+        self.shared
+            .counters
+            .record(from, State::Failed, &reason.to_string());
+        let _ = self.events.send(vec![
+            Event::StateChanged {
+                state: State::Failed,
+            },
+            Event::Failed { reason, unsent },
+        ]);
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.fail("the runtime stopped the client's task".into());
+        }
+    }
+}
+
 /// Count messages known to be written.
 fn count_out(shared: &Shared, messages: &[Message]) {
     let bytes = messages.iter().map(Message::len).sum();
@@ -959,10 +1032,12 @@ fn network_loss(detail: &str) -> Loss {
     }
 }
 
+/// A write that made no progress by its deadline: the link is dead, and the report says it was
+/// the write that stalled (not silence from the server).
 fn dead_loss() -> Loss {
-    let cause = Cause::HeartbeatTimeout;
+    let cause = Cause::WriteStalled;
     Loss {
-        reason: "write made no progress: link is dead".into(),
+        reason: cause.to_string(),
         cause,
         code: 1006,
         initiator: Initiator::Network,

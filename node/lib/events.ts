@@ -8,7 +8,7 @@ export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'clo
 
 /** Why a link ended or an attempt failed (`kind` is stable: `closed`, `network`, `heartbeat_timeout`, …). */
 export interface Cause {
-  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `closed`, `heartbeat_timeout`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`. */
+  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `incompatible`, `closed`, `heartbeat_timeout`, `write_stalled`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`, `internal`. */
   kind: string
   /** Human-readable description (secrets redacted). */
   message: string

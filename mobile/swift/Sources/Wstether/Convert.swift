@@ -165,14 +165,17 @@ enum Convert {
         case .handshakeRejected: return .handshakeRejected
         case .handshake: return .handshake
         case .auth: return .auth
+        case .incompatible: return .incompatible
         case .closed: return .closed
         case .heartbeatTimeout: return .heartbeatTimeout
+        case .writeStalled: return .writeStalled
         case .network: return .network
         case .protocol: return .protocol
         case .messageTooLarge: return .messageTooLarge
         case .networkChanged: return .networkChanged
         case .retriesExhausted: return .retriesExhausted
         case .elapsedExhausted: return .elapsedExhausted
+        case .internal: return .internal
         }
     }
 

@@ -36,14 +36,17 @@ public enum CauseKind: String, Sendable {
     case handshakeRejected = "handshake_rejected"
     case handshake
     case auth
+    case incompatible
     case closed
     case heartbeatTimeout = "heartbeat_timeout"
+    case writeStalled = "write_stalled"
     case network
     case `protocol`
     case messageTooLarge = "message_too_large"
     case networkChanged = "network_changed"
     case retriesExhausted = "retries_exhausted"
     case elapsedExhausted = "elapsed_exhausted"
+    case `internal`
 }
 
 /// Why a link ended or an attempt failed; fields that do not apply to `kind` are nil.

@@ -173,14 +173,17 @@ internal object Convert {
         FfiCauseKind.HANDSHAKE_REJECTED -> CauseKind.HANDSHAKE_REJECTED
         FfiCauseKind.HANDSHAKE -> CauseKind.HANDSHAKE
         FfiCauseKind.AUTH -> CauseKind.AUTH
+        FfiCauseKind.INCOMPATIBLE -> CauseKind.INCOMPATIBLE
         FfiCauseKind.CLOSED -> CauseKind.CLOSED
         FfiCauseKind.HEARTBEAT_TIMEOUT -> CauseKind.HEARTBEAT_TIMEOUT
+        FfiCauseKind.WRITE_STALLED -> CauseKind.WRITE_STALLED
         FfiCauseKind.NETWORK -> CauseKind.NETWORK
         FfiCauseKind.PROTOCOL -> CauseKind.PROTOCOL
         FfiCauseKind.MESSAGE_TOO_LARGE -> CauseKind.MESSAGE_TOO_LARGE
         FfiCauseKind.NETWORK_CHANGED -> CauseKind.NETWORK_CHANGED
         FfiCauseKind.RETRIES_EXHAUSTED -> CauseKind.RETRIES_EXHAUSTED
         FfiCauseKind.ELAPSED_EXHAUSTED -> CauseKind.ELAPSED_EXHAUSTED
+        FfiCauseKind.INTERNAL -> CauseKind.INTERNAL
     }
 
     private fun cause(c: FfiCause) = Cause(

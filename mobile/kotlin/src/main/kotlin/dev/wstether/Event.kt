@@ -65,14 +65,17 @@ enum class CauseKind(val id: String) {
     HANDSHAKE_REJECTED("handshake_rejected"),
     HANDSHAKE("handshake"),
     AUTH("auth"),
+    INCOMPATIBLE("incompatible"),
     CLOSED("closed"),
     HEARTBEAT_TIMEOUT("heartbeat_timeout"),
+    WRITE_STALLED("write_stalled"),
     NETWORK("network"),
     PROTOCOL("protocol"),
     MESSAGE_TOO_LARGE("message_too_large"),
     NETWORK_CHANGED("network_changed"),
     RETRIES_EXHAUSTED("retries_exhausted"),
     ELAPSED_EXHAUSTED("elapsed_exhausted"),
+    INTERNAL("internal"),
 }
 
 /**
