@@ -9,10 +9,10 @@
 //! So 2,000 clients dropped together reach a 50/s host as 5 at once, then one every 20 ms.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use crate::time::Time;
 
 const WINDOW: Duration = Duration::from_secs(1);
 
@@ -25,13 +25,13 @@ pub(crate) struct Bucket {
     /// How far ahead of the pacing a slot may be taken (the burst, less one, times `spacing`).
     tolerance: Duration,
     /// The pacing's next slot if nobody had burst ahead (GCRA's theoretical arrival time).
-    paced: Instant,
+    paced: Time,
     /// The last `rate` slots handed out, oldest first (the one-second window's memory).
-    recent: VecDeque<Instant>,
+    recent: VecDeque<Time>,
 }
 
 impl Bucket {
-    pub fn new(per_second: u32, now: Instant) -> Self {
+    pub fn new(per_second: u32, now: Time) -> Self {
         let rate = per_second.max(1);
         let spacing = WINDOW / rate;
         let burst = (rate / 10).max(1);
@@ -45,14 +45,15 @@ impl Bucket {
     }
 
     /// The most handshakes that start at one instant.
+    #[cfg(test)]
     pub fn burst(&self) -> u32 {
         (self.rate / 10).max(1)
     }
 
     /// Take the next slot; the returned wait is how long until it starts.
-    pub fn reserve(&mut self, now: Instant) -> Duration {
+    pub fn reserve(&mut self, now: Time) -> Duration {
         // Pacing: no earlier than the paced slot minus the burst's allowance.
-        let mut slot = now.max(self.paced.checked_sub(self.tolerance).unwrap_or(now));
+        let mut slot = now.max(self.paced - self.tolerance);
         // Window: the slot `rate` places back must be at least a second before this one.
         if self.recent.len() as u32 >= self.rate {
             if let Some(&oldest) = self.recent.front() {
@@ -68,23 +69,29 @@ impl Bucket {
         while self.recent.len() as u32 > self.rate {
             self.recent.pop_front();
         }
-        slot - now
+        slot.since(now)
     }
 }
 
-fn buckets() -> &'static Mutex<HashMap<String, Bucket>> {
-    static BUCKETS: OnceLock<Mutex<HashMap<String, Bucket>>> = OnceLock::new();
-    BUCKETS.get_or_init(Default::default)
+/// The buckets of every host: one table per process (see [`shared`]), or one per simulation.
+#[derive(Debug, Default)]
+pub(crate) struct Budgets(Mutex<HashMap<String, Bucket>>);
+
+impl Budgets {
+    /// Reserve a handshake slot for `host` (host:port) at `now`; returns how long to wait before
+    /// using it. The first client to reach a host sets its rate.
+    pub fn reserve(&self, host: &str, per_second: u32, now: Time) -> Duration {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(host.to_string())
+            .or_insert_with(|| Bucket::new(per_second, now))
+            .reserve(now)
+    }
 }
 
-/// Reserve a handshake slot for `host` (host:port); returns how long to wait before using it.
-/// The first client to reach a host sets its rate.
-pub(crate) fn reserve(host: &str, per_second: u32) -> Duration {
-    let now = Instant::now();
-    let mut map = buckets().lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(host.to_string())
-        .or_insert_with(|| Bucket::new(per_second, now))
-        .reserve(now)
+/// The process-wide table every client shares.
+pub(crate) fn shared() -> Arc<Budgets> {
+    static BUDGETS: OnceLock<Arc<Budgets>> = OnceLock::new();
+    BUDGETS.get_or_init(Arc::default).clone()
 }
 
 #[cfg(test)]
@@ -92,7 +99,7 @@ mod tests {
     use super::*;
 
     /// Start times of `n` reservations all made at `now`.
-    fn starts(b: &mut Bucket, now: Instant, n: usize) -> Vec<Duration> {
+    fn starts(b: &mut Bucket, now: Time, n: usize) -> Vec<Duration> {
         (0..n).map(|_| b.reserve(now)).collect()
     }
 
@@ -105,9 +112,9 @@ mod tests {
             .unwrap_or(0)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_mass_drop_gets_the_burst_then_paced_slots() {
-        let now = Instant::now();
+    #[test]
+    fn a_mass_drop_gets_the_burst_then_paced_slots() {
+        let now = Time::ZERO;
         let mut b = Bucket::new(50, now);
         let slots = starts(&mut b, now, 2000);
         assert_eq!(b.burst(), 5);
@@ -122,9 +129,9 @@ mod tests {
         assert_eq!(same_instant, 5);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_window_holds_for_small_rates_and_idle_time_refills() {
-        let t0 = Instant::now();
+    #[test]
+    fn the_window_holds_for_small_rates_and_idle_time_refills() {
+        let t0 = Time::ZERO;
         let mut b = Bucket::new(3, t0);
         assert_eq!(b.burst(), 1);
         let slots = starts(&mut b, t0, 9);
@@ -133,9 +140,9 @@ mod tests {
         assert_eq!(b.reserve(later), Duration::ZERO);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn arrivals_spread_over_time_are_never_delayed_below_the_rate() {
-        let t0 = Instant::now();
+    #[test]
+    fn arrivals_spread_over_time_are_never_delayed_below_the_rate() {
+        let t0 = Time::ZERO;
         let mut b = Bucket::new(10, t0);
         // One every 150 ms is under 10/s: no waiting at all.
         for i in 0..20 {

@@ -12,13 +12,13 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use crate::config::{ClientBuilder, Config};
+use crate::driver::Driver;
 use crate::error::Error;
 use crate::event::{Event, Message, State};
 use crate::heartbeat::PongMatch;
 use crate::link::{Direct, HostRead, PublishedLink};
 use crate::outbox::{Outbox, Sealed};
 use crate::stats::{Counters, Stats, Transition};
-use crate::supervisor::Supervisor;
 
 /// What `send` did with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,17 +46,6 @@ pub(crate) struct CloseRequest {
     pub code: u16,
     pub reason: String,
     pub reply: Option<oneshot::Sender<Vec<Message>>>,
-}
-
-impl CloseRequest {
-    /// The close that follows dropping every handle.
-    pub fn dropped() -> Self {
-        CloseRequest {
-            code: 1001,
-            reason: "client dropped".into(),
-            reply: None,
-        }
-    }
 }
 
 /// State shared by the handles and the supervisor.
@@ -177,7 +166,7 @@ impl Client {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let credits = Arc::new(Semaphore::new(config.event_buffer));
         let config = Arc::new(config);
-        let supervisor = Supervisor::new(
+        let driver = Driver::new(
             config.clone(),
             shared.clone(),
             cmd_rx,
@@ -186,7 +175,7 @@ impl Client {
         );
         let generation = shared.generation;
         // Spawned on the handle the client holds: never a bare `tokio::spawn`.
-        runtime.spawn(supervisor.run_guarded());
+        runtime.spawn(driver.run_guarded());
         Client {
             max_message_size: config.max_message_size,
             shared: shared.clone(),

@@ -316,7 +316,7 @@ impl ErrorKind {
 }
 
 /// Something the client tells its user, in order, one at a time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// The state changed (emitted before the event that explains it).
     StateChanged {

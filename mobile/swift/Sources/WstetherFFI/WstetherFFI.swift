@@ -2381,14 +2381,17 @@ public enum FfiCauseKind: Equatable, Hashable {
     case handshakeRejected
     case handshake
     case auth
+    case incompatible
     case closed
     case heartbeatTimeout
+    case writeStalled
     case network
     case `protocol`
     case messageTooLarge
     case networkChanged
     case retriesExhausted
     case elapsedExhausted
+    case `internal`
 
 
 
@@ -2422,21 +2425,27 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
         
         case 6: return .auth
         
-        case 7: return .closed
+        case 7: return .incompatible
         
-        case 8: return .heartbeatTimeout
+        case 8: return .closed
         
-        case 9: return .network
+        case 9: return .heartbeatTimeout
         
-        case 10: return .`protocol`
+        case 10: return .writeStalled
         
-        case 11: return .messageTooLarge
+        case 11: return .network
         
-        case 12: return .networkChanged
+        case 12: return .`protocol`
         
-        case 13: return .retriesExhausted
+        case 13: return .messageTooLarge
         
-        case 14: return .elapsedExhausted
+        case 14: return .networkChanged
+        
+        case 15: return .retriesExhausted
+        
+        case 16: return .elapsedExhausted
+        
+        case 17: return .`internal`
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2470,36 +2479,48 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .closed:
+        case .incompatible:
             writeInt(&buf, Int32(7))
         
         
-        case .heartbeatTimeout:
+        case .closed:
             writeInt(&buf, Int32(8))
         
         
-        case .network:
+        case .heartbeatTimeout:
             writeInt(&buf, Int32(9))
         
         
-        case .`protocol`:
+        case .writeStalled:
             writeInt(&buf, Int32(10))
         
         
-        case .messageTooLarge:
+        case .network:
             writeInt(&buf, Int32(11))
         
         
-        case .networkChanged:
+        case .`protocol`:
             writeInt(&buf, Int32(12))
         
         
-        case .retriesExhausted:
+        case .messageTooLarge:
             writeInt(&buf, Int32(13))
         
         
-        case .elapsedExhausted:
+        case .networkChanged:
             writeInt(&buf, Int32(14))
+        
+        
+        case .retriesExhausted:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .elapsedExhausted:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(17))
         
         }
     }
