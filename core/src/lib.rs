@@ -29,7 +29,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (builder, defaults, validation), [`backoff`],
+//! Modules, one concept each: [`config`] (builder, defaults, validation), [`limits`], [`backoff`],
 //! [`heartbeat`], [`outbox`], [`policy`], `budget`, `connect`, `supervisor` (the state machine),
 //! [`event`], [`error`], [`stats`], [`redact`], [`runtime`].
 
