@@ -7,8 +7,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use tokio::runtime::Handle;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
@@ -489,10 +487,10 @@ impl ClientBuilder {
         let mut config = self.config;
         config.validate()?;
         config.tls = match (config.url.scheme(), &config.extra_root_pem) {
-            ("wss", pem) => Some(crate::connect::tls_config(pem.as_deref())?),
+            ("wss", pem) => Some(crate::tls::client_config(pem.as_deref())?),
             (_, Some(pem)) => {
                 // Validate anyway so a bad PEM is reported even before the URL turns wss.
-                crate::connect::tls_config(Some(pem))?;
+                crate::tls::client_config(Some(pem))?;
                 None
             }
             _ => None,
@@ -620,19 +618,6 @@ pub fn count_from_f64(option: &'static str, n: f64) -> Result<u64, Error> {
 /// 64 bits, Kotlin's `Long`): negatives are refused, the rest carried as `u64`.
 pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
     u64::try_from(n).map_err(|_| invalid(option, "must not be negative"))
-}
-
-/// Parse PEM text into certificates, refusing text that holds none.
-pub(crate) fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(Error::InvalidCertificate(
-            "no CERTIFICATE block found".into(),
-        ));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

@@ -9,60 +9,21 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{AuthRequest, Config};
-use crate::error::Error;
 use crate::event::Cause;
-use crate::socket::{Socket, Transport};
 use crate::{redact, upgrade};
 
-/// Read buffer per connection. tungstenite's default (128 KiB, zero-filled) would dominate the
-/// memory of an idle client; 8 KiB keeps ~64-byte message throughput and a small footprint.
-const READ_BUFFER: usize = 8 * 1024;
-/// Bytes gathered before tungstenite writes to the socket; we flush after every batch anyway.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// The transport under the WebSocket: TCP, or TLS over TCP.
+pub(crate) type Transport = MaybeTlsStream<TcpStream>;
 
-/// An open link and what its handshake said.
+/// An upgraded connection and what its handshake said.
 pub(crate) struct Link {
-    pub socket: Socket,
+    pub transport: Transport,
+    /// Bytes that arrived behind the `101` response: the start of the first frames.
+    pub leftover: Vec<u8>,
     pub protocol: Option<String>,
-}
-
-/// The trusted roots: webpki's, plus the caller's extra root CA (PEM) if any.
-pub(crate) fn root_store(extra_root_pem: Option<&str>) -> Result<rustls::RootCertStore, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(pem) = extra_root_pem {
-        for cert in crate::config::parse_pem_certs(pem)? {
-            roots
-                .add(cert)
-                .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-        }
-    }
-    Ok(roots)
-}
-
-/// Build the rustls configuration with an explicit crypto provider (no process default needed).
-pub(crate) fn tls_config(extra_root_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let roots = root_store(extra_root_pem)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// The tungstenite settings every link uses.
-pub(crate) fn ws_config(max_message_size: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size))
 }
 
 /// Make one attempt. Dropping the future abandons it and closes any half-made socket.
@@ -117,13 +78,9 @@ async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link
                 config.connect_timeout
             ))
         })??;
-    let socket = Socket::new(
-        transport,
-        accepted.leftover,
-        ws_config(config.max_message_size),
-    );
     Ok(Link {
-        socket,
+        transport,
+        leftover: accepted.leftover,
         protocol: accepted.protocol,
     })
 }

@@ -260,16 +260,12 @@ impl fmt::Display for Cause {
             Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
             Cause::Incompatible(m) => write!(f, "server incompatible with the offer: {m}"),
             Cause::Closed { code, reason } if reason.is_empty() => {
-                write!(
-                    f,
-                    "closed with {code} ({})",
-                    crate::policy::close_code_name(*code)
-                )
+                write!(f, "closed with {code} ({})", close_code_name(*code))
             }
             Cause::Closed { code, reason } => write!(
                 f,
                 "closed with {code} ({}): {reason}",
-                crate::policy::close_code_name(*code)
+                close_code_name(*code)
             ),
             Cause::HeartbeatTimeout => f.write_str("heartbeat timeout: no data from the server"),
             Cause::WriteStalled => f.write_str("write made no progress: the link is dead"),
@@ -287,6 +283,30 @@ impl fmt::Display for Cause {
                 elapsed.as_secs_f64()
             ),
         }
+    }
+}
+
+/// The name of a close code, for logs ("1006 abnormal closure: no close frame").
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status received",
+        1006 => "abnormal closure: no close frame",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake failure",
+        3000..=3999 => "registered application code",
+        4000..=4999 => "private application code",
+        _ => "unknown code",
     }
 }
 

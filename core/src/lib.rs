@@ -38,23 +38,24 @@
 pub mod backoff;
 mod budget;
 mod client;
+mod clock;
 pub mod config;
 mod connect;
 mod driver;
+mod engine;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
 pub mod limits;
-mod link;
 mod machine;
 pub mod outbox;
 pub mod policy;
 pub mod probe;
 pub mod redact;
 pub mod runtime;
-mod socket;
 pub mod stats;
 pub mod time;
+mod tls;
 mod upgrade;
 mod wire;
 

@@ -9,21 +9,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use bytes::BytesMut;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::error::Error;
 use crate::event::Cause;
-use crate::socket::Socket;
+use crate::wire::{Decoded, Decoder, Encoder};
 use crate::{redact, upgrade};
 
 /// What to send and how long to wait.
@@ -169,8 +167,8 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
         tls.certificates = seen.certificates;
         tls.verify_error = seen.verify_error;
     }
-    let mut socket = match opened {
-        Ok(Ok(socket)) => socket,
+    let mut link = match opened {
+        Ok(Ok(link)) => link,
         Ok(Err(cause)) => {
             report.failure = Some(crate::connect::scrub_cause(cause, &secrets));
             return Ok(report);
@@ -184,28 +182,31 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
     for i in 0..options.pings {
         let payload = format!("wstether-probe-{i}");
         let sent = Instant::now();
-        if let Err(e) = socket.send(WsMessage::Ping(payload.clone().into())).await {
+        if let Err(e) = link
+            .send(|enc, out| enc.ping(payload.as_bytes(), out))
+            .await
+        {
             report.failure = Some(Cause::Network(e.to_string()));
             break;
         }
         let answer = timeout_at(sent + options.ping_timeout, async {
-            while let Some(frame) = socket.next_frame().await {
-                match frame {
-                    Ok(WsMessage::Pong(p)) if p.as_ref() == payload.as_bytes() => {
+            loop {
+                match link.next().await {
+                    Ok(Decoded::Pong(p)) if p.as_ref() == payload.as_bytes() => {
                         return Ok(sent.elapsed())
                     }
-                    Ok(WsMessage::Close(frame)) => {
-                        let (code, reason) = frame
-                            .map(|f| (u16::from(f.code), f.reason.to_string()))
-                            .unwrap_or((1005, String::new()));
+                    Ok(Decoded::Close(status)) => {
+                        let (code, reason) = status.unwrap_or((1005, String::new()));
                         return Err(Cause::Closed { code, reason });
+                    }
+                    Ok(Decoded::Ping(p)) => {
+                        let _ = link.send(|enc, out| enc.pong(&p, out)).await;
                     }
                     // Data messages and stray pongs are not what we wait for.
                     Ok(_) => {}
-                    Err(e) => return Err(Cause::Network(e.to_string())),
+                    Err(cause) => return Err(cause),
                 }
             }
-            Err(Cause::Network("connection ended".into()))
         })
         .await;
         match answer {
@@ -221,14 +222,11 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
 
     if report.failure.is_none() {
         // Be polite: a proper close, but never wait long for the server's answer.
-        let close = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "probe done".into(),
-        };
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            socket.send(WsMessage::Close(Some(close))).await?;
-            while socket.next_frame().await.is_some() {}
-            Ok::<_, WsError>(())
+            link.send(|enc, out| enc.close(Some((1000, "probe done")), out))
+                .await?;
+            while !matches!(link.next().await, Ok(Decoded::Close(_)) | Err(_)) {}
+            Ok::<_, std::io::Error>(())
         })
         .await;
     }
@@ -242,7 +240,7 @@ async fn open(
     options: &ProbeOptions,
     tls: Option<Arc<rustls::ClientConfig>>,
     report: &mut ProbeReport,
-) -> Result<Socket, Cause> {
+) -> Result<ProbeLink, Cause> {
     let started = Instant::now();
     let tcp = crate::connect::tcp_connect(url).await?;
     report.tcp_time = Some(started.elapsed());
@@ -286,11 +284,50 @@ async fn open(
     }
     let accepted = upgrade.outcome?;
     report.protocol = accepted.protocol;
-    Ok(Socket::new(
+    Ok(ProbeLink {
         transport,
-        accepted.leftover,
-        crate::connect::ws_config(DEFAULT_MAX_MESSAGE_SIZE),
-    ))
+        decoder: Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, &accepted.leftover),
+        encoder: Encoder::new(rand::random()),
+    })
+}
+
+/// The probe's open link: it owns the socket alone, so plain async reads and writes do.
+struct ProbeLink {
+    transport: crate::connect::Transport,
+    decoder: Decoder,
+    encoder: Encoder,
+}
+
+impl ProbeLink {
+    /// Encode one frame with `frame` and write it.
+    async fn send(
+        &mut self,
+        frame: impl FnOnce(&mut Encoder, &mut BytesMut),
+    ) -> std::io::Result<()> {
+        let mut out = BytesMut::new();
+        frame(&mut self.encoder, &mut out);
+        self.transport.write_all(&out).await?;
+        self.transport.flush().await
+    }
+
+    /// The next frame or message.
+    async fn next(&mut self) -> Result<Decoded, Cause> {
+        loop {
+            match self.decoder.decode() {
+                Ok(Some(decoded)) => return Ok(decoded),
+                Ok(None) => {}
+                Err(v) => return Err(Cause::Protocol(v.detail)),
+            }
+            let n = self
+                .transport
+                .read_buf(self.decoder.read_buffer())
+                .await
+                .map_err(|e| Cause::Network(e.to_string()))?;
+            if n == 0 {
+                return Err(Cause::Network("connection ended".into()));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -312,7 +349,7 @@ struct RecordingVerifier {
 
 impl RecordingVerifier {
     fn new(extra_root_pem: Option<&str>) -> Result<Self, Error> {
-        let roots = crate::connect::root_store(extra_root_pem)?;
+        let roots = crate::tls::root_store(extra_root_pem)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()

@@ -281,13 +281,18 @@ impl Machine {
     }
 
     /// The state as published.
+    #[cfg(test)]
     pub fn state(&self) -> State {
         self.state
     }
 
-    /// Whether the link carries the app's messages (open, greeting written).
-    pub fn serving(&self) -> bool {
-        matches!(&self.phase, Phase::Open(link) if link.serving)
+    /// Whether a link exists for the machine: open, or being closed or shut. Once this is false
+    /// the driver drops the socket.
+    pub fn holds_link(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Open(_) | Phase::Closing { .. } | Phase::Shutting { .. }
+        )
     }
 
     /// The deadline for a write starting at `now`: a write that makes no progress for as long
