@@ -29,7 +29,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (builder, defaults, validation), [`backoff`],
+//! Modules, one concept each: [`config`] (builder, defaults, validation), [`limits`], [`backoff`],
 //! [`heartbeat`], [`outbox`], [`policy`], `budget`, `connect`, `supervisor` (the state machine),
 //! [`event`], [`error`], [`stats`], [`redact`], [`runtime`].
 
@@ -46,6 +46,7 @@ mod engine;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
+pub mod limits;
 mod machine;
 pub mod outbox;
 pub mod policy;

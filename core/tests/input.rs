@@ -105,7 +105,7 @@ fn zero_and_inconsistent_options() {
             Client::builder("ws://h/").max_elapsed(Some(zero)).build(),
         ),
         (
-            "outbox",
+            "outbox.max_messages",
             Client::builder("ws://h/")
                 .outbox(OutboxLimits {
                     max_messages: 0,

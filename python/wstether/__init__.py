@@ -31,7 +31,9 @@ from .errors import (
     InvalidCloseCode,
     InvalidHeader,
     InvalidOption,
+    InternalError,
     InvalidScheme,
+    InvalidType,
     InvalidUrl,
     MessageTooLarge,
     QueueFull,
@@ -52,7 +54,7 @@ from .events import (
     State,
     StateChanged,
 )
-from .options import AuthRequest, Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import LIMITS, AuthRequest, Backoff, Heartbeat, Limits, Outbox, TerminalPolicy
 
 __all__ = [
     "AsyncClient",
@@ -75,8 +77,12 @@ __all__ = [
     "InvalidCloseCode",
     "InvalidHeader",
     "InvalidOption",
+    "InternalError",
     "InvalidScheme",
+    "InvalidType",
     "InvalidUrl",
+    "LIMITS",
+    "Limits",
     "Message",
     "MessageTooLarge",
     "Open",

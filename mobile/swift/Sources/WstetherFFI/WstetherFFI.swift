@@ -904,6 +904,11 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func reconnectNow() throws 
     
     /**
+     * The URL with its password and token-like query values hidden.
+     */
+    func redactedUrl()  -> String
+    
+    /**
      * Leave `Paused` and connect at once.
      */
     func resume() throws 
@@ -1102,6 +1107,18 @@ open func reconnectNow()throws   {try rustCallWithError(FfiConverterTypeFfiError
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The URL with its password and token-like query values hidden.
+     */
+open func redactedUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_redacted_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1975,6 +1992,90 @@ public func FfiConverterTypeFfiHeartbeat_lift(_ buf: RustBuffer) throws -> FfiHe
 #endif
 public func FfiConverterTypeFfiHeartbeat_lower(_ value: FfiHeartbeat) -> RustBuffer {
     return FfiConverterTypeFfiHeartbeat.lower(value)
+}
+
+
+/**
+ * The largest value each option accepts (the core's limits); larger values are refused with
+ * `InvalidOption` naming the limit when the client is built.
+ */
+public struct FfiLimits: Equatable, Hashable {
+    /**
+     * Every duration option, in seconds (365 days).
+     */
+    public var maxDurationSecs: Double
+    public var maxMessageSize: UInt64
+    public var maxOutboxMessages: UInt64
+    public var maxOutboxBytes: UInt64
+    public var maxEventBuffer: UInt64
+    public var maxHandshakeBudget: UInt32
+    public var maxRetries: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every duration option, in seconds (365 days).
+         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32) {
+        self.maxDurationSecs = maxDurationSecs
+        self.maxMessageSize = maxMessageSize
+        self.maxOutboxMessages = maxOutboxMessages
+        self.maxOutboxBytes = maxOutboxBytes
+        self.maxEventBuffer = maxEventBuffer
+        self.maxHandshakeBudget = maxHandshakeBudget
+        self.maxRetries = maxRetries
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiLimits: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiLimits {
+        return
+            try FfiLimits(
+                maxDurationSecs: FfiConverterDouble.read(from: &buf), 
+                maxMessageSize: FfiConverterUInt64.read(from: &buf), 
+                maxOutboxMessages: FfiConverterUInt64.read(from: &buf), 
+                maxOutboxBytes: FfiConverterUInt64.read(from: &buf), 
+                maxEventBuffer: FfiConverterUInt64.read(from: &buf), 
+                maxHandshakeBudget: FfiConverterUInt32.read(from: &buf), 
+                maxRetries: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiLimits, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.maxDurationSecs, into: &buf)
+        FfiConverterUInt64.write(value.maxMessageSize, into: &buf)
+        FfiConverterUInt64.write(value.maxOutboxMessages, into: &buf)
+        FfiConverterUInt64.write(value.maxOutboxBytes, into: &buf)
+        FfiConverterUInt64.write(value.maxEventBuffer, into: &buf)
+        FfiConverterUInt32.write(value.maxHandshakeBudget, into: &buf)
+        FfiConverterUInt32.write(value.maxRetries, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiLimits_lift(_ buf: RustBuffer) throws -> FfiLimits {
+    return try FfiConverterTypeFfiLimits.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiLimits_lower(_ value: FfiLimits) -> RustBuffer {
+    return FfiConverterTypeFfiLimits.lower(value)
 }
 
 
@@ -3925,6 +4026,41 @@ public func defaultOptions() -> FfiOptions  {
     )
 })
 }
+/**
+ * The core's limits, so host layers never restate one.
+ */
+public func optionLimits() -> FfiLimits  {
+    return try!  FfiConverterTypeFfiLimits_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_option_limits(uniffiCallStatus
+    )
+})
+}
+/**
+ * A header value as it may be shown (`toString`, `description`): the core's redaction, so
+ * credentials (`Authorization`, `Cookie`, `*token*`, …) never reach a log.
+ */
+public func redactedHeaderValue(name: String, value: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_redacted_header_value(
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+})
+}
+/**
+ * A URL as it may be shown: password and token-like query values hidden (unparsable text
+ * keeps only what precedes any query or userinfo).
+ */
+public func redactedUrl(url: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_redacted_url(
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3942,6 +4078,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_wstether_ffi_checksum_func_default_options() != 6641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_option_limits() != 24478) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_redacted_header_value() != 25751) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_redacted_url() != 50772) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_authprovider_headers() != 32187) {
@@ -3969,6 +4114,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now() != 56790) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_redacted_url() != 29477) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_resume() != 33449) {
