@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
-step "Rust: format check"
+step "Rust: format check, lints, and the core's module graph"
 cargo fmt --all -- --check
+python3 scripts/check-module-graph.py
 
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi

@@ -7,12 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::Handle;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::backoff::Backoff;
-use crate::client::Client;
 use crate::error::Error;
 use crate::event::Message;
 use crate::heartbeat::{Heartbeat, PongMatch};
@@ -135,7 +133,7 @@ pub struct Config {
 
 impl Config {
     /// Every default of SPEC.md, for `url`.
-    fn new(url: Url) -> Self {
+    pub(crate) fn new(url: Url) -> Self {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
         Config {
@@ -291,202 +289,11 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Builds a [`Client`]: `Client::builder(url).heartbeat(..).build()?`.
-///
-/// Like reqwest's builder it holds the [`Config`] being filled in, plus the first error met on
-/// the way (an unparsable URL), which `build()` returns.
-#[must_use]
-pub struct ClientBuilder {
-    config: Config,
-    error: Option<Error>,
-    runtime: Option<Handle>,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error {
-            Some(e) => f.debug_struct("ClientBuilder").field("error", e).finish(),
-            None => f
-                .debug_struct("ClientBuilder")
-                .field("config", &self.config)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// Stands in for a URL that did not parse; never used, since `build()` returns the error first.
-const UNUSED_URL: &str = "ws://invalid.invalid/";
-
-impl ClientBuilder {
-    pub(crate) fn new(url: impl Into<String>) -> Self {
-        let (url, error) = match parse_url(&url.into()) {
-            Ok(url) => (url, None),
-            Err(e) => (Url::parse(UNUSED_URL).expect("a constant URL"), Some(e)),
-        };
-        ClientBuilder {
-            config: Config::new(url),
-            error,
-            runtime: None,
-        }
-    }
-
-    /// Subprotocols offered in the handshake.
-    pub fn protocols<I, S>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.config.protocols = protocols.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Whether the server must select one of the offered subprotocols (default `false`: a server
-    /// that selects none opens with `protocol = None`). When required, a server that selects
-    /// none fails the client (terminal), naming the protocols offered.
-    pub fn require_protocol(mut self, required: bool) -> Self {
-        self.config.protocol_required = required;
-        self
-    }
-
-    /// Add a static handshake header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Called before every attempt; its headers are added to that handshake.
-    pub fn auth(mut self, provider: impl AuthProvider) -> Self {
-        self.config.auth = Some(Arc::new(provider));
-        self
-    }
-
-    /// Same as [`auth`](Self::auth), for a provider already behind an `Arc`.
-    pub fn auth_arc(mut self, provider: Arc<dyn AuthProvider>) -> Self {
-        self.config.auth = Some(provider);
-        self
-    }
-
-    /// Limit on TCP + TLS + HTTP upgrade (default 10 s, at most [`limits::MAX_DURATION`]).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self
-    }
-
-    /// The reconnect delay curve (every duration at most [`limits::MAX_DURATION`]).
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.config.backoff = backoff;
-        self
-    }
-
-    /// Give up after this many failed attempts since the last stable link (default: never; at
-    /// most [`limits::MAX_RETRIES`]).
-    pub fn max_retries(mut self, n: Option<u32>) -> Self {
-        self.config.max_retries = n;
-        self
-    }
-
-    /// Give up after this long without a link (default: never; at most [`limits::MAX_DURATION`]).
-    pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
-        self.config.max_elapsed = d;
-        self
-    }
-
-    /// Keep-alive settings; `None` turns the heartbeat off (not advised).
-    pub fn heartbeat(mut self, hb: Option<Heartbeat>) -> Self {
-        self.config.heartbeat = hb;
-        self
-    }
-
-    /// Limits on messages waiting to be sent.
-    pub fn outbox(mut self, limits: OutboxLimits) -> Self {
-        self.config.outbox = limits;
-        self
-    }
-
-    /// Handshakes per second per host for the whole process; `None` turns the guard off.
-    pub fn handshake_budget(mut self, per_second: Option<u32>) -> Self {
-        self.config.handshake_budget = per_second;
-        self
-    }
-
-    /// Messages sent first on every open.
-    pub fn greeting(mut self, messages: Vec<Message>) -> Self {
-        self.config.greeting = Greeting::Fixed(messages);
-        self
-    }
-
-    /// A function computing the greeting on every open.
-    pub fn greeting_with(mut self, f: impl Fn() -> Vec<Message> + Send + Sync + 'static) -> Self {
-        self.config.greeting = Greeting::Provider(Arc::new(f));
-        self
-    }
-
-    /// An async function computing the greeting on every open. If it fails, or gives no answer
-    /// within `connect_timeout`, an `Error` event says so and the link carries on without it.
-    pub fn greeting_async<F, Fut>(mut self, f: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<Message>, String>> + Send + 'static,
-    {
-        self.config.greeting = Greeting::Async(Arc::new(move || Box::pin(f())));
-        self
-    }
-
-    /// Which closes and handshake statuses end in `Failed`.
-    pub fn terminal(mut self, policy: TerminalPolicy) -> Self {
-        self.config.terminal = policy;
-        self
-    }
-
-    /// Largest message in either direction (default 16 MiB, at most [`limits::MAX_MESSAGE_SIZE`]).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.config.max_message_size = bytes;
-        self
-    }
-
-    /// Trust this root CA (PEM) in addition to the webpki roots.
-    pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
-        self.config.extra_root_pem = Some(pem.into());
-        self
-    }
-
-    /// Inbound messages buffered for a slow consumer before the client stops reading (default
-    /// 1024, at most [`limits::MAX_EVENT_BUFFER`]).
-    pub fn event_buffer(mut self, messages: usize) -> Self {
-        self.config.event_buffer = messages;
-        self
-    }
-
-    /// How long a local close waits for the server's close frame (default 2 s).
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.config.close_timeout = timeout;
-        self
-    }
-
-    /// Run the client's task on this runtime (default: the current one, else [`crate::runtime::handle`]).
-    pub fn runtime(mut self, handle: Handle) -> Self {
-        self.runtime = Some(handle);
-        self
-    }
-
-    /// Validate everything and start the client's task (in `Idle`; call `connect()`).
-    pub fn build(self) -> Result<Client, Error> {
-        let runtime = self
-            .runtime
-            .clone()
-            .or_else(|| Handle::try_current().ok())
-            .unwrap_or_else(crate::runtime::handle);
-        let config = self.into_config()?;
-        Ok(Client::start(config, runtime))
-    }
-
-    fn into_config(self) -> Result<Config, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let mut config = self.config;
-        config.validate()?;
-        config.tls = match (config.url.scheme(), &config.extra_root_pem) {
+impl Config {
+    /// Check every option and build what the checked options imply (the TLS setup).
+    pub(crate) fn finish(mut self) -> Result<Config, Error> {
+        self.validate()?;
+        self.tls = match (self.url.scheme(), &self.extra_root_pem) {
             ("wss", pem) => Some(crate::tls::client_config(pem.as_deref())?),
             (_, Some(pem)) => {
                 // Validate anyway so a bad PEM is reported even before the URL turns wss.
@@ -495,7 +302,7 @@ impl ClientBuilder {
             }
             _ => None,
         };
-        Ok(config)
+        Ok(self)
     }
 }
 

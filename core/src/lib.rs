@@ -60,10 +60,9 @@ mod upgrade;
 mod wire;
 
 pub use backoff::Backoff;
-pub use client::{Client, Events, SendStatus};
+pub use client::{Client, ClientBuilder, Events, SendStatus};
 pub use config::{
-    AuthFuture, AuthProvider, AuthRequest, AuthResult, ClientBuilder, Config, Greeting,
-    GreetingFuture, Headers,
+    AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
 };
 pub use error::Error;
 pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
