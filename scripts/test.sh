@@ -8,6 +8,7 @@ step() { printf '\n==== %s ====\n' "$*"; }
 
 step "Rust: format check, lints, and the core's module graph"
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 python3 scripts/check-module-graph.py
 
 step "Rust: core, testkit, CLI, uniffi glue"

@@ -39,8 +39,8 @@ impl Backoff {
     pub fn base_delay(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(1024) as i32;
         let secs = self.initial.as_secs_f64() * self.factor.powi(exp);
-        // `!(a < b)` is also true for NaN (and for infinity), which then take the cap.
-        if !(secs < self.max.as_secs_f64()) {
+        // NaN (no ordering) and infinity take the cap, like any value past it.
+        if secs.partial_cmp(&self.max.as_secs_f64()) != Some(std::cmp::Ordering::Less) {
             return self.max;
         }
         Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(self.max)

@@ -440,6 +440,15 @@ impl ClientBuilder {
         let config = self.config.finish()?;
         Ok(Client::start(config, runtime))
     }
+
+    /// The checked settings `build()` would start a client with.
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Result<Config, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.config.finish()
+    }
 }
 
 /// The client's events, in order. Also a `Stream`. Bindings drain it in batches.

@@ -104,7 +104,7 @@ impl fmt::Debug for Greeting {
 }
 
 /// Settings of one client: the builder fills one in, `build()` validates it. Each option is a
-/// field here, its default in [`Config::new`], its setter on [`ClientBuilder`] and its range
+/// field here, its default in [`Config::new`], its setter on [`ClientBuilder`](crate::ClientBuilder) and its range
 /// check in [`Config::validate`]; nothing else repeats it.
 #[derive(Clone)]
 pub struct Config {
@@ -430,6 +430,7 @@ pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::ClientBuilder;
     use crate::AppPing;
 
     fn reason(result: Result<Config, Error>, option: &str) -> String {

@@ -1,6 +1,6 @@
 //! # wstether — a WebSocket client that stays connected
 //!
-//! One supervisor task per client owns the socket and makes every decision: reconnect with
+//! A pure state machine per client makes every decision, and a small driver performs them: reconnect with
 //! jittered exponential backoff, detect dead links with a heartbeat, honour `Retry-After`,
 //! refresh credentials, queue messages while disconnected and hand back what was never sent.
 //!
@@ -29,9 +29,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (builder, defaults, validation), [`limits`], [`backoff`],
-//! [`heartbeat`], [`outbox`], [`policy`], `budget`, `connect`, `supervisor` (the state machine),
-//! [`event`], [`error`], [`stats`], [`redact`], [`runtime`].
+//! Modules, one concept each: `machine` (the state machine: every decision, no I/O), the pure
+//! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and `budget`, `engine` (what the
+//! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
+//! layer), `connect`/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
+//! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
+//! [`time`]. `docs/architecture.md` explains how they fit.
 
 #![warn(missing_docs)]
 

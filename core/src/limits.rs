@@ -87,6 +87,9 @@ pub fn saturating_u32(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
+// The event buffer stays far under what a counter or a semaphore can hold.
+const _: () = assert!(MAX_EVENT_BUFFER < usize::MAX >> 3);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,8 +107,6 @@ mod tests {
         // Sizes fit a u32 length prefix and sum without overflow even on 32-bit targets.
         assert!(u32::try_from(MAX_MESSAGE_SIZE).is_ok());
         assert!((MAX_OUTBOX_BYTES as u64 + MAX_MESSAGE_SIZE as u64) < u64::from(u32::MAX));
-        // Semaphore permits stay far under tokio's ceiling.
-        assert!(MAX_EVENT_BUFFER < usize::MAX >> 3);
         assert!(saturating_u32(u64::MAX) > MAX_RETRIES);
         assert!(saturating_u32(u64::MAX) > MAX_HANDSHAKE_BUDGET);
     }
