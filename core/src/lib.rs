@@ -40,6 +40,7 @@ mod budget;
 mod client;
 pub mod config;
 mod connect;
+mod deflate;
 mod driver;
 pub mod error;
 pub mod event;
@@ -62,6 +63,7 @@ pub use config::{
     AuthFuture, AuthProvider, AuthRequest, AuthResult, ClientBuilder, Config, Greeting,
     GreetingFuture, Headers,
 };
+pub use deflate::Compression;
 pub use error::Error;
 pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
