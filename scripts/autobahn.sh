@@ -4,11 +4,13 @@
 # the client under test, which echoes every message. Prints the tally by behaviour per case group
 # and exits non-zero on any FAILED or UNIMPLEMENTED case.
 #
-#   scripts/autobahn.sh [--allow-unimplemented] [--case GLOB]... [--keep-reports]
+#   scripts/autobahn.sh [--allow-unimplemented] [--case GLOB]... [--jobs N]
 #
 #   --allow-unimplemented  UNIMPLEMENTED cases do not fail the run (12.x and 13.x until the
 #                          client negotiates permessage-deflate).
 #   --case GLOB            run only these cases (kosoku's ids or globs, e.g. 5.* or 9.1.1).
+#   --jobs N               cases run at once (default: the number of CPUs, at most 4); the
+#                          compression cases are CPU-bound on both sides.
 #
 # Installs what it needs: a venv with kosoku under target/autobahn/, and the client in release
 # mode. Reports (Autobahn's index.json and one file per case) land in target/autobahn/reports/.
@@ -18,11 +20,14 @@ cd "$(dirname "$0")/.."
 KOSOKU_VERSION=0.1.0
 allow_unimplemented=0
 cases=()
+jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -gt 4 ] && jobs=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --allow-unimplemented) allow_unimplemented=1 ;;
     --case) cases+=("$2"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --jobs) jobs="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,15 +64,15 @@ fi
 rm -rf "$work/reports"
 for pass in "${passes[@]}"; do
   args=()
-  client_args=()
+  client_args=(--jobs "$jobs")
   case "$pass" in
     default) args=("${exclude[@]}") ;;
     no-context)
       for g in "${no_context_groups[@]}"; do args+=(--include "$g"); done
-      client_args=(--client-no-context-takeover) ;;
+      client_args+=(--client-no-context-takeover) ;;
     selected) for c in "${cases[@]}"; do args+=(--include "$c"); done ;;
   esac
-  echo "pass $pass"
+  echo "pass $pass ($jobs at once)"
   "$venv/bin/python" scripts/autobahn_pass.py --reports "$work/reports/$pass" "${args[@]}" \
     -- "$client" "${client_args[@]}"
 done

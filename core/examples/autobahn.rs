@@ -8,11 +8,15 @@
 //! Options:
 //! - `--agent NAME`: the agent name in the reports (default `wstether`).
 //! - `--cases N`: run cases 1..=N instead of asking the server how many there are.
+//! - `--jobs N`: run up to N cases at once (default 1). The cases are independent
+//!   connections; the compression cases (12.x, 13.x) are CPU-bound on both sides.
 //! - `--client-no-context-takeover`: offer `client_no_context_takeover`. Autobahn's server only
 //!   asks a client to drop its compression context (cases 13.2, 13.5, 13.6, 13.7) when the
 //!   client offered that parameter, which it reads as "the client accepts such a request";
 //!   RFC 7692 reads it as "the client will not keep context", so only those cases get it.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wstether::{Client, Event, Message, OutboxLimits};
@@ -26,6 +30,7 @@ struct Options {
     base: String,
     agent: String,
     cases: Option<u32>,
+    jobs: u32,
     client_no_context_takeover: bool,
 }
 
@@ -35,6 +40,7 @@ fn options() -> Result<Options, String> {
         base: String::new(),
         agent: "wstether".into(),
         cases: None,
+        jobs: 1,
         client_no_context_takeover: false,
     };
     while let Some(arg) = args.next() {
@@ -44,6 +50,13 @@ fn options() -> Result<Options, String> {
                 let n = args.next().ok_or("--cases needs a number")?;
                 opts.cases = Some(n.parse().map_err(|_| format!("bad --cases {n:?}"))?);
             }
+            "--jobs" => {
+                let n = args.next().ok_or("--jobs needs a number")?;
+                opts.jobs = n.parse().map_err(|_| format!("bad --jobs {n:?}"))?;
+                if opts.jobs == 0 {
+                    return Err("--jobs must be at least 1".into());
+                }
+            }
             "--client-no-context-takeover" => opts.client_no_context_takeover = true,
             url if url.starts_with("ws://") || url.starts_with("wss://") => {
                 opts.base = url.trim_end_matches('/').to_string()
@@ -52,9 +65,11 @@ fn options() -> Result<Options, String> {
         }
     }
     if opts.base.is_empty() {
-        return Err("usage: autobahn ws://HOST:PORT [--agent NAME] [--cases N] \
+        return Err(
+            "usage: autobahn ws://HOST:PORT [--agent NAME] [--cases N] [--jobs N] \
                     [--client-no-context-takeover]"
-            .into());
+                .into(),
+        );
     }
     Ok(opts)
 }
@@ -147,16 +162,32 @@ async fn main() {
         }
     };
     let started = Instant::now();
-    for case in 1..=count {
-        let url = format!("{}/runCase?case={case}&agent={}", opts.base, opts.agent);
-        let t = Instant::now();
-        if let Err(e) = run(&url, &opts, true).await {
-            eprintln!("case {case}: {e}");
-        }
-        let took = t.elapsed();
-        if took > Duration::from_secs(2) {
-            eprintln!("case {case} took {:.1}s", took.as_secs_f64());
-        }
+    let opts = Arc::new(opts);
+    let next = Arc::new(AtomicU32::new(1));
+    let workers: Vec<_> = (0..opts.jobs)
+        .map(|_| {
+            let (opts, next) = (opts.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let case = next.fetch_add(1, Ordering::Relaxed);
+                    if case > count {
+                        break;
+                    }
+                    let url = format!("{}/runCase?case={case}&agent={}", opts.base, opts.agent);
+                    let t = Instant::now();
+                    if let Err(e) = run(&url, &opts, true).await {
+                        eprintln!("case {case}: {e}");
+                    }
+                    let took = t.elapsed();
+                    if took > Duration::from_secs(2) {
+                        eprintln!("case {case} took {:.1}s", took.as_secs_f64());
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a case worker panicked");
     }
     eprintln!(
         "ran {count} cases in {:.1}s",
