@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wstether::{Client, Event, Message, OutboxLimits};
+use wstether::{Client, Compression, Event, Message, OutboxLimits};
 
 /// Largest message Autobahn sends (9.1.6 and 9.2.6 are 16 MiB), with room to spare.
 const MAX_MESSAGE: usize = 64 << 20;
@@ -86,9 +86,14 @@ fn client(url: &str, opts: &Options) -> Result<Client, wstether::Error> {
             max_bytes: 4 * MAX_MESSAGE,
         })
         .close_timeout(Duration::from_secs(5));
-    // Compression is not in the public API yet (issue 14); once it is, the offer goes here:
-    // without the flag the default offer, with it the same plus `client_no_context_takeover`.
-    let _ = opts.client_no_context_takeover;
+    // The default offer, plus client_no_context_takeover for the cases that need it.
+    let compression = Compression {
+        client_no_context_takeover: opts.client_no_context_takeover,
+        ..Compression::default()
+    };
+    // The builder takes no compression option yet (issue 14): then this becomes
+    // `builder.compression(compression)`.
+    let _ = compression;
     builder.build()
 }
 
