@@ -44,6 +44,7 @@ mod client;
 mod clock;
 pub mod config;
 mod connect;
+mod deflate;
 mod driver;
 mod engine;
 pub mod error;
@@ -67,6 +68,7 @@ pub use client::{Client, ClientBuilder, Events, SendStatus};
 pub use config::{
     AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
 };
+pub use deflate::Compression;
 pub use error::Error;
 pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
