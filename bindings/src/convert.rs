@@ -316,7 +316,17 @@ pub(crate) fn event(e: Event) -> FfiEvent {
     match e {
         Event::StateChanged { state: s } => FfiEvent::StateChanged { state: state(s) },
         Event::Connecting { attempt } => FfiEvent::Connecting { attempt },
-        Event::Open { attempt, protocol } => FfiEvent::Open { attempt, protocol },
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => FfiEvent::Open {
+            attempt,
+            protocol,
+            compression,
+            address: address.map(|a| a.to_string()),
+        },
         Event::Message(m) => FfiEvent::Message {
             message: message_out(m),
         },

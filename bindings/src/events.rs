@@ -101,6 +101,10 @@ pub enum FfiEvent {
     Open {
         attempt: u32,
         protocol: Option<String>,
+        /// The negotiated extension, or `None` when uncompressed.
+        compression: Option<String>,
+        /// `ip:port` the link connected to.
+        address: Option<String>,
     },
     Message {
         message: FfiMessage,

@@ -91,10 +91,7 @@ fn client(url: &str, opts: &Options) -> Result<Client, wstether::Error> {
         client_no_context_takeover: opts.client_no_context_takeover,
         ..Compression::default()
     };
-    // The builder takes no compression option yet (issue 14): then this becomes
-    // `builder.compression(compression)`.
-    let _ = compression;
-    builder.build()
+    builder.compression(compression).build()
 }
 
 /// Run one connection to `url`: echo every message, return the first text message received

@@ -306,6 +306,13 @@ impl ClientBuilder {
         self
     }
 
+    /// permessage-deflate (RFC 7692): offered by default with 12-bit windows;
+    /// [`Compression::disabled()`](crate::Compression::disabled) turns it off.
+    pub fn compression(mut self, compression: crate::Compression) -> Self {
+        self.config.compression = compression;
+        self
+    }
+
     /// Add a static handshake header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));

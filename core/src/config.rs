@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::backoff::Backoff;
+use crate::deflate::Compression;
 use crate::error::Error;
 use crate::event::Message;
 use crate::heartbeat::{Heartbeat, PongMatch};
@@ -112,6 +113,7 @@ pub struct Config {
     pub(crate) host_key: String,
     pub(crate) protocols: Vec<String>,
     pub(crate) protocol_required: bool,
+    pub(crate) compression: Compression,
     pub(crate) headers: Headers,
     pub(crate) auth: Option<Arc<dyn AuthProvider>>,
     pub(crate) connect_timeout: Duration,
@@ -141,6 +143,7 @@ impl Config {
             url,
             protocols: Vec::new(),
             protocol_required: false,
+            compression: Compression::default(),
             headers: Vec::new(),
             auth: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -170,6 +173,7 @@ impl Config {
         for (name, value) in &self.headers {
             check_header(name, value)?;
         }
+        self.compression.validate()?;
         for p in &self.protocols {
             if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
                 return Err(Error::InvalidHeader {
@@ -270,6 +274,7 @@ impl fmt::Debug for Config {
             .field("url", &self.redacted_url())
             .field("protocols", &self.protocols)
             .field("protocol_required", &self.protocol_required)
+            .field("compression", &self.compression)
             .field("headers", &headers)
             .field("auth", &self.auth.as_ref().map(|_| "provider"))
             .field("connect_timeout", &self.connect_timeout)

@@ -2,6 +2,7 @@
 //! `connect_timeout`,
 //! ending in an open socket or a typed [`Cause`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::panic::AssertUnwindSafe;
@@ -12,6 +13,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{AuthRequest, Config};
+use crate::deflate::Params;
 use crate::event::Cause;
 use crate::{redact, upgrade};
 
@@ -24,6 +26,10 @@ pub(crate) struct Link {
     /// Bytes that arrived behind the `101` response: the start of the first frames.
     pub leftover: Vec<u8>,
     pub protocol: Option<String>,
+    /// permessage-deflate as negotiated.
+    pub compression: Option<Params>,
+    /// The address connected to.
+    pub address: Option<SocketAddr>,
 }
 
 /// Make one attempt. Dropping the future abandons it and closes any half-made socket.
@@ -60,6 +66,7 @@ async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link
     let tcp = timeout_at(deadline, tcp_connect(&config.url))
         .await
         .map_err(|_| Cause::ConnectTimeout)??;
+    let address = tcp.peer_addr().ok();
     let mut transport = timeout_at(deadline, secure(&config.url, config.tls.as_ref(), tcp))
         .await
         .map_err(|_| Cause::ConnectTimeout)??;
@@ -68,6 +75,7 @@ async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link
         headers,
         protocols: &config.protocols,
         protocol_required: config.protocol_required,
+        compression: &config.compression,
     };
     let accepted = timeout_at(deadline, upgrade::perform(&mut transport, &offer))
         .await
@@ -82,6 +90,8 @@ async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link
         transport,
         leftover: accepted.leftover,
         protocol: accepted.protocol,
+        compression: accepted.compression,
+        address,
     })
 }
 

@@ -29,10 +29,11 @@ use tracing::warn;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connect::Transport;
+use crate::deflate::{Deflater, Inflater};
 use crate::error::Error;
 use crate::event::{Event, Message, State};
 use crate::heartbeat::PongMatch;
-use crate::machine::{Action, Command, End, Fault, Inbound, Machine, Ping, Shut};
+use crate::machine::{Action, Command, End, Fault, Inbound, Machine, Opened, Ping, Shut};
 use crate::outbox::{Outbox, Sealed};
 use crate::stats::Counters;
 use crate::time::Time;
@@ -40,6 +41,9 @@ use crate::wire::{Decoded, Decoder, Encoder, Violation};
 
 /// Most frames decoded under one hold of the lock before writes and timers get a look.
 const READ_SPAN: usize = 512;
+/// A link with no data messages for this long lets its compressor state go (about 300 KiB
+/// at 12-bit windows, down to the two 4 KiB windows), so an idle link stays small.
+const COMPRESSION_QUIET: Duration = Duration::from_secs(10);
 /// Encoded bytes kept ahead of the socket; the rest waits in the outbox (where it counts as
 /// queued, and where the outbox's limits push back on senders).
 const WRITE_AHEAD: usize = 256 * 1024;
@@ -147,6 +151,11 @@ struct Link {
     serving: bool,
     /// Bytes were written since the last completed flush.
     unflushed: bool,
+    /// Compression state may be held (a compressed link carried data since its last release),
+    /// and when a data message last went either way.
+    compression_live: bool,
+    last_traffic: Time,
+    compressed: bool,
     read_waker: Waker,
     write_waker: Waker,
 }
@@ -302,10 +311,19 @@ impl Engine {
     pub fn attempt_done(&mut self, result: Result<crate::connect::Link, crate::event::Cause>) {
         let now = self.clock.now();
         let result = result.map(|link| {
+            let opened = Opened {
+                protocol: link.protocol,
+                compression: link.compression.as_ref().map(|p| p.to_string()),
+                address: link.address,
+            };
+            let (inflater, deflater) = match &link.compression {
+                Some(params) => (Some(Inflater::new(params)), Some(Deflater::new(params))),
+                None => (None, None),
+            };
             self.link = Some(Link {
                 transport: link.transport,
-                decoder: Decoder::new(self.config.max_message_size, &link.leftover),
-                encoder: Encoder::new(rand::random()),
+                decoder: Decoder::new(self.config.max_message_size, &link.leftover, inflater),
+                encoder: Encoder::new(rand::random(), deflater),
                 out: BytesMut::new(),
                 in_flight: VecDeque::new(),
                 encoded: 0,
@@ -317,10 +335,13 @@ impl Engine {
                 shutting: false,
                 serving: false,
                 unflushed: false,
+                compression_live: false,
+                last_traffic: now,
+                compressed: link.compression.is_some(),
                 read_waker: Waker::from(self.read_slot.clone()),
                 write_waker: Waker::from(self.write_slot.clone()),
             });
-            link.protocol
+            opened
         });
         self.machine.attempt_done(now, result);
         self.drive(now, READ_SPAN);
@@ -476,10 +497,12 @@ impl Engine {
             .as_ref()
             .filter(|l| l.watches_stall())
             .map(|l| l.stall_at);
-        match (machine, stall) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let quiet = self
+            .link
+            .as_ref()
+            .filter(|l| l.compression_live)
+            .map(|l| l.last_traffic + COMPRESSION_QUIET);
+        [machine, stall, quiet].into_iter().flatten().min()
     }
 
     /// Called after entries from threads other than the driver: wake it if it has work, or if
@@ -715,6 +738,7 @@ impl Engine {
                             continue;
                         }
                     }
+                    link.note_traffic(now);
                     self.unpublished_in.0 += 1;
                     self.unpublished_in.1 += message.len() as u64;
                     if self.consumer != Consumer::Gone {
@@ -756,9 +780,14 @@ impl Engine {
     /// Report bytes read to the machine and fire its timers and the write-stall check.
     fn handle_timers(&mut self, now: Time) -> bool {
         let mut moved = false;
-        if let Some(link) = self.link.as_ref() {
+        if let Some(link) = self.link.as_mut() {
             if let Some(at) = link.last_read {
                 self.machine.activity(at);
+            }
+            if link.compression_live && now >= link.last_traffic + COMPRESSION_QUIET {
+                link.decoder.release_compression();
+                link.encoder.release_compression();
+                link.compression_live = false;
             }
             if link.watches_stall() && now >= link.stall_at {
                 self.machine.lost(now, Fault::WriteStalled);
@@ -784,6 +813,7 @@ impl Engine {
                     break;
                 };
                 encode_message(link, message);
+                link.note_traffic(now);
                 moved = true;
             }
         }
@@ -937,6 +967,12 @@ impl Engine {
 }
 
 impl Link {
+    /// A data message went in or out: compression state is (or may be) held.
+    fn note_traffic(&mut self, now: Time) {
+        self.last_traffic = now;
+        self.compression_live = self.compressed;
+    }
+
     /// A write is blocked on an open link (a closing or shut link has the machine's deadline).
     fn watches_stall(&self) -> bool {
         self.blocked.is_some() && !self.closing && !self.shutting

@@ -354,6 +354,11 @@ pub enum Event {
         attempt: u32,
         /// Subprotocol the server chose.
         protocol: Option<String>,
+        /// The extension the server accepted, as negotiated (e.g. `permessage-deflate;
+        /// server_max_window_bits=12`); `None` when messages travel uncompressed.
+        compression: Option<String>,
+        /// The address the link connected to (after DNS, not through a proxy's).
+        address: Option<std::net::SocketAddr>,
     },
     /// A message arrived.
     Message(Message),

@@ -19,6 +19,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::deflate::{Deflater, Inflater};
 use crate::error::Error;
 use crate::event::Cause;
 use crate::wire::{Decoded, Decoder, Encoder};
@@ -37,6 +38,8 @@ pub struct ProbeOptions {
     pub extra_root_pem: Option<String>,
     /// Protocol pings sent once the link is open.
     pub pings: u32,
+    /// The compression offered (a client's default unless changed).
+    pub compression: crate::Compression,
     /// How long each ping waits for its pong.
     pub ping_timeout: Duration,
 }
@@ -49,6 +52,7 @@ impl Default for ProbeOptions {
             connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
             extra_root_pem: None,
             pings: 3,
+            compression: crate::Compression::default(),
             ping_timeout: Duration::from_secs(2),
         }
     }
@@ -84,6 +88,8 @@ pub struct ProbeReport {
     pub headers: Headers,
     /// Subprotocol the server chose.
     pub protocol: Option<String>,
+    /// The extension the server accepted (`permessage-deflate; ...`).
+    pub compression: Option<String>,
     /// TLS details, for `wss://`.
     pub tls: Option<TlsInfo>,
     /// Round trip of each ping sent; `None` when its pong did not come in time.
@@ -271,6 +277,7 @@ async fn open(
         headers: &options.headers,
         protocols: &options.protocols,
         protocol_required: false,
+        compression: &options.compression,
     };
     let upgrade = upgrade::perform(&mut transport, &offer).await;
     report.handshake_time = Some(upgrading.elapsed());
@@ -284,10 +291,15 @@ async fn open(
     }
     let accepted = upgrade.outcome?;
     report.protocol = accepted.protocol;
+    report.compression = accepted.compression.as_ref().map(|p| p.to_string());
+    let (inflater, deflater) = match &accepted.compression {
+        Some(params) => (Some(Inflater::new(params)), Some(Deflater::new(params))),
+        None => (None, None),
+    };
     Ok(ProbeLink {
         transport,
-        decoder: Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, &accepted.leftover),
-        encoder: Encoder::new(rand::random()),
+        decoder: Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, &accepted.leftover, inflater),
+        encoder: Encoder::new(rand::random(), deflater),
     })
 }
 

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use url::Url;
 
+use crate::deflate::{self, Compression, Params};
 use crate::event::Cause;
 use crate::policy;
 
@@ -29,6 +30,8 @@ pub(crate) struct Offer<'a> {
     pub protocols: &'a [String],
     /// Whether the server must select one of `protocols`.
     pub protocol_required: bool,
+    /// The compression to offer (nothing is offered when it is disabled).
+    pub compression: &'a Compression,
 }
 
 /// The status and headers of the server's answer (values as sent: the caller redacts).
@@ -55,6 +58,8 @@ impl Head {
 pub(crate) struct Accepted {
     /// The subprotocol the server selected.
     pub protocol: Option<String>,
+    /// permessage-deflate as the server accepted it.
+    pub compression: Option<Params>,
     /// Bytes that arrived behind the response head: the start of the first frames.
     pub leftover: Vec<u8>,
 }
@@ -80,8 +85,9 @@ where
             }
         }
     };
-    let outcome = check(&head, &key, offer).map(|protocol| Accepted {
+    let outcome = check(&head, &key, offer).map(|(protocol, compression)| Accepted {
         protocol,
+        compression,
         leftover: buf[len..].to_vec(),
     });
     Upgrade {
@@ -146,6 +152,11 @@ pub(crate) fn request(offer: &Offer<'_>, key: &str) -> Vec<u8> {
         "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
     );
+    if let Some(extensions) = deflate::offer(offer.compression) {
+        head.push_str("Sec-WebSocket-Extensions: ");
+        head.push_str(&extensions);
+        head.push_str("\r\n");
+    }
     if !offer.protocols.is_empty() {
         head.push_str("Sec-WebSocket-Protocol: ");
         head.push_str(&offer.protocols.join(", "));
@@ -193,8 +204,13 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, Cause> {
     Ok(Some((head, len)))
 }
 
-/// Whether `head` accepts the upgrade offered with `key`: the selected subprotocol, or why not.
-pub(crate) fn check(head: &Head, key: &str, offer: &Offer<'_>) -> Result<Option<String>, Cause> {
+/// Whether `head` accepts the upgrade offered with `key`: the selected subprotocol and the
+/// accepted compression, or why not.
+pub(crate) fn check(
+    head: &Head,
+    key: &str,
+    offer: &Offer<'_>,
+) -> Result<(Option<String>, Option<Params>), Cause> {
     if head.status != 101 {
         let retry_after = head.get("retry-after").and_then(policy::parse_retry_after);
         return Err(Cause::HandshakeRejected {
@@ -235,26 +251,42 @@ pub(crate) fn check(head: &Head, key: &str, offer: &Offer<'_>) -> Result<Option<
             ))
         }
     }
-    if let Some(ext) = head
-        .get("sec-websocket-extensions")
+    // Every Sec-WebSocket-Extensions header counts: a server may split its answer.
+    let extensions: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
-    {
+        .collect();
+    let compression = if extensions.is_empty() {
+        None
+    } else if offer.compression.enabled {
+        let answer = extensions.join(", ");
+        Some(deflate::accept(offer.compression, &answer).map_err(Cause::Incompatible)?)
+    } else {
         return Err(Cause::Incompatible(format!(
-            "the server enabled extension {ext:?}, which was not offered"
+            "the server enabled extension {:?}, which was not offered",
+            extensions.join(", ")
         )));
-    }
-    match head.get("sec-websocket-protocol").filter(|v| !v.is_empty()) {
-        Some(p) if offer.protocols.iter().any(|o| o == p) => Ok(Some(p.to_string())),
-        Some(p) => Err(Cause::Incompatible(format!(
-            "the server selected subprotocol {p:?}, which was not offered (offered: {})",
-            offered(offer.protocols)
-        ))),
-        None if offer.protocol_required => Err(Cause::Incompatible(format!(
-            "the server selected none of the offered subprotocols ({}) and one is required",
-            offered(offer.protocols)
-        ))),
-        None => Ok(None),
-    }
+    };
+    let protocol = match head.get("sec-websocket-protocol").filter(|v| !v.is_empty()) {
+        Some(p) if offer.protocols.iter().any(|o| o == p) => Some(p.to_string()),
+        Some(p) => {
+            return Err(Cause::Incompatible(format!(
+                "the server selected subprotocol {p:?}, which was not offered (offered: {})",
+                offered(offer.protocols)
+            )))
+        }
+        None if offer.protocol_required => {
+            return Err(Cause::Incompatible(format!(
+                "the server selected none of the offered subprotocols ({}) and one is required",
+                offered(offer.protocols)
+            )))
+        }
+        None => None,
+    };
+    Ok((protocol, compression))
 }
 
 fn offered(protocols: &[String]) -> String {
@@ -270,6 +302,13 @@ mod tests {
     use super::*;
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    static NO_COMPRESSION: Compression = Compression {
+        enabled: false,
+        client_max_window_bits: None,
+        server_max_window_bits: None,
+        client_no_context_takeover: false,
+        server_no_context_takeover: false,
+    };
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
     fn offer<'a>(url: &'a Url, protocols: &'a [String], required: bool) -> Offer<'a> {
@@ -278,6 +317,7 @@ mod tests {
             headers: &[],
             protocols,
             protocol_required: required,
+            compression: &NO_COMPRESSION,
         }
     }
 
@@ -299,6 +339,7 @@ mod tests {
             headers: &headers,
             protocols: &protocols,
             protocol_required: false,
+            compression: &NO_COMPRESSION,
         };
         let text = String::from_utf8(request(&o, KEY)).unwrap();
         assert!(text.starts_with("GET /chat?room=7 HTTP/1.1\r\nHost: [::1]:9001\r\n"));
@@ -314,7 +355,7 @@ mod tests {
     /// Parse a complete head and check it: what `perform` does after the exchange.
     fn parse_response(buf: &[u8], key: &str, o: &Offer<'_>) -> Result<Option<String>, Cause> {
         let (head, _) = parse_head(buf)?.expect("complete head");
-        check(&head, key, o)
+        check(&head, key, o).map(|(protocol, _)| protocol)
     }
 
     #[test]
@@ -327,7 +368,7 @@ mod tests {
         bytes.extend_from_slice(b"\x81\x02hi");
         let (head, len) = parse_head(&bytes).unwrap().unwrap();
         assert_eq!(len, head_len);
-        assert_eq!(check(&head, KEY, &o), Ok(None));
+        assert_eq!(check(&head, KEY, &o), Ok((None, None)));
     }
 
     #[test]
@@ -372,6 +413,38 @@ mod tests {
     }
 
     #[test]
+    fn compression_is_offered_and_its_answer_checked() {
+        let url = Url::parse("ws://h/").unwrap();
+        let on = Compression::default();
+        let o = Offer {
+            compression: &on,
+            ..offer(&url, &[], false)
+        };
+        let request = String::from_utf8(request(&o, KEY)).unwrap();
+        assert!(
+            request.contains("Sec-WebSocket-Extensions: permessage-deflate"),
+            "{request}"
+        );
+        // The answer may come in two headers; both count.
+        let split = ok_response(
+            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12\r\n\
+             Sec-WebSocket-Extensions: \r\n",
+        );
+        let (head, _) = parse_head(&split).unwrap().unwrap();
+        let (_, params) = check(&head, KEY, &o).unwrap();
+        assert_eq!(params.unwrap().server_max_window_bits, 12);
+        // An answer outside the offer is terminal.
+        let bad = ok_response(
+            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=15\r\n",
+        );
+        let (head, _) = parse_head(&bad).unwrap().unwrap();
+        assert!(matches!(check(&head, KEY, &o), Err(Cause::Incompatible(_))));
+        // No extension in the answer: open uncompressed.
+        let (head, _) = parse_head(&ok_response("")).unwrap().unwrap();
+        assert_eq!(check(&head, KEY, &o), Ok((None, None)));
+    }
+
+    #[test]
     fn bad_101_answers_are_refused() {
         let url = Url::parse("ws://h/").unwrap();
         let o = offer(&url, &[], false);
@@ -383,6 +456,7 @@ mod tests {
         ));
         let no_upgrade = format!("HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: {ACCEPT}\r\n\r\n");
         assert!(parse_response(no_upgrade.as_bytes(), KEY, &o).is_err());
+        // An extension that was never offered (compression off here).
         let ext = ok_response("Sec-WebSocket-Extensions: permessage-deflate\r\n");
         assert!(matches!(
             parse_response(&ext, KEY, &o),

@@ -31,7 +31,14 @@ export interface Cause {
 /** `connecting`: an attempt begins. */
 export interface ConnectingInfo { attempt: number }
 /** `open`: the link is open. */
-export interface OpenInfo { attempt: number, protocol: string | null }
+export interface OpenInfo {
+  attempt: number
+  protocol: string | null
+  /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
+  compression: string | null
+  /** `ip:port` the link connected to, or null. */
+  address: string | null
+}
 /** `close`: an open link ended. */
 export interface CloseInfo { code: number, reason: string, initiator: 'local' | 'remote' | 'network', willReconnect: boolean }
 /** `reconnecting`: waiting `delayMs` before attempt number `attempt`. */

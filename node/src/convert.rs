@@ -259,12 +259,25 @@ fn event_object(env: &Env, ev: Event) -> napi::Result<Object<'_>> {
             o.set("type", "connecting")?;
             o.set("attempt", attempt)?;
         }
-        Event::Open { attempt, protocol } => {
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => {
             o.set("type", "open")?;
             o.set("attempt", attempt)?;
             match protocol {
                 Some(p) => o.set("protocol", p)?,
                 None => o.set("protocol", Null)?,
+            }
+            match compression {
+                Some(c) => o.set("compression", c)?,
+                None => o.set("compression", Null)?,
+            }
+            match address {
+                Some(a) => o.set("address", a.to_string())?,
+                None => o.set("address", Null)?,
             }
         }
         Event::Message(m) => {

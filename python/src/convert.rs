@@ -157,11 +157,18 @@ pub(crate) fn event_to_py<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound
         Event::Connecting { attempt } => {
             Bound::new(py, events::Connecting { attempt: *attempt })?.into_any()
         }
-        Event::Open { attempt, protocol } => Bound::new(
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => Bound::new(
             py,
             events::Open {
                 attempt: *attempt,
                 protocol: protocol.clone(),
+                compression: compression.clone(),
+                address: address.map(|a| a.to_string()),
             },
         )?
         .into_any(),

@@ -64,6 +64,10 @@ impl Connecting {
 pub struct Open {
     pub attempt: u32,
     pub protocol: Option<String>,
+    /// The negotiated extension (`"permessage-deflate; ..."`), or None.
+    pub compression: Option<String>,
+    /// `"ip:port"` the link connected to, or None.
+    pub address: Option<String>,
 }
 
 #[pymethods]

@@ -49,6 +49,12 @@ class Open:
     def attempt(self) -> int: ...
     @property
     def protocol(self) -> Optional[str]: ...
+    @property
+    def compression(self) -> Optional[str]:
+        """The negotiated extension (``"permessage-deflate; ..."``), or None when uncompressed."""
+    @property
+    def address(self) -> Optional[str]:
+        """``"ip:port"`` the link connected to, or None."""
 
 @final
 class Message:

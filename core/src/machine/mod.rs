@@ -67,6 +67,17 @@ pub(crate) enum Command {
     NetworkChanged,
 }
 
+/// What a successful attempt reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Opened {
+    /// The subprotocol the server selected.
+    pub protocol: Option<String>,
+    /// The negotiated extension, as it describes itself.
+    pub compression: Option<String>,
+    /// The address connected to.
+    pub address: Option<std::net::SocketAddr>,
+}
+
 /// A frame of the open link that matters to the machine (data goes straight to the app).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Inbound {
@@ -373,14 +384,13 @@ impl Machine {
         }
     }
 
-    /// The attempt started by `Action::Connect` ended: open (with the subprotocol the server
-    /// selected), or failed.
-    pub fn attempt_done(&mut self, now: Time, result: Result<Option<String>, Cause>) {
+    /// The attempt started by `Action::Connect` ended: open (with what it negotiated), or failed.
+    pub fn attempt_done(&mut self, now: Time, result: Result<Opened, Cause>) {
         if !matches!(self.phase, Phase::Connecting) {
             return;
         }
         match result {
-            Ok(protocol) => self.opened(now, protocol),
+            Ok(opened) => self.opened(now, opened),
             Err(cause) => self.attempt_failed(now, cause),
         }
     }
@@ -571,7 +581,7 @@ impl Machine {
     }
 
     /// The attempt succeeded: the link is open; the greeting goes first.
-    fn opened(&mut self, now: Time, protocol: Option<String>) {
+    fn opened(&mut self, now: Time, opened: Opened) {
         self.refreshed_auth = false;
         self.down_since = None;
         let liveness = self
@@ -586,10 +596,12 @@ impl Machine {
         }));
         self.push(Action::CountOpen);
         self.transition(State::Open, "handshake complete".into());
-        info!(target: "wstether", url = %self.settings.log_url, attempt = self.attempt, protocol = ?protocol, "open");
+        info!(target: "wstether", url = %self.settings.log_url, attempt = self.attempt, protocol = ?opened.protocol, compression = ?opened.compression, address = ?opened.address, "open");
         self.push(Action::Emit(Event::Open {
             attempt: self.attempt,
-            protocol,
+            protocol: opened.protocol,
+            compression: opened.compression,
+            address: opened.address,
         }));
         self.push(Action::Greet {
             within: self.settings.connect_timeout,

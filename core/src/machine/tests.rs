@@ -137,7 +137,7 @@ impl Sim {
     fn open(&mut self) {
         assert!(self.connecting, "no attempt in flight");
         self.connecting = false;
-        self.m.attempt_done(self.now, Ok(None));
+        self.m.attempt_done(self.now, Ok(Opened::default()));
         self.drain();
     }
 

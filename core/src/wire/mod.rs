@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpC
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::deflate::{Deflater, InflateError, Inflater};
 use crate::event::Message;
 
 /// Most bytes a control frame may carry (RFC 6455 §5.5).
@@ -55,6 +56,9 @@ impl Violation {
 #[derive(Debug)]
 struct Partial {
     text: bool,
+    /// Its frames carry compressed data (RSV1 on the first); `payload` holds what they
+    /// inflated to.
+    compressed: bool,
     payload: BytesMut,
     /// How much of `payload` is known to be valid UTF-8 (text only): an invalid sequence fails
     /// the message at the fragment that carries it, not at its end.
@@ -71,6 +75,10 @@ pub(crate) struct Decoder {
     /// The payload length of the frame whose header is at the front of `input`, when known and
     /// not yet complete: the reader sizes its next read from it.
     awaiting: usize,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
+    /// Reused output of inflating.
+    inflated: Vec<u8>,
 }
 
 /// Smallest read buffer; also what an idle link keeps.
@@ -79,9 +87,10 @@ const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 64 * 1024;
 
 impl Decoder {
-    /// A decoder that refuses messages over `max_message_size` bytes (1009), starting with
-    /// `leftover` (bytes that arrived behind the upgrade response).
-    pub fn new(max_message_size: usize, leftover: &[u8]) -> Decoder {
+    /// A decoder that refuses messages over `max_message_size` bytes (1009, the inflated size
+    /// when compressed), starting with `leftover` (bytes that arrived behind the upgrade
+    /// response), inflating with `inflater` when permessage-deflate was negotiated.
+    pub fn new(max_message_size: usize, leftover: &[u8], inflater: Option<Inflater>) -> Decoder {
         let mut input = BytesMut::with_capacity(MIN_READ.max(leftover.len()));
         input.extend_from_slice(leftover);
         Decoder {
@@ -89,7 +98,17 @@ impl Decoder {
             partial: None,
             max_message_size,
             awaiting: 0,
+            inflater,
+            inflated: Vec::new(),
         }
+    }
+
+    /// Free the inflater's state for a link gone quiet (its window stays).
+    pub fn release_compression(&mut self) {
+        if let Some(inflater) = self.inflater.as_mut() {
+            inflater.release();
+        }
+        self.inflated = Vec::new();
     }
 
     /// Room for the next read: enough for the frame being awaited (so a large payload arrives in
@@ -130,18 +149,38 @@ impl Decoder {
             if header.mask.is_some() {
                 return Err(Violation::protocol("the server masked a frame"));
             }
-            if header.rsv1 || header.rsv2 || header.rsv3 {
+            if header.rsv2 || header.rsv3 {
                 return Err(Violation::protocol(
                     "reserved bits set without a negotiated extension",
                 ));
+            }
+            // RSV1 marks a compressed message: only on its first frame, only when negotiated.
+            if header.rsv1 {
+                let first_data = matches!(header.opcode, OpCode::Data(d) if d != Data::Continue);
+                if self.inflater.is_none() {
+                    return Err(Violation::protocol(
+                        "reserved bits set without a negotiated extension",
+                    ));
+                }
+                if !first_data {
+                    return Err(Violation::protocol(
+                        "RSV1 set on a control frame or a continuation",
+                    ));
+                }
             }
             if control && (length as usize > MAX_CONTROL_PAYLOAD || !header.is_final) {
                 return Err(Violation::protocol(
                     "control frame fragmented or over 125 bytes",
                 ));
             }
+            // A compressed frame's size says nothing of what it inflates to: that is bounded
+            // while inflating.
+            let compressed = header.rsv1 || self.partial.as_ref().is_some_and(|p| p.compressed);
             let buffered = self.partial.as_ref().map_or(0, |p| p.payload.len());
-            if !control && length.saturating_add(buffered as u64) > self.max_message_size as u64 {
+            if !control
+                && !compressed
+                && length.saturating_add(buffered as u64) > self.max_message_size as u64
+            {
                 return Err(Violation {
                     code: 1009,
                     detail: format!(
@@ -177,57 +216,86 @@ impl Decoder {
             OpCode::Control(Control::Reserved(op)) | OpCode::Data(Data::Reserved(op)) => {
                 Err(Violation::protocol(format!("reserved opcode {op}")))
             }
-            OpCode::Data(Data::Continue) => {
-                let Some(partial) = self.partial.as_mut() else {
-                    return Err(Violation::protocol(
-                        "continuation frame without a message to continue",
-                    ));
-                };
-                partial.payload.extend_from_slice(&payload);
-                if partial.text {
-                    check_utf8(partial, header.is_final)?;
+            OpCode::Data(data) => {
+                let first = data != Data::Continue;
+                match (&self.partial, first) {
+                    (None, false) => {
+                        return Err(Violation::protocol(
+                            "continuation frame without a message to continue",
+                        ))
+                    }
+                    (Some(_), true) => {
+                        return Err(Violation::protocol(
+                            "new data frame while a fragmented message is incomplete",
+                        ))
+                    }
+                    _ => {}
+                }
+                if first && header.is_final && !header.rsv1 {
+                    // The common case: a whole message in one frame, handed out without a copy.
+                    return Ok(Some(Decoded::Message(finish(data == Data::Text, payload)?)));
+                }
+                let partial = self.partial.get_or_insert_with(|| Partial {
+                    text: data == Data::Text,
+                    compressed: header.rsv1,
+                    payload: BytesMut::new(),
+                    valid_up_to: 0,
+                });
+                if partial.compressed {
+                    // The whole message inflates into `inflated`, so the limit counts it all
+                    // (and, with context takeover, the window sees it all).
+                    let inflater = self.inflater.as_mut().expect("checked in decode");
+                    inflater
+                        .inflate(
+                            &payload,
+                            header.is_final,
+                            self.max_message_size,
+                            &mut self.inflated,
+                        )
+                        .map_err(inflate_violation)?;
+                    if partial.text {
+                        check_utf8(&self.inflated, &mut partial.valid_up_to, header.is_final)?;
+                    }
+                } else {
+                    partial.payload.extend_from_slice(&payload);
+                    if partial.text {
+                        check_utf8(&partial.payload, &mut partial.valid_up_to, header.is_final)?;
+                    }
                 }
                 if !header.is_final {
                     return Ok(None);
                 }
-                let partial = self.partial.take().expect("checked above");
-                Ok(Some(Decoded::Message(finish(
-                    partial.text,
-                    partial.payload,
-                )?)))
-            }
-            OpCode::Data(data) => {
-                if self.partial.is_some() {
-                    return Err(Violation::protocol(
-                        "new data frame while a fragmented message is incomplete",
-                    ));
-                }
-                let text = matches!(data, Data::Text);
-                if header.is_final {
-                    return Ok(Some(Decoded::Message(finish(text, payload)?)));
-                }
-                let mut partial = Partial {
-                    text,
-                    payload,
-                    valid_up_to: 0,
+                let partial = self.partial.take().expect("set above");
+                let payload = if partial.compressed {
+                    let whole = BytesMut::from(&self.inflated[..]);
+                    self.inflated.clear();
+                    whole
+                } else {
+                    partial.payload
                 };
-                if text {
-                    check_utf8(&mut partial, false)?;
-                }
-                self.partial = Some(partial);
-                Ok(None)
+                Ok(Some(Decoded::Message(finish(partial.text, payload)?)))
             }
         }
     }
 }
 
-/// Extend the known-valid prefix of a text message; an invalid sequence fails at once, an
-/// incomplete one at the end only if the message ends there.
-fn check_utf8(partial: &mut Partial, last: bool) -> Result<(), Violation> {
-    let rest = &partial.payload[partial.valid_up_to..];
-    match std::str::from_utf8(rest) {
-        Ok(_) => partial.valid_up_to = partial.payload.len(),
-        Err(e) if e.error_len().is_none() && !last => partial.valid_up_to += e.valid_up_to(),
+fn inflate_violation(e: InflateError) -> Violation {
+    let code = match e {
+        InflateError::TooLarge { .. } => 1009,
+        InflateError::Corrupt(_) => 1007,
+    };
+    Violation {
+        code,
+        detail: e.to_string(),
+    }
+}
+
+/// Extend the known-valid prefix (`valid_up_to`) of a text message's bytes so far; an invalid
+/// sequence fails at once, an incomplete one at the end only if the message ends there.
+fn check_utf8(bytes: &[u8], valid_up_to: &mut usize, last: bool) -> Result<(), Violation> {
+    match std::str::from_utf8(&bytes[*valid_up_to..]) {
+        Ok(_) => *valid_up_to = bytes.len(),
+        Err(e) if e.error_len().is_none() && !last => *valid_up_to += e.valid_up_to(),
         Err(_) => return Err(invalid_utf8()),
     }
     Ok(())
@@ -279,10 +347,18 @@ pub(crate) fn close_code_may_be_sent(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
+/// Messages shorter than this go uncompressed even when permessage-deflate is on: compressing
+/// a few dozen bytes costs microseconds and saves a handful of bytes.
+pub(crate) const MIN_COMPRESS: usize = 128;
+
 /// Turns outgoing messages and control frames into masked frames.
 pub(crate) struct Encoder {
     /// Masking keys must be unpredictable (RFC 6455 §10.3): a CSPRNG seeded from the OS.
     keys: StdRng,
+    /// permessage-deflate, when negotiated.
+    deflater: Option<Deflater>,
+    /// Reused output of compressing.
+    compressed: Vec<u8>,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -292,19 +368,38 @@ impl std::fmt::Debug for Encoder {
 }
 
 impl Encoder {
-    /// An encoder whose masking keys come from `seed` (the driver takes it from the OS).
-    pub fn new(seed: [u8; 32]) -> Encoder {
+    /// An encoder whose masking keys come from `seed` (the driver takes it from the OS),
+    /// compressing with `deflater` when permessage-deflate was negotiated.
+    pub fn new(seed: [u8; 32], deflater: Option<Deflater>) -> Encoder {
         Encoder {
             keys: StdRng::from_seed(seed),
+            deflater,
+            compressed: Vec::new(),
         }
     }
 
-    /// Append a data message as one frame.
+    /// Free the compressor's state for a link gone quiet (its window stays).
+    pub fn release_compression(&mut self) {
+        if let Some(deflater) = self.deflater.as_mut() {
+            deflater.release();
+        }
+        self.compressed = Vec::new();
+    }
+
+    /// Append a data message as one frame, compressed when that is on and worth it.
     pub fn message(&mut self, message: &Message, out: &mut BytesMut) {
         let (opcode, payload) = match message {
             Message::Text(t) => (Data::Text, t.as_bytes()),
             Message::Binary(b) => (Data::Binary, &b[..]),
         };
+        if let Some(deflater) = self.deflater.as_mut() {
+            if payload.len() >= MIN_COMPRESS && deflater.compress(payload, &mut self.compressed) {
+                let compressed = std::mem::take(&mut self.compressed);
+                self.frame_with(OpCode::Data(opcode), true, &compressed, out);
+                self.compressed = compressed;
+                return;
+            }
+        }
         self.frame(OpCode::Data(opcode), payload, out);
     }
 
@@ -334,11 +429,15 @@ impl Encoder {
     }
 
     fn frame(&mut self, opcode: OpCode, payload: &[u8], out: &mut BytesMut) {
+        self.frame_with(opcode, false, payload, out);
+    }
+
+    fn frame_with(&mut self, opcode: OpCode, rsv1: bool, payload: &[u8], out: &mut BytesMut) {
         let mut mask = [0u8; 4];
         self.keys.fill_bytes(&mut mask);
         let header = FrameHeader {
             is_final: true,
-            rsv1: false,
+            rsv1,
             rsv2: false,
             rsv3: false,
             opcode,

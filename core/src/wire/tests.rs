@@ -21,7 +21,7 @@ fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn decode_all(bytes: &[u8]) -> Result<Vec<Decoded>, Violation> {
-    let mut d = Decoder::new(1 << 20, bytes);
+    let mut d = Decoder::new(1 << 20, bytes, None);
     let mut out = Vec::new();
     while let Some(item) = d.decode()? {
         out.push(item);
@@ -57,7 +57,7 @@ fn bytes_arriving_one_at_a_time_decode_the_same() {
     let payload = vec![b'x'; 70_000];
     let mut bytes = frame(true, 0x1, &payload);
     bytes.extend(frame(true, 0x1, b"tail"));
-    let mut d = Decoder::new(1 << 20, &[]);
+    let mut d = Decoder::new(1 << 20, &[], None);
     let mut out = Vec::new();
     for chunk in bytes.chunks(997) {
         d.read_buffer().extend_from_slice(chunk);
@@ -72,7 +72,7 @@ fn bytes_arriving_one_at_a_time_decode_the_same() {
 
 #[test]
 fn a_large_frame_sizes_the_next_read() {
-    let mut d = Decoder::new(1 << 20, &frame(true, 0x2, &[0; 100_000])[..20]);
+    let mut d = Decoder::new(1 << 20, &frame(true, 0x2, &[0; 100_000])[..20], None);
     assert_eq!(d.decode(), Ok(None));
     let room = {
         let b = d.read_buffer();
@@ -89,7 +89,7 @@ fn invalid_utf8_fails_at_the_fragment_that_carries_it() {
     bytes.extend(frame(true, 0x0, &word[3..]));
     assert_eq!(decode_all(&bytes).unwrap(), [text("κόσμε")]);
     // ...but a byte that can never be UTF-8 fails before the message ends.
-    let mut d = Decoder::new(1 << 20, &frame(false, 0x1, b"ok\xff"));
+    let mut d = Decoder::new(1 << 20, &frame(false, 0x1, b"ok\xff"), None);
     assert_eq!(d.decode().unwrap_err().code, 1007);
     // And a message ending inside a character fails too.
     let err = decode_all(&frame(true, 0x1, &word[..3])).unwrap_err();
@@ -153,14 +153,14 @@ fn close_frames() {
 #[test]
 fn an_oversized_message_is_refused_from_its_header_or_its_fragments() {
     // The header alone says it is too big: refused before its payload arrives.
-    let mut d = Decoder::new(1000, &frame(true, 0x2, &[0; 1001])[..4]);
+    let mut d = Decoder::new(1000, &frame(true, 0x2, &[0; 1001])[..4], None);
     assert_eq!(d.decode().unwrap_err().code, 1009);
     let mut bytes = frame(false, 0x2, &[0; 600]);
     bytes.extend(frame(true, 0x0, &[0; 600]));
-    let mut d = Decoder::new(1000, &bytes);
+    let mut d = Decoder::new(1000, &bytes, None);
     assert_eq!(d.decode().unwrap_err().code, 1009);
     // Control frames do not count toward it.
-    let mut d = Decoder::new(10, &frame(true, 0x9, &[0; 100]));
+    let mut d = Decoder::new(10, &frame(true, 0x9, &[0; 100]), None);
     assert!(matches!(d.decode(), Ok(Some(Decoded::Ping(_)))));
 }
 
@@ -186,7 +186,7 @@ fn server_reads(bytes: &[u8]) -> (u8, Vec<u8>) {
 
 #[test]
 fn the_encoder_masks_every_frame_with_a_fresh_key() {
-    let mut e = Encoder::new([7; 32]);
+    let mut e = Encoder::new([7; 32], None);
     for size in [0, 5, 125, 126, 65_535, 65_536, 100_000] {
         let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
         let mut out = BytesMut::new();
@@ -224,4 +224,120 @@ fn wide_masking_matches_the_byte_rule() {
             .collect();
         assert_eq!(fast, slow, "len {len}");
     }
+}
+
+// ----- permessage-deflate --------------------------------------------------------------------
+
+use crate::deflate::Params;
+
+/// What both sides agreed: 12-bit windows, context takeover both ways.
+fn params() -> Params {
+    Params {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 12,
+        client_max_window_bits: 12,
+    }
+}
+
+/// The server's side of `params`: its compressor keeps to the server window.
+fn server_deflater() -> Deflater {
+    let p = params();
+    Deflater::new(&Params {
+        client_max_window_bits: p.server_max_window_bits,
+        client_no_context_takeover: p.server_no_context_takeover,
+        ..p
+    })
+}
+
+fn compressed_frame(fin: bool, opcode: u8, compressed: &[u8]) -> Vec<u8> {
+    let mut f = frame(fin, opcode, compressed);
+    f[0] |= 0x40;
+    f
+}
+
+fn inflating(bytes: &[u8], max: usize) -> Decoder {
+    Decoder::new(max, bytes, Some(Inflater::new(&params())))
+}
+
+#[test]
+fn compressed_messages_whole_and_fragmented_with_context_takeover() {
+    let mut server = server_deflater();
+    let text = r#"{"type":"trade","symbol":"BTC-USD","price":"64123.50","size":"0.013"}"#;
+    let mut bytes = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        assert!(server.compress(text.as_bytes(), &mut out));
+        bytes.extend(compressed_frame(true, 0x1, &out));
+    }
+    // A fragmented compressed message: RSV1 on the first frame only, a ping in between.
+    assert!(server.compress(text.as_bytes(), &mut out));
+    let (a, b) = out.split_at(out.len() / 2);
+    bytes.extend(compressed_frame(false, 0x1, a));
+    bytes.extend(frame(true, 0x9, b"p"));
+    bytes.extend(frame(true, 0x0, b));
+    let mut d = inflating(&bytes, 1 << 20);
+    let mut got = Vec::new();
+    while let Some(item) = d.decode().unwrap() {
+        got.push(item);
+    }
+    assert_eq!(got.len(), 5);
+    assert!(got
+        .iter()
+        .filter(|g| !matches!(g, Decoded::Ping(_)))
+        .all(|g| *g == Decoded::Message(Message::text(text))));
+}
+
+#[test]
+fn rsv1_belongs_on_the_first_frame_of_a_data_message_only() {
+    let mut cont = frame(false, 0x1, b"a");
+    cont.extend(compressed_frame(true, 0x0, b"b"));
+    assert_eq!(inflating(&cont, 1 << 20).decode().unwrap_err().code, 1002);
+    let ping = compressed_frame(true, 0x9, b"");
+    assert_eq!(inflating(&ping, 1 << 20).decode().unwrap_err().code, 1002);
+    // Corrupt deflate data.
+    let junk = compressed_frame(true, 0x2, &[0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(inflating(&junk, 1 << 20).decode().unwrap_err().code, 1007);
+}
+
+#[test]
+fn a_deflate_bomb_is_refused_with_1009_while_inflating() {
+    // 64 MiB of zeros compresses to a few tens of kilobytes: far under any frame limit.
+    let mut server = server_deflater();
+    let mut out = Vec::new();
+    assert!(server.compress(&vec![0u8; 64 << 20], &mut out));
+    assert!(out.len() < 256 * 1024, "{}", out.len());
+    let bomb = compressed_frame(true, 0x2, &out);
+    let mut d = inflating(&bomb, 1 << 20);
+    let err = d.decode().unwrap_err();
+    assert_eq!(err.code, 1009, "{err:?}");
+    assert!(
+        d.inflated.capacity() <= (1 << 20) + 64 * 1024,
+        "{}",
+        d.inflated.capacity()
+    );
+}
+
+#[test]
+fn the_encoder_compresses_messages_worth_it_and_only_those() {
+    let mut e = Encoder::new([1; 32], Some(Deflater::new(&params())));
+    let big = "x".repeat(1000);
+    let mut out = BytesMut::new();
+    e.message(&Message::text(big.clone()), &mut out);
+    assert_eq!(out[0], 0x80 | 0x40 | 0x1, "FIN, RSV1, text");
+    let (_, payload) = server_reads(&out);
+    assert!(payload.len() < 100, "{}", payload.len());
+    let mut server_side = Inflater::new(&Params {
+        server_max_window_bits: 12,
+        server_no_context_takeover: false,
+        ..params()
+    });
+    let mut inflated = Vec::new();
+    server_side
+        .inflate(&payload, true, 1 << 20, &mut inflated)
+        .unwrap();
+    assert_eq!(inflated, big.as_bytes());
+    let mut small = BytesMut::new();
+    e.message(&Message::text("tiny"), &mut small);
+    assert_eq!(small[0], 0x81, "below the threshold: plain");
 }

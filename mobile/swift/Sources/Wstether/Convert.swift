@@ -199,7 +199,8 @@ enum Convert {
         case let .message(m): return .message(messageIn(m))
         case let .stateChanged(s): return .stateChanged(state(s))
         case let .connecting(attempt): return .connecting(attempt: Int(attempt))
-        case let .open(attempt, proto): return .open(attempt: Int(attempt), protocol: proto)
+        case let .open(attempt, proto, compression, address):
+            return .open(attempt: Int(attempt), protocol: proto, compression: compression, address: address)
         case let .pong(rtt): return .pong(rtt: rtt)
         case let .closed(code, reason, who, again):
             return .closed(code: Int(code), reason: reason, initiator: initiator(who), willReconnect: again)

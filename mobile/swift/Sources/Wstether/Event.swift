@@ -72,7 +72,8 @@ public struct Cause: Sendable, Equatable, CustomStringConvertible {
 public enum Event: Sendable, Equatable {
     case stateChanged(State)
     case connecting(attempt: Int)
-    case open(attempt: Int, protocol: String?)
+    /// `compression`: the negotiated extension, nil when uncompressed; `address`: `ip:port`.
+    case open(attempt: Int, protocol: String?, compression: String?, address: String?)
     case message(Message)
     case pong(rtt: TimeInterval)
     case closed(code: Int, reason: String, initiator: Initiator, willReconnect: Bool)

@@ -203,7 +203,7 @@ internal object Convert {
         is FfiEvent.Message -> Event.Message(messageIn(e.message))
         is FfiEvent.StateChanged -> Event.StateChanged(state(e.state))
         is FfiEvent.Connecting -> Event.Connecting(e.attempt.toInt())
-        is FfiEvent.Open -> Event.Open(e.attempt.toInt(), e.protocol)
+        is FfiEvent.Open -> Event.Open(e.attempt.toInt(), e.protocol, e.compression, e.address)
         is FfiEvent.Pong -> Event.Pong(e.rttSecs.seconds)
         is FfiEvent.Closed -> Event.Closed(e.code.toInt(), e.reason, initiator(e.initiator), e.willReconnect)
         is FfiEvent.Reconnecting -> Event.Reconnecting(e.attempt.toInt(), e.delaySecs.seconds, cause(e.cause))

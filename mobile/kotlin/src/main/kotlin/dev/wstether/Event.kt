@@ -106,7 +106,14 @@ sealed class Event {
     data class Connecting(val attempt: Int) : Event()
 
     /** The link is open; [protocol] is the subprotocol the server chose. */
-    data class Open(val attempt: Int, val protocol: String?) : Event()
+    data class Open(
+        val attempt: Int,
+        val protocol: String?,
+        /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
+        val compression: String? = null,
+        /** `ip:port` the link connected to. */
+        val address: String? = null,
+    ) : Event()
 
     /** A message arrived. */
     data class Message(val message: dev.wstether.Message) : Event() {
