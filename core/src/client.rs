@@ -514,6 +514,13 @@ impl Events {
         self.blocking_next_batch(max)
     }
 
+    /// Poll form of [`next_batch`](Self::next_batch), for a binding that runs many clients'
+    /// streams from its own threads (see [`crate::dispatch`]): `cx`'s waker is woken when
+    /// events may be ready. An empty batch means the stream has ended.
+    pub fn poll_next_batch(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Vec<Event>> {
+        self.poll_batch(cx, max)
+    }
+
     /// Take up to `max` events that are ready now, without waiting.
     pub fn try_next_batch(&mut self, max: usize) -> Vec<Event> {
         if self.forked() {

@@ -427,3 +427,46 @@ impl Event {
         }
     }
 }
+
+/// What a binding does when an application callback raised (the `callback-error` scenario of
+/// `tests/README.md`, one rule for every language): log [`message`](Self::message) with the
+/// exception through the language's logging, then deliver [`report`](Self::report), if any,
+/// to every consumer right after the event being handled. The client carries on either way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallbackFailure {
+    /// What to log, e.g. `on_message raised ValueError('boom')`.
+    pub message: String,
+    /// The `Error { kind: Callback }` event to deliver; `None` when the callback was handling an
+    /// `Error` event itself (reporting that failure as another `Error` could loop).
+    pub report: Option<Event>,
+}
+
+impl CallbackFailure {
+    /// `callback` (the handler's name in the binding's language) raised `exception` (as the
+    /// language prints it) while handling an `Error` event or not.
+    pub fn new(callback: &str, exception: &str, handling_error: bool) -> CallbackFailure {
+        let message = format!("{callback} raised {exception}");
+        let report = (!handling_error).then(|| Event::callback_error(message.clone()));
+        CallbackFailure { message, report }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callback_failure_is_reported_unless_it_handled_an_error() {
+        let f = CallbackFailure::new("on_message", "ValueError('boom')", false);
+        assert_eq!(f.message, "on_message raised ValueError('boom')");
+        assert_eq!(
+            f.report,
+            Some(Event::Error {
+                kind: ErrorKind::Callback,
+                message: f.message.clone()
+            })
+        );
+        // A failing error handler is logged only: no report, so no loop.
+        assert_eq!(CallbackFailure::new("on_error", "E", true).report, None);
+    }
+}

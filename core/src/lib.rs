@@ -45,6 +45,7 @@ mod clock;
 pub mod config;
 mod connect;
 mod deflate;
+pub mod dispatch;
 mod driver;
 mod engine;
 pub mod error;
@@ -70,7 +71,7 @@ pub use config::{
 };
 pub use deflate::Compression;
 pub use error::Error;
-pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
+pub use event::{CallbackFailure, Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
 pub use outbox::OutboxLimits;
 pub use policy::TerminalPolicy;

@@ -32,6 +32,9 @@ pub struct ProbeOptions {
     pub headers: Headers,
     /// Subprotocols offered.
     pub protocols: Vec<String>,
+    /// The server must select one of `protocols` (as `ClientBuilder::require_protocol`): a
+    /// server that selects none makes the probe fail with `Cause::Incompatible`.
+    pub require_protocol: bool,
     /// Limit on TCP + TLS + HTTP upgrade.
     pub connect_timeout: Duration,
     /// Trust this root CA (PEM) in addition to the webpki roots.
@@ -49,6 +52,7 @@ impl Default for ProbeOptions {
         ProbeOptions {
             headers: Vec::new(),
             protocols: Vec::new(),
+            require_protocol: false,
             connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
             extra_root_pem: None,
             pings: 3,
@@ -276,7 +280,7 @@ async fn open(
         url,
         headers: &options.headers,
         protocols: &options.protocols,
-        protocol_required: false,
+        protocol_required: options.require_protocol,
         compression: &options.compression,
     };
     let upgrade = upgrade::perform(&mut transport, &offer).await;
