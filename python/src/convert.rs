@@ -273,3 +273,46 @@ pub(crate) fn messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Message>>
     }
     Ok(out)
 }
+
+/// The package's compression tuple (`None`: off) → the core's options. Window bits arrive as
+/// ints clamped to 64 bits; the core checks the range (`Compression::validate`, in `build()`).
+pub(crate) fn compression(
+    py: Python<'_>,
+    args: Option<crate::client::CompressionArgs>,
+) -> PyResult<wstether::Compression> {
+    let Some((client_bits, server_bits, client_nct, server_nct)) = args else {
+        return Ok(wstether::Compression::disabled());
+    };
+    let bits = |option: &'static str, min: u8, v: Option<i64>| -> PyResult<Option<u8>> {
+        v.map(|b| {
+            u8::try_from(b).map_err(|_| {
+                crate::errors::to_py(
+                    py,
+                    wstether::Error::InvalidOption {
+                        option,
+                        reason: format!(
+                            "must be {min} to {} (got {b})",
+                            wstether::limits::MAX_WINDOW_BITS
+                        ),
+                    },
+                )
+            })
+        })
+        .transpose()
+    };
+    Ok(wstether::Compression {
+        enabled: true,
+        client_max_window_bits: bits(
+            "compression.client_max_window_bits",
+            wstether::limits::MIN_CLIENT_WINDOW_BITS,
+            client_bits,
+        )?,
+        server_max_window_bits: bits(
+            "compression.server_max_window_bits",
+            wstether::limits::MIN_SERVER_WINDOW_BITS,
+            server_bits,
+        )?,
+        client_no_context_takeover: client_nct,
+        server_no_context_takeover: server_nct,
+    })
+}

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -214,6 +215,25 @@ def clients() -> Iterator[List[Any]]:
             c.close()
         except wstether.Error:
             pass
+
+
+@pytest.fixture(scope="session")
+def echo_url() -> Iterator[str]:
+    """A plain python-websockets echo server (tests/echo/echo_server.py): no subprotocol,
+    permessage-deflate offered by default. Its URL without the trailing slash."""
+    # stdin stays an open pipe: the server exits when it closes.
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "echo" / "echo_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    url = server.stdout.readline().strip()
+    assert url.startswith("ws://"), url
+    yield url.rstrip("/")
+    server.stdin.close()
+    server.wait(10)
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

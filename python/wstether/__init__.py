@@ -54,7 +54,7 @@ from .events import (
     State,
     StateChanged,
 )
-from .options import LIMITS, AuthRequest, Backoff, Heartbeat, Limits, Outbox, TerminalPolicy
+from .options import LIMITS, AuthRequest, Backoff, Compression, Heartbeat, Limits, Outbox, TerminalPolicy
 
 __all__ = [
     "AsyncClient",
@@ -66,6 +66,7 @@ __all__ = [
     "ClientFailed",
     "CloseReasonTooLong",
     "Closed",
+    "Compression",
     "Connecting",
     "Error",
     "ErrorEvent",

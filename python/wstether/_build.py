@@ -11,11 +11,28 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _auth, _native, _values
 from .errors import InvalidType
-from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import Backoff, Compression, Heartbeat, Outbox, TerminalPolicy
 
 Payload = Union[str, bytes]
 Greeting = Union[Sequence[Payload], Callable[[], Sequence[Payload]], None]
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+CompressionOption = Union[bool, Compression, None]
+
+
+def _compression(value: object) -> Optional[Tuple[Optional[int], Optional[int], bool, bool]]:
+    """``True`` → the core's default offer, ``False``/``None`` → off, a :class:`Compression` → it."""
+    if value is True:
+        value = Compression()
+    if value is False or value is None:
+        return None
+    if not isinstance(value, Compression):
+        raise InvalidType("compression must be True, False, None or a wstether.Compression")
+    return (
+        _values.optional_count("compression.client_max_window_bits", value.client_max_window_bits),
+        _values.optional_count("compression.server_max_window_bits", value.server_max_window_bits),
+        value.client_no_context_takeover,
+        value.server_no_context_takeover,
+    )
 
 def _header(item: object) -> Tuple[str, str]:
     if not isinstance(item, tuple) or len(item) != 2:
@@ -43,6 +60,8 @@ def native_client(
     ca_pem: Optional[str],
     event_buffer: int,
     close_timeout: float,
+    require_protocol: bool,
+    compression: CompressionOption,
 ) -> _native.NativeClient:
     url = _values.text("url", url)
     if isinstance(protocols, str):
@@ -56,6 +75,8 @@ def native_client(
         raise InvalidType("outbox must be a wstether.Outbox")
     if not isinstance(terminal, TerminalPolicy):
         raise InvalidType("terminal must be a wstether.TerminalPolicy")
+    if not isinstance(require_protocol, bool):
+        raise InvalidType("require_protocol must be a bool")
     if auth is not None and not callable(auth):
         raise InvalidType("auth must be a function returning headers")
     connect = _values.seconds("connect_timeout", connect_timeout)
@@ -102,4 +123,6 @@ def native_client(
         ca_pem=None if ca_pem is None else _values.text("ca_pem", ca_pem),
         event_buffer=_values.count("event_buffer", event_buffer),
         close_timeout=_values.seconds("close_timeout", close_timeout),
+        require_protocol=require_protocol,
+        compression=_compression(compression),
     )

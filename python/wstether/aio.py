@@ -76,6 +76,8 @@ class AsyncClient(Controls):
         ca_pem: Optional[str] = None,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        require_protocol: bool = False,
+        compression: _build.CompressionOption = True,
     ) -> None:
         """Validate every option (typed errors now); the client starts on ``await``/``async with``."""
         _logging.start()
@@ -99,6 +101,8 @@ class AsyncClient(Controls):
             ca_pem=ca_pem,
             event_buffer=event_buffer,
             close_timeout=close_timeout,
+            require_protocol=require_protocol,
+            compression=compression,
         )
         self._queue: Deque[Event] = collections.deque()
         self._waiter: Optional["asyncio.Future[None]"] = None
