@@ -22,8 +22,11 @@ const MAX_BATCH: u32 = 4096;
 #[derive(uniffi::Object)]
 pub struct FfiClient {
     inner: wstether::Client,
-    // Taken by nothing else: the host's one event thread drains it through `next_batch`.
+    // Drained by the host's event thread through `next_batch`, or handed to the shared
+    // dispatcher by `start_dispatch`.
     events: Mutex<Option<Events>>,
+    /// The client's slot in the shared dispatcher, once started.
+    dispatch: std::sync::OnceLock<wstether::dispatch::Handle<u64>>,
 }
 
 #[uniffi::export]
@@ -52,6 +55,7 @@ impl FfiClient {
         Ok(Arc::new(FfiClient {
             inner,
             events: Mutex::new(Some(events)),
+            dispatch: std::sync::OnceLock::new(),
         }))
     }
 
@@ -163,6 +167,32 @@ impl FfiClient {
             .into_iter()
             .map(convert::event)
             .collect()
+    }
+
+    /// Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+    /// tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+    pub fn start_dispatch(&self, client_id: u64) -> Result<(), FfiError> {
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| convert::error(wstether::Error::EventsTaken))?;
+        let _ = self
+            .dispatch
+            .set(crate::dispatch::shared().add(events, client_id));
+        Ok(())
+    }
+
+    /// After `shutdown`: wait until the stream's last events were handed to the host and handled,
+    /// at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+    pub fn wait_dispatched(&self, timeout_secs: f64) -> bool {
+        let Some(handle) = self.dispatch.get() else {
+            return true;
+        };
+        let timeout = std::time::Duration::try_from_secs_f64(timeout_secs.max(0.0))
+            .unwrap_or(wstether::limits::MAX_DURATION);
+        handle.wait_finished(timeout)
     }
 
     /// [`next_batch`](Self::next_batch) with inbound messages packed into one byte string

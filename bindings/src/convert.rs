@@ -14,7 +14,9 @@ use crate::events::{
     FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiPackedBatch,
     FfiSendStatus, FfiState,
 };
-use crate::options::{FfiAppPing, FfiBackoff, FfiHeader, FfiHeartbeat, FfiOptions, FfiPongMatch};
+use crate::options::{
+    FfiAppPing, FfiBackoff, FfiCompression, FfiHeader, FfiHeartbeat, FfiOptions, FfiPongMatch,
+};
 use crate::stats::{FfiCloseInfo, FfiStats, FfiTransition};
 
 // ---- errors ----
@@ -134,7 +136,15 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
         })
         .max_message_size(size(o.max_message_size))
         .event_buffer(size(o.event_buffer))
-        .close_timeout(secs("close_timeout", o.close_timeout_secs)?);
+        .close_timeout(secs("close_timeout", o.close_timeout_secs)?)
+        .require_protocol(o.require_protocol)
+        .compression(wstether::Compression {
+            enabled: o.compression.enabled,
+            client_max_window_bits: o.compression.client_max_window_bits,
+            server_max_window_bits: o.compression.server_max_window_bits,
+            client_no_context_takeover: o.compression.client_no_context_takeover,
+            server_no_context_takeover: o.compression.server_no_context_takeover,
+        });
     for FfiHeader { name, value } in o.headers {
         b = b.header(name, value);
     }
@@ -153,6 +163,7 @@ pub(crate) fn default_options() -> FfiOptions {
     let hb = Heartbeat::default();
     let outbox = OutboxLimits::default();
     let terminal = TerminalPolicy::default();
+    let compression = wstether::Compression::default();
     FfiOptions {
         protocols: Vec::new(),
         headers: Vec::new(),
@@ -187,6 +198,14 @@ pub(crate) fn default_options() -> FfiOptions {
         root_certificate_pem: None,
         event_buffer: wstether::config::DEFAULT_EVENT_BUFFER as u64,
         close_timeout_secs: wstether::config::DEFAULT_CLOSE_TIMEOUT.as_secs_f64(),
+        require_protocol: false,
+        compression: FfiCompression {
+            enabled: compression.enabled,
+            client_max_window_bits: compression.client_max_window_bits,
+            server_max_window_bits: compression.server_max_window_bits,
+            client_no_context_takeover: compression.client_no_context_takeover,
+            server_no_context_takeover: compression.server_no_context_takeover,
+        },
     }
 }
 

@@ -44,6 +44,21 @@ pub struct FfiHeartbeat {
     pub app_ping: Option<FfiAppPing>,
 }
 
+/// permessage-deflate (RFC 7692). The core checks the window ranges (see [`FfiLimits`]).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiCompression {
+    /// Offer it at all.
+    pub enabled: bool,
+    /// Our compressor's window in bits, offered as a hint; `None` offers no limit.
+    pub client_max_window_bits: Option<u8>,
+    /// Ask the server to compress with at most this window; `None` lets it choose.
+    pub server_max_window_bits: Option<u8>,
+    /// Compress each outgoing message on its own.
+    pub client_no_context_takeover: bool,
+    /// Ask the server to compress each message on its own.
+    pub server_no_context_takeover: bool,
+}
+
 /// Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
 /// Start from [`default_options`] so the defaults stay in the core.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -72,6 +87,10 @@ pub struct FfiOptions {
     /// Inbound messages buffered for a slow consumer before reading stops.
     pub event_buffer: u64,
     pub close_timeout_secs: f64,
+    /// A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+    pub require_protocol: bool,
+    /// permessage-deflate, offered by default.
+    pub compression: FfiCompression,
 }
 
 /// What the auth provider is told about the attempt it is called for.
@@ -101,6 +120,12 @@ pub struct FfiLimits {
     pub max_event_buffer: u64,
     pub max_handshake_budget: u32,
     pub max_retries: u32,
+    /// Largest compression window in either direction, in bits.
+    pub max_window_bits: u8,
+    /// Smallest `client_max_window_bits`.
+    pub min_client_window_bits: u8,
+    /// Smallest `server_max_window_bits`.
+    pub min_server_window_bits: u8,
 }
 
 /// The core's limits, so host layers never restate one.
@@ -115,6 +140,34 @@ pub fn option_limits() -> FfiLimits {
         max_event_buffer: limits::MAX_EVENT_BUFFER as u64,
         max_handshake_budget: limits::MAX_HANDSHAKE_BUDGET,
         max_retries: limits::MAX_RETRIES,
+        max_window_bits: limits::MAX_WINDOW_BITS,
+        min_client_window_bits: limits::MIN_CLIENT_WINDOW_BITS,
+        min_server_window_bits: limits::MIN_SERVER_WINDOW_BITS,
+    }
+}
+
+/// What a host does about an exception thrown by an app callback (the core's rule, the
+/// `callback-error` scenario of tests/README.md): log `message`, then deliver `report`, if any,
+/// to every consumer right after the event being handled.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiCallbackFailure {
+    /// What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+    pub message: String,
+    /// The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+    pub report: Option<crate::events::FfiEvent>,
+}
+
+/// `callback` raised `exception` (as the host prints it) while handling an `Error` event or not.
+#[uniffi::export]
+pub fn callback_failure(
+    callback: String,
+    exception: String,
+    handling_error: bool,
+) -> FfiCallbackFailure {
+    let failure = wstether::CallbackFailure::new(&callback, &exception, handling_error);
+    FfiCallbackFailure {
+        message: failure.message,
+        report: failure.report.map(crate::convert::event),
     }
 }
 

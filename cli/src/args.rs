@@ -63,6 +63,19 @@ pub struct Target {
     /// Subprotocol to offer (repeatable, in order of preference).
     #[arg(long = "protocol", short = 'p', value_name = "P")]
     pub protocols: Vec<String>,
+    /// Fail (terminal) unless the server selects one of the --protocol values.
+    #[arg(long = "require-protocol", requires = "protocols")]
+    pub require_protocol: bool,
+    /// Offer no permessage-deflate (the client offers it by default).
+    #[arg(long = "no-compression")]
+    pub no_compression: bool,
+    /// permessage-deflate window in bits, both directions (default: the library's).
+    #[arg(
+        long = "window-bits",
+        value_name = "N",
+        conflicts_with = "no_compression"
+    )]
+    pub window_bits: Option<u8>,
     /// Trust this extra root CA (PEM file) for wss://.
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,

@@ -129,6 +129,8 @@ fn build(args: &ConnectArgs, secrets: &Secrets) -> Result<(Client, String), Usag
     let (initial, max) = args.backoff;
     let mut builder = Client::builder(args.target.url.as_str())
         .protocols(args.target.protocols.iter().cloned())
+        .require_protocol(args.target.require_protocol)
+        .compression(checked.compression.clone())
         .connect_timeout(args.target.connect_timeout)
         .backoff(Backoff {
             initial,

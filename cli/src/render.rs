@@ -94,10 +94,14 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::StateChanged { .. } | Event::Message(_) => return None,
         Event::Connecting { attempt } => format!("attempt {attempt}: connecting"),
         Event::Open {
-            attempt, protocol, ..
+            attempt,
+            protocol,
+            compression,
+            ..
         } => format!(
-            "open: handshake 101 on attempt {attempt}, subprotocol {}",
-            protocol.as_deref().unwrap_or("(none)")
+            "open: handshake 101 on attempt {attempt}, subprotocol {}, compression {}",
+            protocol.as_deref().unwrap_or("(none)"),
+            compression.as_deref().unwrap_or("(none)")
         ),
         Event::Pong { rtt } => format!("heartbeat: pong after {}", duration(*rtt)),
         Event::Closed {

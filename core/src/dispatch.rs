@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -71,6 +71,8 @@ struct Queue<T> {
     workers: usize,
     /// Workers the watcher asked for that have not started yet.
     starting: usize,
+    /// [`Dispatcher::shutdown`] was called: workers and the watcher return.
+    stopped: bool,
 }
 
 /// One client's stream in a [`Dispatcher`].
@@ -87,8 +89,10 @@ pub struct Slot<T> {
 /// A batch for the binding to handle, then give back with [`Worker::done`].
 pub struct Work<T> {
     slot: Arc<Slot<T>>,
-    /// The events, in order; empty when the stream has ended (the client's last work).
+    /// The events, in order; empty when the stream has ended (the client's last work). The
+    /// binding may take them.
     pub batch: Vec<Event>,
+    ended: bool,
 }
 
 /// What [`Worker::next`] found.
@@ -103,7 +107,7 @@ pub enum Next<T> {
 pub struct Worker<T> {
     shared: Arc<Shared<T>>,
     /// Counted out already (it returned [`Next::Exit`]).
-    exited: Cell<bool>,
+    exited: AtomicBool,
 }
 
 /// The binding's handle on one client's slot.
@@ -131,6 +135,7 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
                     idle: 0,
                     workers: 0,
                     starting: 0,
+                    stopped: false,
                 }),
                 work: Condvar::new(),
                 watcher: Condvar::new(),
@@ -166,17 +171,21 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
         q.workers += 1;
         Worker {
             shared: self.shared.clone(),
-            exited: Cell::new(false),
+            exited: AtomicBool::new(false),
         }
     }
 
     /// Block until the binding should start one more worker thread (none yet, or a ready
-    /// client has waited [`STALL`] with every worker busy), and return. Run it in a loop on
-    /// one thread of the binding's; it uses no CPU while nothing stalls.
-    pub fn watch(&self) {
+    /// client has waited [`STALL`] with every worker busy): `true`; `false` once
+    /// [`shutdown`](Self::shutdown) was called. Run it in a loop on one thread of the
+    /// binding's; it uses no CPU while nothing stalls.
+    pub fn watch(&self) -> bool {
         let shared = &self.shared;
         let mut q = lock(&shared.queue);
         loop {
+            if q.stopped {
+                return false;
+            }
             let waiting = q.ready.front().map(|(_, since)| since.elapsed());
             match waiting {
                 Some(_) if q.workers + q.starting == 0 => break,
@@ -194,6 +203,15 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
             }
         }
         q.starting += 1;
+        true
+    }
+
+    /// Stop serving (interpreter or process exit): the watcher returns `false`, idle workers
+    /// [`Next::Exit`], busy ones once their batch is done.
+    pub fn shutdown(&self) {
+        lock(&self.shared.queue).stopped = true;
+        self.shared.work.notify_all();
+        self.shared.watcher.notify_all();
     }
 }
 
@@ -274,12 +292,18 @@ impl<T: Send + Sync + 'static> Worker<T> {
         let shared = &self.shared;
         let mut q = lock(&shared.queue);
         loop {
+            if q.stopped {
+                q.workers -= 1;
+                self.exited.store(true, Ordering::Relaxed);
+                return Next::Exit;
+            }
             if let Some((slot, _)) = q.ready.pop_front() {
                 drop(q);
                 slot.state.store(RUNNING, Ordering::Release);
                 if let Some(batch) = slot.poll() {
                     HANDLING.with(|h| h.set(Arc::as_ptr(&slot) as usize));
-                    return Next::Work(Work { slot, batch });
+                    let ended = batch.is_empty();
+                    return Next::Work(Work { slot, batch, ended });
                 }
                 q = lock(&shared.queue);
                 continue;
@@ -293,7 +317,7 @@ impl<T: Send + Sync + 'static> Worker<T> {
             q.idle -= 1;
             if wait.timed_out() && q.ready.is_empty() && q.workers > 1 {
                 q.workers -= 1;
-                self.exited.set(true);
+                self.exited.store(true, Ordering::Relaxed);
                 return Next::Exit;
             }
         }
@@ -304,7 +328,7 @@ impl<T: Send + Sync + 'static> Worker<T> {
     pub fn done(&self, work: Work<T>) {
         HANDLING.with(|h| h.set(0));
         let slot = work.slot;
-        if work.batch.is_empty() {
+        if work.ended {
             *lock(&slot.finished) = true;
             slot.finished_cv.notify_all();
             return;
@@ -316,7 +340,7 @@ impl<T: Send + Sync + 'static> Worker<T> {
 
 impl<T> Drop for Worker<T> {
     fn drop(&mut self) {
-        if self.exited.get() {
+        if self.exited.load(Ordering::Relaxed) {
             return;
         }
         let mut q = lock(&self.shared.queue);
@@ -334,7 +358,7 @@ impl<T> Work<T> {
 
     /// Whether the stream has ended (this is the client's last work).
     pub fn ended(&self) -> bool {
-        self.batch.is_empty()
+        self.ended
     }
 }
 

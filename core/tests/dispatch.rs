@@ -22,19 +22,20 @@ where
     let started = Arc::new(Mutex::new(0usize));
     let handle = Arc::new(handle);
     let count = started.clone();
-    thread::spawn(move || loop {
-        dispatcher.watch();
-        *count.lock().unwrap() += 1;
-        let (d, handle) = (dispatcher.clone(), handle.clone());
-        thread::spawn(move || {
-            let worker = d.worker();
-            while let Next::Work(work) = worker.next() {
-                for event in &work.batch {
-                    handle(*work.tag(), event);
+    thread::spawn(move || {
+        while dispatcher.watch() {
+            *count.lock().unwrap() += 1;
+            let (d, handle) = (dispatcher.clone(), handle.clone());
+            thread::spawn(move || {
+                let worker = d.worker();
+                while let Next::Work(work) = worker.next() {
+                    for event in &work.batch {
+                        handle(*work.tag(), event);
+                    }
+                    worker.done(work);
                 }
-                worker.done(work);
-            }
-        });
+            });
+        }
     });
     started
 }
@@ -113,4 +114,5 @@ async fn clients_share_one_thread_in_order_and_a_blocked_handler_stalls_no_one_e
             "client {h} finished"
         );
     }
+    dispatcher.shutdown();
 }

@@ -6,8 +6,10 @@
 //    `events()` iterator. Until then it waits, and so does every event after it (order is kept);
 //    the core's bounded buffer then slows the socket, so nothing is lost and memory stays bounded.
 // 3. After `close()` is called, messages nobody consumes are dropped instead of waiting.
-// 4. A listener that throws (or returns a rejected promise) is reported as an `error` event with
-//    code `ERR_CALLBACK`; the client and the other listeners carry on.
+// 4. A listener that throws (or returns a rejected promise) follows the core's rule (tests/README.md,
+//    `callback-error`): a process warning, then one `error` event (code `ERR_CALLBACK`) right after
+//    the event's other listeners ran (a rejection: when it rejects); a listener that throws while
+//    handling an `error` event only warns. The client and later events carry on.
 
 import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
@@ -47,6 +49,11 @@ const EMPTY: unknown[] = []
 
 function isMessage (item: unknown): item is Data {
   return typeof item === 'string' || item instanceof Uint8Array
+}
+
+/** A thrown value as JS prints it (`Error: boom`), never throwing itself. */
+function describe (e: unknown): string {
+  try { return String(e) } catch { return 'an unprintable exception' }
 }
 
 function messageOf (e: unknown): string {
@@ -336,35 +343,46 @@ export class Client extends EventEmitter {
   private deliverError (error: ConnectionError): void {
     this.toIterators({ type: 'error', error })
     // Unlike a plain EventEmitter, an `error` nobody listens to is not thrown: the client is still trying.
-    for (const listener of this.rawListeners('error')) {
+    const listeners = this.rawListeners('error')
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        const r: unknown = (listener as (e: ConnectionError) => unknown).call(this, error)
-        if (r instanceof Promise) r.catch(e => { this.warnListenerFailed(e) })
+        const r: unknown = (listeners[i] as (e: ConnectionError) => unknown).call(this, error)
+        if (r instanceof Promise) r.catch(e => { this.callbackFailed('error', e, true) })
       } catch (e) {
-        this.warnListenerFailed(e)
+        this.callbackFailed('error', e, true)
       }
     }
-  }
-
-  // An `error` listener itself threw: reporting it as another `error` could loop, so warn instead.
-  private warnListenerFailed (e: unknown): void {
-    process.emitWarning(`wstether: an 'error' listener threw: ${messageOf(e)}`, 'WstetherWarning')
   }
 
   private emitSafely (name: string, arg: unknown): void {
     const listeners = this.rawListeners(name)
+    let reports: ConnectionError[] | undefined
     for (let i = 0; i < listeners.length; i++) {
       try {
         const r: unknown = (listeners[i] as (a: unknown) => unknown).call(this, arg)
-        if (r instanceof Promise) r.catch(e => { this.reportCallbackError(name, e) })
+        if (r instanceof Promise) {
+          r.catch(e => {
+            const report = this.callbackFailed(name, e, false)
+            if (report !== undefined) this.deliverError(report)
+          })
+        }
       } catch (e) {
-        this.reportCallbackError(name, e)
+        const report = this.callbackFailed(name, e, false)
+        if (report !== undefined) (reports ??= []).push(report)
       }
     }
+    // Reports follow the event whose listener threw, after its other listeners.
+    if (reports !== undefined) for (const report of reports) this.deliverError(report)
   }
 
-  private reportCallbackError (name: string, e: unknown): void {
-    this.deliverError(new ConnectionError('callback', `a '${name}' listener threw: ${messageOf(e)}`, { cause: e }))
+  // The core's rule: warn, and return the `error` event to deliver unless a listener of an
+  // `error` event threw (reporting that as another `error` could loop).
+  private callbackFailed (name: string, e: unknown, handlingError: boolean): ConnectionError | undefined {
+    const failure = native.callbackFailure(`'${name}' listener`, describe(e), handlingError)
+    process.emitWarning(`wstether: ${failure.message}`, 'WstetherWarning')
+    return failure.report === undefined || failure.report === null
+      ? undefined
+      : new ConnectionError('callback', failure.report, { cause: e })
   }
 
   private finish (): void {

@@ -43,6 +43,21 @@ export interface HeartbeatOptions {
   appPing?: { payload: Data, pong: { exact: string } | { contains: string } }
 }
 
+/**
+ * permessage-deflate parameters. Absent fields keep the core's defaults (12-bit windows both
+ * ways, context takeover on); window sizes are 2^bits bytes and the core checks their range.
+ */
+export interface CompressionOptions {
+  /** Our compressor's window in bits, offered as a hint; `null` offers no limit. */
+  clientMaxWindowBits?: number | null
+  /** Ask the server to compress with at most this window; `null` lets it choose. */
+  serverMaxWindowBits?: number | null
+  /** Compress each outgoing message on its own (nothing kept between messages). */
+  clientNoContextTakeover?: boolean
+  /** Ask the server to compress each message on its own. */
+  serverNoContextTakeover?: boolean
+}
+
 /** Every option of SPEC.md. All durations are in milliseconds. */
 export interface ClientOptions {
   /** Subprotocols offered in the handshake. */
@@ -82,12 +97,22 @@ export interface ClientOptions {
   eventBuffer?: number
   /** How long `close()` waits for the server's close frame, in ms (default 2000). */
   closeTimeoutMs?: number
+  /**
+   * A server that selects none of `protocols` fails the client (`failed`, cause `incompatible`);
+   * by default (`false`) the link opens with `protocol: null`.
+   */
+  requireProtocol?: boolean
+  /**
+   * permessage-deflate: `true` (default) offers it with the core's settings, `false` offers
+   * nothing, an object sets its parameters. The `open` event's `compression` says what was agreed.
+   */
+  compression?: boolean | CompressionOptions
 }
 
 const KNOWN = new Set([
   'protocols', 'headers', 'auth', 'connectTimeoutMs', 'backoff', 'maxRetries', 'maxElapsedMs',
   'heartbeat', 'outbox', 'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'tls',
-  'eventBuffer', 'closeTimeoutMs'
+  'eventBuffer', 'closeTimeoutMs', 'requireProtocol', 'compression'
 ])
 
 function isObject (v: unknown): v is Record<string, unknown> {
@@ -98,6 +123,35 @@ function num (name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'number') throw argumentError(name, 'a number', v)
   return v
+}
+
+function bool (name: string, v: unknown): boolean | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'boolean') throw argumentError(name, 'a boolean', v)
+  return v
+}
+
+function bits (name: string, v: unknown): number | null | undefined {
+  return v === null ? null : num(name, v)
+}
+
+const COMPRESSION_KEYS = new Set(['clientMaxWindowBits', 'serverMaxWindowBits', 'clientNoContextTakeover', 'serverNoContextTakeover'])
+
+function compression (v: unknown): NativeOptions['compression'] {
+  if (v === undefined || v === true) return undefined
+  if (v === false || v === null) return { enabled: false }
+  const c = obj('options.compression', v)
+  if (!c) throw argumentError('options.compression', 'a boolean or an object', v)
+  for (const key of Object.keys(c)) {
+    if (!COMPRESSION_KEYS.has(key)) throw new InvalidArgumentError('ERR_INVALID_OPTION', `unknown option ${JSON.stringify(`compression.${key}`)}`)
+  }
+  return {
+    enabled: true,
+    clientMaxWindowBits: bits('options.compression.clientMaxWindowBits', c.clientMaxWindowBits),
+    serverMaxWindowBits: bits('options.compression.serverMaxWindowBits', c.serverMaxWindowBits),
+    clientNoContextTakeover: bool('options.compression.clientNoContextTakeover', c.clientNoContextTakeover),
+    serverNoContextTakeover: bool('options.compression.serverNoContextTakeover', c.serverNoContextTakeover)
+  }
 }
 
 function str (name: string, v: unknown): string {
@@ -210,5 +264,7 @@ export function toNativeOptions (options: unknown): NativeOptions {
   if (tls && tls.ca !== undefined) n.ca = str('options.tls.ca', tls.ca)
   n.eventBuffer = num('options.eventBuffer', o.eventBuffer)
   n.closeTimeoutMs = num('options.closeTimeoutMs', o.closeTimeoutMs)
+  n.requireProtocol = bool('options.requireProtocol', o.requireProtocol)
+  n.compression = compression(o.compression)
   return n
 }

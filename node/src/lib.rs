@@ -3,6 +3,7 @@
 //! The typed public API is the hand-written TypeScript in `lib/`.
 
 mod auth;
+mod callback;
 mod client;
 mod convert;
 mod errors;

@@ -2,7 +2,9 @@ import Foundation
 import WstetherFFI
 
 /// Receives a client's events, in order, on the client's event thread (never concurrently).
-/// A thrown error is caught, logged and reported as `.error(kind: .callback)`; the client goes on.
+/// A thrown error is caught and logged (`NSLog`), then reported once as `.error(kind: .callback)`
+/// to the delegate and the `events` stream right after the event; one thrown while handling an
+/// `.error` event is only logged (no loop). The client goes on.
 /// Hop to the main actor yourself for UI work (`Task { @MainActor in … }`).
 public protocol ClientDelegate: AnyObject, Sendable {
     func client(_ client: Client, didReceive event: Event) throws
@@ -155,17 +157,31 @@ public final class Client: @unchecked Sendable {
 
     private func dispatch(_ event: Event) {
         let (delegate, continuation) = locked { (_delegate, self.continuation) }
+        var report: Event?
         if let delegate {
-            do {
-                try delegate.client(self, didReceive: event)
-            } catch {
-                // SPEC: a callback error is caught, reported (log and Error event), never fatal.
-                let report = Event.error(kind: .callback, message: "delegate threw: \(error)")
-                NSLog("wstether: %@", "delegate threw: \(error)")
-                continuation?.yield(report)
-            }
+            report = deliver(event, to: delegate)
         }
         continuation?.yield(event)
+        // The report follows the event whose callback threw (tests/README.md, `callback-error`).
+        if let report {
+            if let delegate { _ = deliver(report, to: delegate) }
+            continuation?.yield(report)
+        }
+    }
+
+    // The core's rule: log, and return the report to deliver unless the delegate was handling
+    // an `.error` event (reporting that as another error could loop).
+    private func deliver(_ event: Event, to delegate: ClientDelegate) -> Event? {
+        do {
+            try delegate.client(self, didReceive: event)
+            return nil
+        } catch {
+            var handlingError = false
+            if case .error = event { handlingError = true }
+            let failure = callbackFailure(callback: "delegate", exception: "\(error)", handlingError: handlingError)
+            NSLog("wstether: %@", failure.message)
+            return failure.report.map(Convert.event)
+        }
     }
 
     private func streamEnded() {

@@ -24,6 +24,35 @@ public enum Limits {
     public static var maxHandshakeBudget: Int { Int(core.maxHandshakeBudget) }
     /// `ClientOptions.maxRetries`.
     public static var maxRetries: Int { Int(core.maxRetries) }
+    /// Largest `Compression` window in either direction, in bits.
+    public static var maxWindowBits: Int { Int(core.maxWindowBits) }
+    /// Smallest `Compression.clientMaxWindowBits`.
+    public static var minClientWindowBits: Int { Int(core.minClientWindowBits) }
+    /// Smallest `Compression.serverMaxWindowBits`.
+    public static var minServerWindowBits: Int { Int(core.minServerWindowBits) }
+}
+
+/// permessage-deflate (RFC 7692), offered by default with the core's parameters; `.off` offers
+/// nothing. Windows are 2^bits bytes (`Limits` gives the ranges, checked when the client is
+/// built). `Event.open`'s `compression` says what the server agreed to.
+public struct Compression: Sendable, Equatable {
+    /// Offer it at all.
+    public var enabled: Bool = CoreDefaults.options.compression.enabled
+    /// Our compressor's window in bits, offered as a hint; nil offers no limit.
+    public var clientMaxWindowBits: Int? = CoreDefaults.options.compression.clientMaxWindowBits.map { Int($0) }
+    /// Ask the server to compress with at most this window; nil lets it choose.
+    public var serverMaxWindowBits: Int? = CoreDefaults.options.compression.serverMaxWindowBits.map { Int($0) }
+    /// Compress each outgoing message on its own (nothing kept between messages).
+    public var clientNoContextTakeover: Bool = CoreDefaults.options.compression.clientNoContextTakeover
+    /// Ask the server to compress each message on its own.
+    public var serverNoContextTakeover: Bool = CoreDefaults.options.compression.serverNoContextTakeover
+    public init() {}
+    /// No compression: nothing is offered.
+    public static var off: Compression {
+        var c = Compression()
+        c.enabled = false
+        return c
+    }
 }
 
 /// The reconnect delay curve: exponential from `initial`, capped at `max`, jittered.
@@ -86,7 +115,12 @@ public protocol GreetingProviding: Sendable {
 
 /// Every option of SPEC.md "Configuration and defaults"; defaults come from the core.
 public struct ClientOptions: Sendable {
+    /// Subprotocols offered; a server that selects none opens with `protocol == nil`.
     public var protocols: [String] = []
+    /// A server that selects none of `protocols` fails the client (`.failed`, cause `.incompatible`).
+    public var requireProtocol: Bool = CoreDefaults.options.requireProtocol
+    /// permessage-deflate; `.off` turns it off.
+    public var compression = Compression()
     /// Static handshake headers; CR/LF in a value is an error.
     public var headers: [String: String] = [:]
     public var auth: AuthProviding?
@@ -125,6 +159,8 @@ extension ClientOptions: CustomStringConvertible, CustomDebugStringConvertible, 
         })
         return Mirror(self, children: [
             "protocols": protocols,
+            "requireProtocol": requireProtocol,
+            "compression": compression,
             "headers": shownHeaders,
             "auth": auth == nil ? "nil" : "<provider>",
             "connectTimeout": connectTimeout,

@@ -93,8 +93,26 @@ enum Convert {
             maxMessageSize: u64("maxMessageSize", o.maxMessageSize),
             rootCertificatePem: o.rootCertificatePem,
             eventBuffer: u64("eventBuffer", o.eventBuffer),
-            closeTimeoutSecs: o.closeTimeout
+            closeTimeoutSecs: o.closeTimeout,
+            requireProtocol: o.requireProtocol,
+            compression: FfiCompression(
+                enabled: o.compression.enabled,
+                clientMaxWindowBits: try o.compression.clientMaxWindowBits.map {
+                    try windowBits("compression.client_max_window_bits", Limits.minClientWindowBits, $0)
+                },
+                serverMaxWindowBits: try o.compression.serverMaxWindowBits.map {
+                    try windowBits("compression.server_max_window_bits", Limits.minServerWindowBits, $0)
+                },
+                clientNoContextTakeover: o.compression.clientNoContextTakeover,
+                serverNoContextTakeover: o.compression.serverNoContextTakeover
+            )
         )
+    }
+
+    // What a byte cannot hold gets the core's message (the core checks the rest, by its names).
+    private static func windowBits(_ option: String, _ min: Int, _ v: Int) throws -> UInt8 {
+        guard let u = UInt8(exactly: v) else { throw invalid(option, "must be \(min) to \(Limits.maxWindowBits) (got \(v))") }
+        return u
     }
 
     private static func pongMatch(_ p: PongMatch) -> FfiPongMatch {

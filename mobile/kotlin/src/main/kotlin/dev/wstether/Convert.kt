@@ -5,6 +5,7 @@ import dev.wstether.ffi.FfiAuthRequest
 import dev.wstether.ffi.FfiBackoff
 import dev.wstether.ffi.FfiCause
 import dev.wstether.ffi.FfiCauseKind
+import dev.wstether.ffi.FfiCompression
 import dev.wstether.ffi.FfiErrorKind
 import dev.wstether.ffi.FfiEvent
 import dev.wstether.ffi.FfiException
@@ -114,7 +115,23 @@ internal object Convert {
         rootCertificatePem = o.rootCertificatePem,
         eventBuffer = u64("eventBuffer", o.eventBuffer.toLong()),
         closeTimeoutSecs = secs(o.closeTimeout),
+        requireProtocol = o.requireProtocol,
+        compression = FfiCompression(
+            enabled = o.compression.enabled,
+            clientMaxWindowBits = o.compression.clientMaxWindowBits?.let {
+                windowBits("compression.client_max_window_bits", Limits.minClientWindowBits, it)
+            },
+            serverMaxWindowBits = o.compression.serverMaxWindowBits?.let {
+                windowBits("compression.server_max_window_bits", Limits.minServerWindowBits, it)
+            },
+            clientNoContextTakeover = o.compression.clientNoContextTakeover,
+            serverNoContextTakeover = o.compression.serverNoContextTakeover,
+        ),
     )
+
+    // What a byte cannot hold gets the core's message (the core checks the rest, by its names).
+    private fun windowBits(option: String, min: Int, v: Int): UByte =
+        if (v !in 0..255) throw invalid(option, "must be $min to ${Limits.maxWindowBits} (got $v)") else v.toUByte()
 
     private fun pongMatch(p: PongMatch): FfiPongMatch = when (p) {
         is PongMatch.Exact -> FfiPongMatch.Exact(p.text)
