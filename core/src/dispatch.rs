@@ -263,26 +263,27 @@ impl<T: Send + Sync + 'static> Slot<T> {
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
         let mut events = lock(&self.events);
-        loop {
-            let Some(stream) = events.as_mut() else {
-                return Some(Vec::new());
-            };
-            if let Poll::Ready(batch) = stream.poll_next_batch(&mut cx, BATCH) {
-                if batch.is_empty() {
-                    // Ended: dropping the stream releases the engine (and its waker, this slot).
-                    *events = None;
-                }
-                return Some(batch);
+        let Some(stream) = events.as_mut() else {
+            return Some(Vec::new());
+        };
+        if let Poll::Ready(batch) = stream.poll_next_batch(&mut cx, BATCH) {
+            if batch.is_empty() {
+                // Ended: dropping the stream releases the engine (and its waker, this slot).
+                *events = None;
             }
-            match self
-                .state
-                .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return None,
-                // Woken while polling: poll again.
-                Err(_) => self.state.store(RUNNING, Ordering::Release),
-            }
+            return Some(batch);
         }
+        drop(events);
+        if self
+            .state
+            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken while polling: poll again, after the clients already waiting.
+            self.state.store(QUEUED, Ordering::Release);
+            self.shared.push(self.clone());
+        }
+        None
     }
 }
 
