@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -936,6 +952,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func shutdownBlocking(code: UInt16, reason: String) throws  -> [FfiMessage]
     
     /**
+     * Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+     * tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+     */
+    func startDispatch(clientId: UInt64) throws 
+    
+    /**
      * The current state.
      */
     func state()  -> FfiState
@@ -944,6 +966,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
      * A snapshot of the counters.
      */
     func stats()  -> FfiStats
+    
+    /**
+     * After `shutdown`: wait until the stream's last events were handed to the host and handled,
+     * at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+     */
+    func waitDispatched(timeoutSecs: Double)  -> Bool
     
 }
 /**
@@ -1194,6 +1222,19 @@ open func shutdownBlocking(code: UInt16, reason: String)throws  -> [FfiMessage] 
 }
     
     /**
+     * Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+     * tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+     */
+open func startDispatch(clientId: UInt64)throws   {try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_start_dispatch(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(clientId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The current state.
      */
 open func state() -> FfiState  {
@@ -1213,6 +1254,20 @@ open func stats() -> FfiStats  {
         uniffiCallStatus in
     uniffi_wstether_ffi_fn_method_fficlient_stats(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * After `shutdown`: wait until the stream's last events were handed to the host and handled,
+     * at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+     */
+open func waitDispatched(timeoutSecs: Double) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_wait_dispatched(
+            self.uniffiCloneHandle(),
+        FfiConverterDouble.lower(timeoutSecs),uniffiCallStatus
     )
 })
 }
@@ -1260,6 +1315,150 @@ public func FfiConverterTypeFfiClient_lift(_ handle: UInt64) throws -> FfiClient
 #endif
 public func FfiConverterTypeFfiClient_lower(_ value: FfiClient) -> UInt64 {
     return FfiConverterTypeFfiClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A host thread serving every client's events. Make one per worker thread and use it only
+ * there.
+ */
+public protocol FfiWorkerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Hand back the previous batch, then block until a client has events; `None` means this
+     * thread should end (idle while others remain, or shut down).
+     */
+    func nextWork()  -> FfiWork?
+    
+}
+/**
+ * A host thread serving every client's events. Make one per worker thread and use it only
+ * there.
+ */
+open class FfiWorker: FfiWorkerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wstether_ffi_fn_clone_ffiworker(self.handle, $0) }
+    }
+    /**
+     * Register the calling thread as a worker.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_constructor_ffiworker_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wstether_ffi_fn_free_ffiworker(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Hand back the previous batch, then block until a client has events; `None` means this
+     * thread should end (idle while others remain, or shut down).
+     */
+open func nextWork() -> FfiWork?  {
+    return try!  FfiConverterOptionTypeFfiWork.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_ffiworker_next_work(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiWorker: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = FfiWorker
+
+    public static func lift(_ handle: UInt64) throws -> FfiWorker {
+        return FfiWorker(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: FfiWorker) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiWorker {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: FfiWorker, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWorker_lift(_ handle: UInt64) throws -> FfiWorker {
+    return try FfiConverterTypeFfiWorker.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWorker_lower(_ value: FfiWorker) -> UInt64 {
+    return FfiConverterTypeFfiWorker.lower(value)
 }
 
 
@@ -1676,6 +1875,77 @@ public func FfiConverterTypeFfiBackoff_lower(_ value: FfiBackoff) -> RustBuffer 
 
 
 /**
+ * What a host does about an exception thrown by an app callback (the core's rule, the
+ * `callback-error` scenario of tests/README.md): log `message`, then deliver `report`, if any,
+ * to every consumer right after the event being handled.
+ */
+public struct FfiCallbackFailure: Equatable, Hashable {
+    /**
+     * What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+     */
+    public var message: String
+    /**
+     * The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+     */
+    public var report: FfiEvent?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+         */message: String, 
+        /**
+         * The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+         */report: FfiEvent?) {
+        self.message = message
+        self.report = report
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiCallbackFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiCallbackFailure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiCallbackFailure {
+        return
+            try FfiCallbackFailure(
+                message: FfiConverterString.read(from: &buf), 
+                report: FfiConverterOptionTypeFfiEvent.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiCallbackFailure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterOptionTypeFfiEvent.write(value.report, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCallbackFailure_lift(_ buf: RustBuffer) throws -> FfiCallbackFailure {
+    return try FfiConverterTypeFfiCallbackFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCallbackFailure_lower(_ value: FfiCallbackFailure) -> RustBuffer {
+    return FfiConverterTypeFfiCallbackFailure.lower(value)
+}
+
+
+/**
  * Why a link ended or an attempt failed. Flat (uniffi has no recursive types): the fields that
  * do not apply to `kind` are `None`; `last_kind`/`last_description` describe the last failure
  * behind `RetriesExhausted` / `ElapsedExhausted`.
@@ -1878,6 +2148,105 @@ public func FfiConverterTypeFfiCloseInfo_lower(_ value: FfiCloseInfo) -> RustBuf
 
 
 /**
+ * permessage-deflate (RFC 7692). The core checks the window ranges (see [`FfiLimits`]).
+ */
+public struct FfiCompression: Equatable, Hashable {
+    /**
+     * Offer it at all.
+     */
+    public var enabled: Bool
+    /**
+     * Our compressor's window in bits, offered as a hint; `None` offers no limit.
+     */
+    public var clientMaxWindowBits: UInt8?
+    /**
+     * Ask the server to compress with at most this window; `None` lets it choose.
+     */
+    public var serverMaxWindowBits: UInt8?
+    /**
+     * Compress each outgoing message on its own.
+     */
+    public var clientNoContextTakeover: Bool
+    /**
+     * Ask the server to compress each message on its own.
+     */
+    public var serverNoContextTakeover: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Offer it at all.
+         */enabled: Bool, 
+        /**
+         * Our compressor's window in bits, offered as a hint; `None` offers no limit.
+         */clientMaxWindowBits: UInt8?, 
+        /**
+         * Ask the server to compress with at most this window; `None` lets it choose.
+         */serverMaxWindowBits: UInt8?, 
+        /**
+         * Compress each outgoing message on its own.
+         */clientNoContextTakeover: Bool, 
+        /**
+         * Ask the server to compress each message on its own.
+         */serverNoContextTakeover: Bool) {
+        self.enabled = enabled
+        self.clientMaxWindowBits = clientMaxWindowBits
+        self.serverMaxWindowBits = serverMaxWindowBits
+        self.clientNoContextTakeover = clientNoContextTakeover
+        self.serverNoContextTakeover = serverNoContextTakeover
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiCompression: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiCompression: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiCompression {
+        return
+            try FfiCompression(
+                enabled: FfiConverterBool.read(from: &buf), 
+                clientMaxWindowBits: FfiConverterOptionUInt8.read(from: &buf), 
+                serverMaxWindowBits: FfiConverterOptionUInt8.read(from: &buf), 
+                clientNoContextTakeover: FfiConverterBool.read(from: &buf), 
+                serverNoContextTakeover: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiCompression, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterOptionUInt8.write(value.clientMaxWindowBits, into: &buf)
+        FfiConverterOptionUInt8.write(value.serverMaxWindowBits, into: &buf)
+        FfiConverterBool.write(value.clientNoContextTakeover, into: &buf)
+        FfiConverterBool.write(value.serverNoContextTakeover, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCompression_lift(_ buf: RustBuffer) throws -> FfiCompression {
+    return try FfiConverterTypeFfiCompression.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCompression_lower(_ value: FfiCompression) -> RustBuffer {
+    return FfiConverterTypeFfiCompression.lower(value)
+}
+
+
+/**
  * One handshake header.
  */
 public struct FfiHeader: Equatable, Hashable {
@@ -2010,13 +2379,34 @@ public struct FfiLimits: Equatable, Hashable {
     public var maxEventBuffer: UInt64
     public var maxHandshakeBudget: UInt32
     public var maxRetries: UInt32
+    /**
+     * Largest compression window in either direction, in bits.
+     */
+    public var maxWindowBits: UInt8
+    /**
+     * Smallest `client_max_window_bits`.
+     */
+    public var minClientWindowBits: UInt8
+    /**
+     * Smallest `server_max_window_bits`.
+     */
+    public var minServerWindowBits: UInt8
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Every duration option, in seconds (365 days).
-         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32) {
+         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32, 
+        /**
+         * Largest compression window in either direction, in bits.
+         */maxWindowBits: UInt8, 
+        /**
+         * Smallest `client_max_window_bits`.
+         */minClientWindowBits: UInt8, 
+        /**
+         * Smallest `server_max_window_bits`.
+         */minServerWindowBits: UInt8) {
         self.maxDurationSecs = maxDurationSecs
         self.maxMessageSize = maxMessageSize
         self.maxOutboxMessages = maxOutboxMessages
@@ -2024,6 +2414,9 @@ public struct FfiLimits: Equatable, Hashable {
         self.maxEventBuffer = maxEventBuffer
         self.maxHandshakeBudget = maxHandshakeBudget
         self.maxRetries = maxRetries
+        self.maxWindowBits = maxWindowBits
+        self.minClientWindowBits = minClientWindowBits
+        self.minServerWindowBits = minServerWindowBits
     }
 
     
@@ -2048,7 +2441,10 @@ public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
                 maxOutboxBytes: FfiConverterUInt64.read(from: &buf), 
                 maxEventBuffer: FfiConverterUInt64.read(from: &buf), 
                 maxHandshakeBudget: FfiConverterUInt32.read(from: &buf), 
-                maxRetries: FfiConverterUInt32.read(from: &buf)
+                maxRetries: FfiConverterUInt32.read(from: &buf), 
+                maxWindowBits: FfiConverterUInt8.read(from: &buf), 
+                minClientWindowBits: FfiConverterUInt8.read(from: &buf), 
+                minServerWindowBits: FfiConverterUInt8.read(from: &buf)
         )
     }
 
@@ -2060,6 +2456,9 @@ public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.maxEventBuffer, into: &buf)
         FfiConverterUInt32.write(value.maxHandshakeBudget, into: &buf)
         FfiConverterUInt32.write(value.maxRetries, into: &buf)
+        FfiConverterUInt8.write(value.maxWindowBits, into: &buf)
+        FfiConverterUInt8.write(value.minClientWindowBits, into: &buf)
+        FfiConverterUInt8.write(value.minServerWindowBits, into: &buf)
     }
 }
 
@@ -2122,6 +2521,14 @@ public struct FfiOptions: Equatable, Hashable {
      */
     public var eventBuffer: UInt64
     public var closeTimeoutSecs: Double
+    /**
+     * A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+     */
+    public var requireProtocol: Bool
+    /**
+     * permessage-deflate, offered by default.
+     */
+    public var compression: FfiCompression
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2146,7 +2553,13 @@ public struct FfiOptions: Equatable, Hashable {
          */rootCertificatePem: String?, 
         /**
          * Inbound messages buffered for a slow consumer before reading stops.
-         */eventBuffer: UInt64, closeTimeoutSecs: Double) {
+         */eventBuffer: UInt64, closeTimeoutSecs: Double, 
+        /**
+         * A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+         */requireProtocol: Bool, 
+        /**
+         * permessage-deflate, offered by default.
+         */compression: FfiCompression) {
         self.protocols = protocols
         self.headers = headers
         self.connectTimeoutSecs = connectTimeoutSecs
@@ -2164,6 +2577,8 @@ public struct FfiOptions: Equatable, Hashable {
         self.rootCertificatePem = rootCertificatePem
         self.eventBuffer = eventBuffer
         self.closeTimeoutSecs = closeTimeoutSecs
+        self.requireProtocol = requireProtocol
+        self.compression = compression
     }
 
     
@@ -2198,7 +2613,9 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
                 maxMessageSize: FfiConverterUInt64.read(from: &buf), 
                 rootCertificatePem: FfiConverterOptionString.read(from: &buf), 
                 eventBuffer: FfiConverterUInt64.read(from: &buf), 
-                closeTimeoutSecs: FfiConverterDouble.read(from: &buf)
+                closeTimeoutSecs: FfiConverterDouble.read(from: &buf), 
+                requireProtocol: FfiConverterBool.read(from: &buf), 
+                compression: FfiConverterTypeFfiCompression.read(from: &buf)
         )
     }
 
@@ -2220,6 +2637,8 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.rootCertificatePem, into: &buf)
         FfiConverterUInt64.write(value.eventBuffer, into: &buf)
         FfiConverterDouble.write(value.closeTimeoutSecs, into: &buf)
+        FfiConverterBool.write(value.requireProtocol, into: &buf)
+        FfiConverterTypeFfiCompression.write(value.compression, into: &buf)
     }
 }
 
@@ -2467,6 +2886,64 @@ public func FfiConverterTypeFfiTransition_lift(_ buf: RustBuffer) throws -> FfiT
 #endif
 public func FfiConverterTypeFfiTransition_lower(_ value: FfiTransition) -> RustBuffer {
     return FfiConverterTypeFfiTransition.lower(value)
+}
+
+
+/**
+ * One batch for the host: the client it belongs to and its events (empty `data`: that
+ * client's stream has ended, its last work).
+ */
+public struct FfiWork: Equatable, Hashable {
+    public var clientId: UInt64
+    public var batch: FfiPackedBatch
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: UInt64, batch: FfiPackedBatch) {
+        self.clientId = clientId
+        self.batch = batch
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiWork: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiWork: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiWork {
+        return
+            try FfiWork(
+                clientId: FfiConverterUInt64.read(from: &buf), 
+                batch: FfiConverterTypeFfiPackedBatch.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiWork, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.clientId, into: &buf)
+        FfiConverterTypeFfiPackedBatch.write(value.batch, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWork_lift(_ buf: RustBuffer) throws -> FfiWork {
+    return try FfiConverterTypeFfiWork.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWork_lower(_ value: FfiWork) -> RustBuffer {
+    return FfiConverterTypeFfiWork.lower(value)
 }
 
 
@@ -3019,7 +3496,13 @@ public enum FfiEvent: Equatable, Hashable {
     )
     case connecting(attempt: UInt32
     )
-    case `open`(attempt: UInt32, `protocol`: String?
+    case `open`(attempt: UInt32, `protocol`: String?, 
+        /**
+         * The negotiated extension, or `None` when uncompressed.
+         */compression: String?, 
+        /**
+         * `ip:port` the link connected to.
+         */address: String?
     )
     case message(message: FfiMessage
     )
@@ -3060,7 +3543,7 @@ public struct FfiConverterTypeFfiEvent: FfiConverterRustBuffer {
         case 2: return .connecting(attempt: try FfiConverterUInt32.read(from: &buf)
         )
         
-        case 3: return .`open`(attempt: try FfiConverterUInt32.read(from: &buf), protocol: try FfiConverterOptionString.read(from: &buf)
+        case 3: return .`open`(attempt: try FfiConverterUInt32.read(from: &buf), protocol: try FfiConverterOptionString.read(from: &buf), compression: try FfiConverterOptionString.read(from: &buf), address: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 4: return .message(message: try FfiConverterTypeFfiMessage.read(from: &buf)
@@ -3099,10 +3582,12 @@ public struct FfiConverterTypeFfiEvent: FfiConverterRustBuffer {
             FfiConverterUInt32.write(attempt, into: &buf)
             
         
-        case let .`open`(attempt,`protocol`):
+        case let .`open`(attempt,`protocol`,compression,address):
             writeInt(&buf, Int32(3))
             FfiConverterUInt32.write(attempt, into: &buf)
             FfiConverterOptionString.write(`protocol`, into: &buf)
+            FfiConverterOptionString.write(compression, into: &buf)
+            FfiConverterOptionString.write(address, into: &buf)
             
         
         case let .message(message):
@@ -3582,6 +4067,30 @@ public func FfiConverterTypeFfiState_lower(_ value: FfiState) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
+    typealias SwiftType = UInt8?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt8.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
     typealias SwiftType = UInt16?
 
@@ -3798,6 +4307,30 @@ fileprivate struct FfiConverterOptionTypeFfiHeartbeat: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeFfiWork: FfiConverterRustBuffer {
+    typealias SwiftType = FfiWork?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFfiWork.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFfiWork.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeFfiCauseKind: FfiConverterRustBuffer {
     typealias SwiftType = FfiCauseKind?
 
@@ -3814,6 +4347,30 @@ fileprivate struct FfiConverterOptionTypeFfiCauseKind: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeFfiCauseKind.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeFfiEvent: FfiConverterRustBuffer {
+    typealias SwiftType = FfiEvent?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFfiEvent.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFfiEvent.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4017,6 +4574,40 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Stop the watcher and the workers (process exit).
+ */
+public func dispatchShutdown()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_dispatch_shutdown(uniffiCallStatus
+    )
+}
+}
+/**
+ * Block until the host should start one more worker thread (none yet, or a client's events
+ * have waited with every worker busy in a callback): `true`; `false` after [`dispatch_shutdown`].
+ * Call it in a loop on one host thread; it uses no CPU while nothing stalls.
+ */
+public func dispatchWatch() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_dispatch_watch(uniffiCallStatus
+    )
+})
+}
+/**
+ * `callback` raised `exception` (as the host prints it) while handling an `Error` event or not.
+ */
+public func callbackFailure(callback: String, exception: String, handlingError: Bool) -> FfiCallbackFailure  {
+    return try!  FfiConverterTypeFfiCallbackFailure_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_callback_failure(
+        FfiConverterString.lower(callback),
+        FfiConverterString.lower(exception),
+        FfiConverterBool.lower(handlingError),uniffiCallStatus
+    )
+})
+}
+/**
  * The core's defaults, so host layers never restate a number from SPEC.md.
  */
 public func defaultOptions() -> FfiOptions  {
@@ -4077,6 +4668,15 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_wstether_ffi_checksum_func_dispatch_shutdown() != 7870) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_dispatch_watch() != 32935) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_callback_failure() != 44986) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_func_default_options() != 6641) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4134,13 +4734,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_shutdown_blocking() != 57726) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_start_dispatch() != 2146) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_method_fficlient_state() != 10395) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_stats() != 27731) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_wait_dispatched() != 36088) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_method_ffiworker_next_work() != 56541) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_constructor_fficlient_new() != 10950) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_constructor_ffiworker_new() != 60825) {
         return InitializationResult.apiChecksumMismatch
     }
 

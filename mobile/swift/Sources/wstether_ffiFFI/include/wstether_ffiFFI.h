@@ -395,6 +395,11 @@ uint64_t uniffi_wstether_ffi_fn_method_fficlient_shutdown(uint64_t ptr, uint16_t
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_shutdown_blocking(uint64_t ptr, uint16_t code, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_START_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_START_DISPATCH
+void uniffi_wstether_ffi_fn_method_fficlient_start_dispatch(uint64_t ptr, uint64_t client_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATE
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -403,6 +408,49 @@ RustBuffer uniffi_wstether_ffi_fn_method_fficlient_state(uint64_t ptr, RustCallS
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATS
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_WAIT_DISPATCHED
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_WAIT_DISPATCHED
+int8_t uniffi_wstether_ffi_fn_method_fficlient_wait_dispatched(uint64_t ptr, double timeout_secs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_FFIWORKER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_FFIWORKER
+uint64_t uniffi_wstether_ffi_fn_clone_ffiworker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_FFIWORKER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_FFIWORKER
+void uniffi_wstether_ffi_fn_free_ffiworker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFIWORKER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFIWORKER_NEW
+uint64_t uniffi_wstether_ffi_fn_constructor_ffiworker_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
+RustBuffer uniffi_wstether_ffi_fn_method_ffiworker_next_work(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_SHUTDOWN
+void uniffi_wstether_ffi_fn_func_dispatch_shutdown(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_WATCH
+int8_t uniffi_wstether_ffi_fn_func_dispatch_watch(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_CALLBACK_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_CALLBACK_FAILURE
+RustBuffer uniffi_wstether_ffi_fn_func_callback_failure(RustBuffer callback, RustBuffer exception, int8_t handling_error, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DEFAULT_OPTIONS
@@ -687,6 +735,24 @@ void ffi_wstether_ffi_rust_future_free_void(uint64_t handle
 void ffi_wstether_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_SHUTDOWN
+uint16_t uniffi_wstether_ffi_checksum_func_dispatch_shutdown(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_WATCH
+uint16_t uniffi_wstether_ffi_checksum_func_dispatch_watch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_CALLBACK_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_CALLBACK_FAILURE
+uint16_t uniffi_wstether_ffi_checksum_func_callback_failure(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DEFAULT_OPTIONS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DEFAULT_OPTIONS
 uint16_t uniffi_wstether_ffi_checksum_func_default_options(void
@@ -801,6 +867,12 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_shutdown_blocking(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_START_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_START_DISPATCH
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_start_dispatch(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_STATE
 uint16_t uniffi_wstether_ffi_checksum_method_fficlient_state(void
@@ -813,9 +885,27 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_stats(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_WAIT_DISPATCHED
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_WAIT_DISPATCHED
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_wait_dispatched(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFIWORKER_NEXT_WORK
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFIWORKER_NEXT_WORK
+uint16_t uniffi_wstether_ffi_checksum_method_ffiworker_next_work(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 uint16_t uniffi_wstether_ffi_checksum_constructor_fficlient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFIWORKER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFIWORKER_NEW
+uint16_t uniffi_wstether_ffi_checksum_constructor_ffiworker_new(void
     
 );
 #endif
