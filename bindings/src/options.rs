@@ -260,6 +260,38 @@ mod tests {
     }
 
     #[test]
+    fn callback_failures_follow_the_cores_rule() {
+        let reported = callback_failure("listener".into(), "E: boom".into(), false);
+        assert_eq!(reported.message, "listener raised E: boom");
+        assert!(matches!(
+            reported.report,
+            Some(crate::FfiEvent::Error {
+                kind: crate::FfiErrorKind::Callback,
+                ..
+            })
+        ));
+        assert_eq!(
+            callback_failure("listener".into(), "E".into(), true).report,
+            None
+        );
+    }
+
+    #[test]
+    fn compression_defaults_and_range_are_the_cores() {
+        let o = default_options();
+        let core = wstether::Compression::default();
+        assert_eq!(o.compression.enabled, core.enabled);
+        assert_eq!(
+            o.compression.client_max_window_bits,
+            core.client_max_window_bits
+        );
+        assert!(!o.require_protocol);
+        let mut bad = default_options();
+        bad.compression.server_max_window_bits = Some(option_limits().max_window_bits + 1);
+        assert_eq!(refused(bad).0, "compression.server_max_window_bits");
+    }
+
+    #[test]
     fn redaction_helpers_are_the_cores() {
         assert_eq!(
             redacted_header_value("Authorization".into(), "Bearer x".into()),

@@ -307,7 +307,7 @@ final class ScenarioTests: XCTestCase {
         }
         try client.connect()
         for text in ["one", "boom", "two"] { try client.send(text: text) }
-        delegate.rec.await("two") { $0.contains(.message(.text("two"))) }
+        delegate.rec.awaitCount("message", 3)
         XCTAssertEqual(client.state, .open)
         let unsent = try await client.close(code: 1000, reason: "")
         XCTAssertEqual(unsent, [])
