@@ -515,7 +515,7 @@ impl Events {
     }
 
     /// Poll form of [`next_batch`](Self::next_batch), for a binding that runs many clients'
-    /// streams from its own threads (see [`crate::dispatch`]): `cx`'s waker is woken when
+    /// streams from its own threads (see `wstether::dispatch`): `cx`'s waker is woken when
     /// events may be ready. An empty batch means the stream has ended.
     pub fn poll_next_batch(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Vec<Event>> {
         self.poll_batch(cx, max)

@@ -11,4 +11,5 @@ mod greeting;
 mod options;
 mod pump;
 
+pub use callback::{callback_failure, CallbackFailure};
 pub use client::NativeClient;
