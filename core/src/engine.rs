@@ -1001,14 +1001,11 @@ fn encode_message(link: &mut Link, message: Message) {
 
 fn poll_read(link: &mut Link) -> Poll<std::io::Result<usize>> {
     let mut cx = Context::from_waker(&link.read_waker);
-    let buf = link.decoder.read_buffer();
-    let spare = buf.spare_capacity_mut();
-    let mut read_buf = ReadBuf::uninit(spare);
+    let mut read_buf = ReadBuf::uninit(link.decoder.spare());
     match Pin::new(&mut link.transport).poll_read(&mut cx, &mut read_buf) {
         Poll::Ready(Ok(())) => {
             let n = read_buf.filled().len();
-            // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
-            unsafe { buf.set_len(buf.len() + n) };
+            link.decoder.filled(n);
             Poll::Ready(Ok(n))
         }
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
