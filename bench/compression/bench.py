@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 SIZES = (256, 2048, 65536)
 DIRECTIONS = ("receive", "send")
 # Display name -> how to start its worker (filled in from the arguments).
-CLIENTS = ("wstether core", "wstether core, Compression::disabled()", "wstether Python asyncio",
+CLIENTS = ("wstether core", "wstether core (Compression::disabled())", "wstether Python asyncio",
            "websockets", "wstether Node", "ws")
 SERVERS = ("websockets", "ws")
 # Unacknowledged messages a sending client may have in flight: at most 512 KiB, 8 to 256
@@ -247,6 +247,7 @@ def main() -> int:
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
     ap.add_argument("--json")
+    ap.add_argument("--idle", help=argparse.SUPPRESS)  # bench/run.sh passes it to every bench
     a = ap.parse_args()
     rounds = a.rounds or (3 if a.quick else 7)
     round_secs = a.round_secs or (0.1 if a.quick else 0.6)
@@ -265,7 +266,7 @@ def main() -> int:
 
     worker_cmd = {
         "wstether core": [a.rust_worker, "--client", "core", a.payloads],
-        "wstether core, Compression::disabled()": [a.rust_worker, "--client", "core-disabled", a.payloads],
+        "wstether core (Compression::disabled())": [a.rust_worker, "--client", "core-disabled", a.payloads],
         "wstether Python asyncio": [a.python, str(HERE / "worker.py"), "--client", "wstether", a.payloads],
         "websockets": [a.python, str(HERE / "worker.py"), "--client", "websockets", a.payloads],
         "wstether Node": [a.node, str(HERE / "worker.mjs"), "--client", "wstether", a.payloads],

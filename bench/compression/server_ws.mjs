@@ -1,6 +1,7 @@
 // The compression bench's `ws` server: `new WebSocketServer({ perMessageDeflate: true })`, so
-// ws's own defaults for everything else (threshold 1024 B: shorter messages go uncompressed;
-// zlib level 6, memLevel 8; the window the client's offer asks for, else 15 bits).
+// ws's own defaults for everything else (zlib level 6, memLevel 8; the window the client's offer
+// asks for, else 15 bits; every message compressed, since ws's 1024 B threshold applies only
+// when no context takeover was agreed).
 //
 // Listens on 127.0.0.1 (an ephemeral port), prints one JSON line with the port, library and
 // version, and serves until stdin closes. Run it pinned (`taskset -c 0`): its main thread and

@@ -1,6 +1,7 @@
 // The compression bench's Node clients: wstether's `Client` and `ws`, compression at their
-// defaults (both on: wstether offers 12-bit windows both ways; ws offers
-// `client_max_window_bits` and compresses messages of 1024 B or more).
+// defaults (both on: wstether offers 12-bit windows both ways and compresses messages of 128 B
+// or more; ws offers `client_max_window_bits` and, with context takeover, compresses every
+// message).
 //
 // One process per client (`--client wstether|ws`), started pinned by bench.py and kept for the
 // whole run. It reads one JSON command per line on stdin and answers one JSON line on stdout
