@@ -94,6 +94,7 @@ COMPRESSION_PAIRS = [
     ("wstether Python asyncio", "websockets"),
     ("wstether Node", "ws"),
     ("wstether core", COMPRESSION_OFF),
+    ("wstether core", "wstether core (shared runtime)"),  # only with --clients naming it
 ]
 COMPRESSION_SIZES = {"256": "256 B", "2048": "2 KiB", "65536": "64 KiB"}
 

@@ -44,6 +44,9 @@ DIRECTIONS = ("receive", "send")
 # Display name -> how to start its worker (filled in from the arguments).
 CLIENTS = ("wstether core", "wstether core (Compression::disabled())", "wstether Python asyncio",
            "websockets", "wstether Node", "ws")
+# Not run by default (--clients): the default core client on wstether's shared runtime instead of
+# the bench's own worker, which tells the cost of sharing the app's worker from compression's.
+OPTIONAL_CLIENTS = ("wstether core (shared runtime)",)
 SERVERS = ("websockets", "ws")
 # Unacknowledged messages a sending client may have in flight: at most 512 KiB, 8 to 256
 # messages, so no library's own buffers grow without bound; the server acks every quarter.
@@ -259,14 +262,16 @@ def main() -> int:
     servers = [s for s in a.servers.split(",") if s]
     sizes = [int(s) for s in a.sizes.split(",") if s]
     for c in clients:
-        if c not in CLIENTS:
-            sys.exit(f"compression bench: unknown client {c!r} (known: {', '.join(CLIENTS)})")
+        if c not in CLIENTS + OPTIONAL_CLIENTS:
+            sys.exit(f"compression bench: unknown client {c!r} "
+                     f"(known: {', '.join(CLIENTS + OPTIONAL_CLIENTS)})")
     with open(a.payloads) as f:
         pool_len = {int(k): len(v) for k, v in json.load(f).items()}
 
     worker_cmd = {
         "wstether core": [a.rust_worker, "--client", "core", a.payloads],
         "wstether core (Compression::disabled())": [a.rust_worker, "--client", "core-disabled", a.payloads],
+        "wstether core (shared runtime)": [a.rust_worker, "--client", "core-shared-runtime", a.payloads],
         "wstether Python asyncio": [a.python, str(HERE / "worker.py"), "--client", "wstether", a.payloads],
         "websockets": [a.python, str(HERE / "worker.py"), "--client", "websockets", a.payloads],
         "wstether Node": [a.node, str(HERE / "worker.mjs"), "--client", "wstether", a.payloads],

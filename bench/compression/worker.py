@@ -151,9 +151,9 @@ async def send(kind: str, url: str, n: int, size: int, window: int, every: int,
 
 def version(kind: str) -> Tuple[str, str]:
     if kind == "wstether":
-        import wstether
+        from importlib.metadata import version as installed
 
-        return "wstether (Python, asyncio)", getattr(wstether, "__version__", "?")
+        return "wstether (Python, asyncio)", installed("wstether")
     import websockets
 
     return "websockets", websockets.__version__

@@ -1,6 +1,10 @@
 //! The compression bench's Rust clients: the wstether core with its default compression
 //! (`--client core`: permessage-deflate offered with 12-bit windows both ways) or with
 //! `Compression::disabled()` (`--client core-disabled`), driven by `bench/compression/bench.py`.
+//! Both run the client on the bench's own one-worker runtime (the default for a client built
+//! inside a runtime, as in an async app). `--client core-shared-runtime` (not in the default
+//! run) puts the same default client on wstether's shared runtime instead, to tell the cost of
+//! sharing the app's worker from the cost of compressing.
 //!
 //! One process per client, started pinned to the client CPU and kept for the whole run. It
 //! reads one JSON command per line on stdin and answers one JSON line on stdout (protocol in
@@ -12,7 +16,7 @@
 //! - answer `{"ok": true, "secs", "cpu_s", "compression"}`: wall time, the process's CPU time
 //!   (every thread) over the same span, and the extension `Open` reported.
 //!
-//! Usage: `wstether-bench-compression --client core|core-disabled PAYLOADS.json`.
+//! Usage: `wstether-bench-compression --client core|core-disabled|core-shared-runtime PAYLOADS.json`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -31,10 +35,19 @@ fn main() {
         .position(|a| a == "--client")
         .and_then(|i| args.get(i + 1))
         .cloned()
-        .unwrap_or_else(|| fail("--client core|core-disabled is required"));
-    let compression = match client.as_str() {
-        "core" => Compression::default(),
-        "core-disabled" => Compression::disabled(),
+        .unwrap_or_else(|| fail("--client core|core-disabled|core-shared-runtime is required"));
+    let (compression, shared_runtime, name) = match client.as_str() {
+        "core" => (Compression::default(), false, "wstether (Rust core)"),
+        "core-disabled" => (
+            Compression::disabled(),
+            false,
+            "wstether (Rust core), Compression::disabled()",
+        ),
+        "core-shared-runtime" => (
+            Compression::default(),
+            true,
+            "wstether (Rust core), on wstether's shared runtime",
+        ),
         other => fail(&format!("unknown client {other}")),
     };
     let path = args
@@ -48,11 +61,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let name = if client == "core" {
-        "wstether (Rust core)"
-    } else {
-        "wstether (Rust core), Compression::disabled()"
-    };
     answer(json!({"ok": true, "library": name, "version": env!("CARGO_PKG_VERSION")}));
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
@@ -62,7 +70,8 @@ fn main() {
         let out = rt
             .block_on(async move {
                 tokio::spawn(async move {
-                    tokio::time::timeout(DEADLINE, round(&cmd, compression, &pools))
+                    let run = round(&cmd, compression, shared_runtime, &pools);
+                    tokio::time::timeout(DEADLINE, run)
                         .await
                         .unwrap_or_else(|_| Err("no answer before the deadline".into()))
                 })
@@ -107,13 +116,14 @@ fn load(path: &str) -> std::sync::Arc<HashMap<usize, Vec<Message>>> {
 async fn round(
     cmd: &Value,
     compression: Compression,
+    shared_runtime: bool,
     pools: &HashMap<usize, Vec<Message>>,
 ) -> Result<Value, String> {
     let field = |k: &str| cmd[k].as_u64().map(|v| v as usize);
     let url = cmd["url"].as_str().ok_or("no url")?;
     let (n, size) = (field("n").ok_or("no n")?, field("size").ok_or("no size")?);
     let pool = pools.get(&size).ok_or("no pool of that size")?;
-    let (client, mut events, negotiated) = open(url, compression, pool).await?;
+    let (client, mut events, negotiated) = open(url, compression, shared_runtime, pool).await?;
     let (secs, cpu_s) = match cmd["op"].as_str() {
         Some("receive") => receive(&client, &mut events, n, size, pool).await?,
         Some("send") => {
@@ -131,9 +141,14 @@ async fn round(
 async fn open(
     url: &str,
     compression: Compression,
+    shared_runtime: bool,
     pool: &[Message],
 ) -> Result<(Client, Events, Option<String>), String> {
-    let client = Client::builder(url)
+    let mut builder = Client::builder(url);
+    if shared_runtime {
+        builder = builder.runtime(wstether::runtime::handle());
+    }
+    let client = builder
         .handshake_budget(None)
         .heartbeat(None)
         .compression(compression)
