@@ -289,13 +289,13 @@ def compression_section(doc: Dict[str, Any]) -> None:
                     r = c.get("msgs_per_s", [])
                     busy = c.get("server_busy")
                     negotiated.setdefault(name, c.get("compression") or "none (uncompressed)")
-                    print(f"     {name:<38}{rate_text(median(r), n):>11}{mb_text(median(r), n):>11}"
+                    print(f"     {name:<40}{rate_text(median(r), n):>11}{mb_text(median(r), n):>11}"
                           f"{(f'{min(r):,.0f}-{max(r):,.0f}' if r else ''):>20}"
                           f"{cpu_ms_per_mb(c, n):>11.2f}"
                           f"{(f'{median(busy) * 100:.0f}%' if busy else ''):>13}  {wire_text(c, direction, n)}")
         print(f"\n   negotiated with the {server} server:")
         for name, ext in negotiated.items():
-            print(f"     {name:<38} {ext}")
+            print(f"     {name:<40} {ext}")
     lines, _ = affinity_lines(doc)
     if lines:
         print("\n   thread affinity, read from /proc while running:")
