@@ -29,7 +29,11 @@ done
 step "bench: builds, and the report's arithmetic (no measurement: CI machines are noisy)"
 cargo build -p wstether-bench
 python3 bench/test_report.py
-python3 -m py_compile bench/python/bench.py bench/report.py
+python3 bench/compression/test_compression.py
+python3 -m py_compile bench/python/bench.py bench/report.py bench/compression/worker.py \
+  bench/compression/server_websockets.py
 node --check bench/node/bench.mjs
-bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh
+for f in bench/compression/*.mjs; do node --check "$f"; done
+bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh \
+  bench/compression/run.sh
 step "all suites passed"
