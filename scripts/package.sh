@@ -32,9 +32,26 @@ ensure_package_tools
 rm -rf "$DIST" "$STAGE"
 mkdir -p "$DIST"/{python,node,jvm,cli} "$STAGE" "$LOGS"
 
+# musl's C library is `libc.musl-<arch>.so.1` on musl systems (the name auditwheel's musllinux
+# policy allows); zig links it as `libc.so`. musl's loader takes either as itself; rename it.
+fix_musl_needed() {
+  if readelf -d "$1" | grep -q 'NEEDED.*\[libc\.so\]'; then
+    patchelf --replace-needed libc.so libc.musl-x86_64.so.1 "$1"
+  fi
+}
+
 build_wheel() { # build_wheel RUST_TARGET PY_COMPAT
-  (cd python && run_logged "wheel-$1" maturin build --profile dist --zig --target "$1" \
-    --compatibility "$2" --out "$DIST/python")
+  # maturin gets a target dir of its own: its zig wrappers differ from cargo-zigbuild's, and
+  # sharing one dir would rebuild the dependencies on every alternation.
+  (cd python && CARGO_TARGET_DIR="$TARGET_DIR/maturin" run_logged "wheel-$1" maturin build \
+    --profile dist --zig --target "$1" --compatibility "$2" --out "$DIST/python")
+  if [[ "$1" == *-musl ]]; then
+    local whl unpacked="$STAGE/musl-wheel"
+    whl="$(ls "$DIST"/python/wstether-"$VERSION"-*musllinux*.whl)"
+    rm -rf "$unpacked" && run_logged musl-wheel-unpack wheel unpack --dest "$unpacked" "$whl"
+    fix_musl_needed "$(ls "$unpacked"/wstether-"$VERSION"/wstether/_native*.so)"
+    rm "$whl" && run_logged musl-wheel-pack wheel pack --dest-dir "$DIST/python" "$unpacked/wstether-$VERSION"
+  fi
 }
 
 build_addon() { # build_addon ZIG_TARGET NPM_PLATFORM: napi build (cargo-zigbuild) of wstether-node
@@ -42,6 +59,7 @@ build_addon() { # build_addon ZIG_TARGET NPM_PLATFORM: napi build (cargo-zigbuil
     --target "$1" --profile dist --manifest-path Cargo.toml --output-dir "$STAGE/addons" \
     --no-js --dts index.d.ts)
   local addon="$STAGE/addons/wstether.$2.node" size
+  [[ "$2" == *-musl ]] && fix_musl_needed "$addon"
   size=$(stat -c %s "$addon")
   if ((size > MAX_ADDON_BYTES)); then
     echo "addon $addon is $size bytes, over the 6 MB limit" >&2
@@ -67,8 +85,10 @@ for line in "${LINUX_TARGETS[@]}"; do
   fi
 done
 cli_target=x86_64-unknown-linux-musl
+# A target dir of its own: the static binary and the musl addon (built with -crt-static off)
+# would otherwise overwrite each other's dependencies and rebuild them on every run.
 timed "cli $cli_target (static)" run_logged cli cargo zigbuild --profile dist --target "$cli_target" \
-  -p wstether-cli --bin wstether
+  --target-dir "$TARGET_DIR/cli" -p wstether-cli --bin wstether
 
 # ---- Python: sdist, and a wheel built from it ------------------------------------------------
 sdist() { (cd python && run_logged sdist maturin sdist --out "$DIST/python"); }
@@ -135,11 +155,11 @@ cli_archive() {
   local name="wstether-$VERSION-$cli_target" dir
   dir="$STAGE/$name"
   mkdir -p "$dir"
-  cp "$TARGET_DIR/$cli_target/dist/wstether" "$dir/"
+  cp "$TARGET_DIR/cli/$cli_target/dist/wstether" "$dir/"
   cp LICENSE-MIT LICENSE-APACHE "$dir/"
   cp cli/README.md "$dir/README.md"
   tar -czf "$DIST/cli/$name.tar.gz" -C "$STAGE" "$name"
-  cp "$TARGET_DIR/$cli_target/dist/wstether" "$DIST/cli/wstether"
+  cp "$TARGET_DIR/cli/$cli_target/dist/wstether" "$DIST/cli/wstether"
 }
 timed "cli archive" cli_archive
 

@@ -64,7 +64,7 @@ class EchoTest {
             until("reopen") { it is Event.Open }
             client.sendText("after restart")
             until("echo", echoed("after restart"))
-            assertEquals(emptyList<Message>(), client.close())
+            assertEquals(emptyList<Message>(), client.close(1000, "bye"))
             val native = javaClass.classLoader.getResource("linux-x86-64/libwstether_ffi.so")
             println("jvm: echoed, survived a server restart, echoed again; native library from $native")
         } finally {
