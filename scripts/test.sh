@@ -9,8 +9,10 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
-step "Rust: format check"
+step "Rust: format check, lints, and the core's module graph"
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+python3 scripts/check-module-graph.py
 
 step "versions: every manifest carries the workspace version"
 ./scripts/check-versions.sh
@@ -36,4 +38,10 @@ WSTETHER_NODE_PREBUILT="$target_dir/package/addons" \
 step "mobile/scripts/test.sh"
 ./mobile/scripts/test.sh
 
+step "bench: builds, and the report's arithmetic (no measurement: CI machines are noisy)"
+cargo build -p wstether-bench
+python3 bench/test_report.py
+python3 -m py_compile bench/python/bench.py bench/report.py
+node --check bench/node/bench.mjs
+bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh
 step "all suites passed"

@@ -128,6 +128,11 @@ impl FfiClient {
         self.inner.network_changed().map_err(convert::error)
     }
 
+    /// The URL with its password and token-like query values hidden.
+    pub fn redacted_url(&self) -> String {
+        self.inner.config().redacted_url()
+    }
+
     /// The current state.
     pub fn state(&self) -> FfiState {
         convert::state(self.inner.state())

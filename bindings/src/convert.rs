@@ -83,13 +83,10 @@ fn secs(option: &'static str, value: f64) -> Result<Duration, FfiError> {
     duration_from_secs(option, value).map_err(error)
 }
 
-fn size(option: &'static str, value: u64) -> Result<usize, FfiError> {
-    usize::try_from(value).map_err(|_| {
-        error(Error::InvalidOption {
-            option,
-            reason: "too large for this platform".into(),
-        })
-    })
+/// A size from the host (`u64`): what a `usize` cannot hold saturates, so the core's `build()`
+/// refuses it naming the option's limit.
+fn size(value: u64) -> usize {
+    wstether::limits::saturating_usize(value)
 }
 
 /// A builder carrying every option; the core validates the values in `build()`.
@@ -127,16 +124,16 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
         .max_elapsed(max_elapsed)
         .heartbeat(heartbeat)
         .outbox(OutboxLimits {
-            max_messages: size("outbox.max_messages", o.outbox_max_messages)?,
-            max_bytes: size("outbox.max_bytes", o.outbox_max_bytes)?,
+            max_messages: size(o.outbox_max_messages),
+            max_bytes: size(o.outbox_max_bytes),
         })
         .handshake_budget(o.handshake_budget)
         .terminal(TerminalPolicy {
             close_codes: o.terminal_close_codes,
             statuses: o.terminal_statuses,
         })
-        .max_message_size(size("max_message_size", o.max_message_size)?)
-        .event_buffer(size("event_buffer", o.event_buffer)?)
+        .max_message_size(size(o.max_message_size))
+        .event_buffer(size(o.event_buffer))
         .close_timeout(secs("close_timeout", o.close_timeout_secs)?);
     for FfiHeader { name, value } in o.headers {
         b = b.header(name, value);
@@ -261,14 +258,17 @@ fn cause_kind(c: &Cause) -> FfiCauseKind {
         Cause::HandshakeRejected { .. } => FfiCauseKind::HandshakeRejected,
         Cause::Handshake(_) => FfiCauseKind::Handshake,
         Cause::Auth(_) => FfiCauseKind::Auth,
+        Cause::Incompatible(_) => FfiCauseKind::Incompatible,
         Cause::Closed { .. } => FfiCauseKind::Closed,
         Cause::HeartbeatTimeout => FfiCauseKind::HeartbeatTimeout,
+        Cause::WriteStalled => FfiCauseKind::WriteStalled,
         Cause::Network(_) => FfiCauseKind::Network,
         Cause::Protocol(_) => FfiCauseKind::Protocol,
         Cause::MessageTooLarge => FfiCauseKind::MessageTooLarge,
         Cause::NetworkChanged => FfiCauseKind::NetworkChanged,
         Cause::RetriesExhausted { .. } => FfiCauseKind::RetriesExhausted,
         Cause::ElapsedExhausted { .. } => FfiCauseKind::ElapsedExhausted,
+        Cause::Internal(_) => FfiCauseKind::Internal,
     }
 }
 
@@ -316,7 +316,17 @@ pub(crate) fn event(e: Event) -> FfiEvent {
     match e {
         Event::StateChanged { state: s } => FfiEvent::StateChanged { state: state(s) },
         Event::Connecting { attempt } => FfiEvent::Connecting { attempt },
-        Event::Open { attempt, protocol } => FfiEvent::Open { attempt, protocol },
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => FfiEvent::Open {
+            attempt,
+            protocol,
+            compression,
+            address: address.map(|a| a.to_string()),
+        },
         Event::Message(m) => FfiEvent::Message {
             message: message_out(m),
         },

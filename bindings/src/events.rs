@@ -50,14 +50,17 @@ pub enum FfiCauseKind {
     HandshakeRejected,
     Handshake,
     Auth,
+    Incompatible,
     Closed,
     HeartbeatTimeout,
+    WriteStalled,
     Network,
     Protocol,
     MessageTooLarge,
     NetworkChanged,
     RetriesExhausted,
     ElapsedExhausted,
+    Internal,
 }
 
 /// Why a link ended or an attempt failed. Flat (uniffi has no recursive types): the fields that
@@ -98,6 +101,10 @@ pub enum FfiEvent {
     Open {
         attempt: u32,
         protocol: Option<String>,
+        /// The negotiated extension, or `None` when uncompressed.
+        compression: Option<String>,
+        /// `ip:port` the link connected to.
+        address: Option<String>,
     },
     Message {
         message: FfiMessage,

@@ -26,8 +26,8 @@ pub use events::{
     FfiSendStatus, FfiState,
 };
 pub use options::{
-    default_options, FfiAppPing, FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat, FfiOptions,
-    FfiPongMatch,
+    default_options, option_limits, redacted_header_value, redacted_url, FfiAppPing,
+    FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat, FfiLimits, FfiOptions, FfiPongMatch,
 };
 pub use stats::{FfiCloseInfo, FfiStats, FfiTransition};
 

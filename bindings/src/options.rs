@@ -88,3 +88,136 @@ pub struct FfiAuthRequest {
 pub fn default_options() -> FfiOptions {
     crate::convert::default_options()
 }
+
+/// The largest value each option accepts (the core's limits); larger values are refused with
+/// `InvalidOption` naming the limit when the client is built.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiLimits {
+    /// Every duration option, in seconds (365 days).
+    pub max_duration_secs: f64,
+    pub max_message_size: u64,
+    pub max_outbox_messages: u64,
+    pub max_outbox_bytes: u64,
+    pub max_event_buffer: u64,
+    pub max_handshake_budget: u32,
+    pub max_retries: u32,
+}
+
+/// The core's limits, so host layers never restate one.
+#[uniffi::export]
+pub fn option_limits() -> FfiLimits {
+    use wstether::limits;
+    FfiLimits {
+        max_duration_secs: limits::MAX_DURATION.as_secs_f64(),
+        max_message_size: limits::MAX_MESSAGE_SIZE as u64,
+        max_outbox_messages: limits::MAX_OUTBOX_MESSAGES as u64,
+        max_outbox_bytes: limits::MAX_OUTBOX_BYTES as u64,
+        max_event_buffer: limits::MAX_EVENT_BUFFER as u64,
+        max_handshake_budget: limits::MAX_HANDSHAKE_BUDGET,
+        max_retries: limits::MAX_RETRIES,
+    }
+}
+
+/// A header value as it may be shown (`toString`, `description`): the core's redaction, so
+/// credentials (`Authorization`, `Cookie`, `*token*`, …) never reach a log.
+#[uniffi::export]
+pub fn redacted_header_value(name: String, value: String) -> String {
+    wstether::redact::header_value(&name, &value).to_string()
+}
+
+/// A URL as it may be shown: password and token-like query values hidden (unparsable text
+/// keeps only what precedes any query or userinfo).
+#[uniffi::export]
+pub fn redacted_url(url: String) -> String {
+    wstether::redact::url_text(&url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FfiClient, FfiError};
+
+    fn refused(options: FfiOptions) -> (String, String) {
+        match FfiClient::new("ws://127.0.0.1:9/".into(), options, None, None) {
+            Err(FfiError::InvalidOption { option, reason, .. }) => (option, reason),
+            Err(other) => panic!("expected InvalidOption, got {other:?}"),
+            Ok(_) => panic!("expected InvalidOption, got a client"),
+        }
+    }
+
+    #[test]
+    fn every_duration_and_size_over_its_limit_is_refused_naming_it() {
+        let limits = option_limits();
+        let days = "must be at most 365 days".to_string();
+        for secs in [1e19, f64::INFINITY, limits.max_duration_secs + 1.0] {
+            let mut o = default_options();
+            o.close_timeout_secs = secs;
+            assert_eq!(refused(o), ("close_timeout".into(), days.clone()));
+            let mut o = default_options();
+            o.heartbeat = Some(FfiHeartbeat {
+                interval_secs: secs,
+                timeout_secs: secs,
+                app_ping: None,
+            });
+            assert_eq!(refused(o), ("heartbeat.interval".into(), days.clone()));
+            let mut o = default_options();
+            o.backoff.stable_after_secs = secs;
+            assert_eq!(refused(o), ("backoff.stable_after".into(), days.clone()));
+            let mut o = default_options();
+            o.max_elapsed_secs = Some(secs);
+            assert_eq!(refused(o), ("max_elapsed".into(), days.clone()));
+        }
+        let at_most = |n: u64| format!("must be at most {n}");
+        let mut o = default_options();
+        o.event_buffer = u64::MAX;
+        assert_eq!(
+            refused(o),
+            ("event_buffer".into(), at_most(limits.max_event_buffer))
+        );
+        let mut o = default_options();
+        o.max_message_size = u64::MAX;
+        assert_eq!(
+            refused(o),
+            ("max_message_size".into(), at_most(limits.max_message_size))
+        );
+        let mut o = default_options();
+        o.outbox_max_messages = u64::MAX;
+        assert_eq!(
+            refused(o),
+            (
+                "outbox.max_messages".into(),
+                at_most(limits.max_outbox_messages)
+            )
+        );
+        let mut o = default_options();
+        o.max_retries = Some(u32::MAX);
+        assert_eq!(
+            refused(o),
+            ("max_retries".into(), at_most(limits.max_retries.into()))
+        );
+        let mut o = default_options();
+        o.handshake_budget = Some(u32::MAX);
+        assert_eq!(
+            refused(o),
+            (
+                "handshake_budget".into(),
+                at_most(limits.max_handshake_budget.into())
+            )
+        );
+    }
+
+    #[test]
+    fn redaction_helpers_are_the_cores() {
+        assert_eq!(
+            redacted_header_value("Authorization".into(), "Bearer x".into()),
+            wstether::redact::REDACTED
+        );
+        assert_eq!(redacted_header_value("X-Id".into(), "7".into()), "7");
+        let shown = redacted_url("wss://u:hunter2@h/?token=abc&room=1".into());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abc"),
+            "{shown}"
+        );
+        assert!(shown.contains("room=1"), "{shown}");
+    }
+}

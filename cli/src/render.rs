@@ -93,7 +93,9 @@ pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::StateChanged { .. } | Event::Message(_) => return None,
         Event::Connecting { attempt } => format!("attempt {attempt}: connecting"),
-        Event::Open { attempt, protocol } => format!(
+        Event::Open {
+            attempt, protocol, ..
+        } => format!(
             "open: handshake 101 on attempt {attempt}, subprotocol {}",
             protocol.as_deref().unwrap_or("(none)")
         ),
@@ -238,7 +240,17 @@ pub fn event_json(event: &Event) -> Value {
     let mut v = match event {
         Event::StateChanged { state } => json!({ "state": state.as_str() }),
         Event::Connecting { attempt } => json!({ "attempt": attempt }),
-        Event::Open { attempt, protocol } => json!({ "attempt": attempt, "protocol": protocol }),
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => json!({
+            "attempt": attempt,
+            "protocol": protocol,
+            "compression": compression,
+            "address": address.map(|a| a.to_string()),
+        }),
         Event::Message(Message::Text(t)) => json!({ "type": "text", "data": t.as_str() }),
         Event::Message(Message::Binary(b)) => {
             json!({ "type": "binary", "len": b.len(), "base64": base64(b) })

@@ -34,18 +34,28 @@ impl Default for Backoff {
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Backoff {
-    /// The un-jittered delay before retry number `retry` (1-based).
+    /// The un-jittered delay before retry number `retry` (1-based). Never panics, whatever the
+    /// fields hold: a curve that overflows, or a factor that is not a number, stops at `max`.
     pub fn base_delay(&self, retry: u32) -> Duration {
-        let exp = retry.saturating_sub(1).min(64) as i32;
+        let exp = retry.saturating_sub(1).min(1024) as i32;
         let secs = self.initial.as_secs_f64() * self.factor.powi(exp);
-        let capped = secs.min(self.max.as_secs_f64());
-        Duration::from_secs_f64(capped.max(0.0))
+        // NaN (no ordering) and infinity take the cap, like any value past it.
+        if secs.partial_cmp(&self.max.as_secs_f64()) != Some(std::cmp::Ordering::Less) {
+            return self.max;
+        }
+        Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(self.max)
     }
 
     /// The delay before retry number `retry`, jittered with `unit` drawn uniformly from [0, 1).
     pub fn delay(&self, retry: u32, unit: f64) -> Duration {
         let base = self.base_delay(retry);
-        base.mul_f64(1.0 - self.jitter * unit.clamp(0.0, 1.0))
+        let keep = 1.0 - self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0);
+        if keep.is_nan() || keep >= 1.0 {
+            return base;
+        }
+        // Scaling down cannot overflow; the fallback only covers a base too large for an f64
+        // round trip (near `Duration::MAX`).
+        Duration::try_from_secs_f64(base.as_secs_f64() * keep).unwrap_or(base)
     }
 
     /// The delay to use when the server asked for at least `floor` (Retry-After, close 1013).
@@ -96,5 +106,45 @@ mod tests {
             b.delay_with_floor(1, 0.0, Some(Duration::from_secs(86400))),
             MAX_RETRY_AFTER
         );
+    }
+
+    #[test]
+    fn extreme_curves_never_panic_or_overflow() {
+        let max = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            ..Backoff::default()
+        };
+        for retry in [0, 1, 2, 64, 65, 1000, u32::MAX] {
+            assert_eq!(max.base_delay(retry), Duration::MAX, "{retry}");
+            let d = max.delay(retry, 0.99);
+            assert!(d > Duration::from_secs(u64::MAX / 4), "{retry}: {d:?}");
+            assert!(max.delay_with_floor(retry, 0.5, Some(Duration::MAX)) >= MAX_RETRY_AFTER);
+        }
+        // A factor so large that its powers are infinite, and factors that are not numbers.
+        for factor in [f64::MAX, f64::INFINITY, f64::NAN, 1e308] {
+            let b = Backoff {
+                factor,
+                ..Backoff::default()
+            };
+            for retry in [1, 2, 3, 64, u32::MAX] {
+                let d = b.delay(retry, 0.5);
+                assert!(d <= b.max, "{factor} {retry}: {d:?}");
+            }
+        }
+        // Jitter out of range (unvalidated) still gives a delay within the curve.
+        for jitter in [f64::NAN, -1.0, 2.0, f64::INFINITY] {
+            let b = Backoff {
+                jitter,
+                ..Backoff::default()
+            };
+            assert!(b.delay(3, 0.7) <= ms(4000));
+        }
+        // Zero initial: zero, not a panic.
+        let zero = Backoff {
+            initial: Duration::ZERO,
+            ..Backoff::default()
+        };
+        assert_eq!(zero.delay(10, 0.3), Duration::ZERO);
     }
 }

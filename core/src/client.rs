@@ -1,24 +1,33 @@
-//! The handle users hold: commands in, events out.
+//! The handle users hold: commands in, events out, both through the engine's lock.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::Stream;
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::oneshot;
 
-use crate::config::{ClientBuilder, Config};
+use crate::budget;
+use std::future::Future;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::backoff::Backoff;
+use crate::config::{parse_url, AuthProvider, Config, Greeting};
+use crate::driver::{settings, Driver};
+use crate::engine::{lock, Engine, Shared};
 use crate::error::Error;
 use crate::event::{Event, Message, State};
-use crate::heartbeat::PongMatch;
-use crate::link::{Direct, HostRead, PublishedLink};
-use crate::outbox::Outbox;
-use crate::stats::{Counters, Stats, Transition};
-use crate::supervisor::Supervisor;
+use crate::heartbeat::Heartbeat;
+use crate::machine::{Command, Machine};
+use crate::outbox::OutboxLimits;
+use crate::policy::TerminalPolicy;
+use crate::stats::{Stats, Transition};
 
 /// What `send` did with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,112 +38,29 @@ pub enum SendStatus {
     Queued,
 }
 
-/// Requests from handles to the supervisor.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Connect,
-    Close(CloseRequest),
-    Pause,
-    Resume,
-    ReconnectNow,
-    NetworkChanged,
-}
-
-/// A `close()` in flight: the supervisor answers with the unsent messages.
-#[derive(Debug)]
-pub(crate) struct CloseRequest {
-    pub code: u16,
-    pub reason: String,
-    pub reply: Option<oneshot::Sender<Vec<Message>>>,
-}
-
-impl CloseRequest {
-    /// The close that follows dropping every handle.
-    pub fn dropped() -> Self {
-        CloseRequest {
-            code: 1001,
-            reason: "client dropped".into(),
-            reply: None,
-        }
-    }
-}
-
-/// State shared by the handles and the supervisor.
-pub(crate) struct Shared {
-    state: AtomicU8,
-    pub outbox: Mutex<Outbox>,
-    pub outbox_ready: Notify,
-    pub counters: Counters,
+/// What every clone of a client shares; dropping the last one closes the client.
+struct Inner {
+    engine: Arc<Mutex<Engine>>,
+    shared: Arc<Shared>,
+    config: Arc<Config>,
     /// The fork generation this client was built in (see `runtime::fork_generation`).
     generation: u32,
-    /// The open link while `send()` may write to it directly and a pulling consumer may read
-    /// it. Set and cleared by the supervisor while it holds the outbox lock, which a direct
-    /// write holds throughout.
-    pub link: Mutex<Option<PublishedLink>>,
+    events: Mutex<Option<Events>>,
 }
 
-const STATES: [State; 8] = [
-    State::Idle,
-    State::Connecting,
-    State::Open,
-    State::Waiting,
-    State::Paused,
-    State::Closing,
-    State::Closed,
-    State::Failed,
-];
-
-impl Shared {
-    pub fn state(&self) -> State {
-        if self.forked() {
-            return State::Closed;
-        }
-        STATES[self.state.load(Ordering::Acquire) as usize]
-    }
-
-    /// Whether this is a forked child's copy of a client: its supervisor ran on threads that
-    /// did not survive `fork()`, and its socket belongs to the parent. It acts as closed.
-    pub fn forked(&self) -> bool {
+impl Inner {
+    /// Whether this is a forked child's copy of a client: its task ran on threads that did not
+    /// survive `fork()`, and its socket belongs to the parent. It acts as closed.
+    fn forked(&self) -> bool {
         crate::runtime::fork_generation() != self.generation
     }
+}
 
-    pub fn set_state(&self, s: State) {
-        let i = STATES.iter().position(|x| *x == s).unwrap_or(0);
-        self.state.store(i as u8, Ordering::Release);
-    }
-
-    pub fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Publish (or, with `None`, withdraw) the link `send()` may write to directly. The caller
-    /// holds the outbox lock, so no direct write is in progress while the slot changes.
-    pub fn set_link(&self, _outbox: &Outbox, link: Option<PublishedLink>) {
-        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = link;
-    }
-
-    /// Write `message` on the caller's thread if the link is open and idle. The caller holds
-    /// the outbox lock (so the message cannot overtake one queued or being written).
-    fn try_direct(&self, outbox: &mut Outbox, message: &Message) -> bool {
-        if !outbox.is_idle() {
-            return false;
-        }
-        let link = self.link.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(link) = link.as_ref() else {
-            return false;
-        };
-        match link.try_write(message) {
-            Direct::Written => {
-                self.counters.add_out(1, message.len());
-                true
-            }
-            Direct::Unflushed => {
-                // The supervisor finishes the flush (and counts the message once it has).
-                outbox.push_unflushed(message.clone());
-                self.outbox_ready.notify_one();
-                true
-            }
-            Direct::NotTaken => false,
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // In a forked child the engine's lock may be held by a thread that no longer exists.
+        if !self.forked() {
+            lock(&self.engine).command(Command::Dropped, None);
         }
     }
 }
@@ -142,17 +68,13 @@ impl Shared {
 /// A WebSocket client that stays connected. Cheap to clone; dropping the last clone closes it.
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
-    events: Arc<Mutex<Option<Events>>>,
-    config: Arc<Config>,
-    max_message_size: usize,
+    handle: Arc<Inner>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.config.redacted_url())
+            .field("url", &self.handle.config.redacted_url())
             .field("state", &self.state())
             .finish()
     }
@@ -165,58 +87,47 @@ impl Client {
     }
 
     pub(crate) fn start(config: Config, runtime: Handle) -> Client {
-        let shared = Arc::new(Shared {
-            state: AtomicU8::new(0),
-            outbox: Mutex::new(Outbox::new(config.outbox)),
-            outbox_ready: Notify::new(),
-            counters: Counters::default(),
-            generation: crate::runtime::fork_generation(),
-            link: Mutex::new(None),
-        });
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let credits = Arc::new(Semaphore::new(config.event_buffer));
         let config = Arc::new(config);
-        let supervisor = Supervisor::new(
+        let shared = Arc::new(Shared::new());
+        let machine = Machine::new(settings(&config), budget::shared(), rand::random());
+        let engine = Arc::new(Mutex::new(Engine::new(
+            machine,
             config.clone(),
             shared.clone(),
-            cmd_rx,
-            ev_tx,
-            credits.clone(),
-        );
-        let generation = shared.generation;
+        )));
+        let generation = crate::runtime::fork_generation();
         // Spawned on the handle the client holds: never a bare `tokio::spawn`.
-        runtime.spawn(supervisor.run());
+        runtime.spawn(Driver::new(engine.clone(), config.clone()).run_guarded());
+        let events = Events {
+            engine: engine.clone(),
+            generation,
+            ready: VecDeque::new(),
+        };
         Client {
-            max_message_size: config.max_message_size,
-            shared: shared.clone(),
-            commands: cmd_tx,
-            events: Arc::new(Mutex::new(Some(Events {
-                rx: ev_rx,
-                credits,
-                pending: VecDeque::new(),
-                generation,
-                app_pong: config
-                    .heartbeat
-                    .as_ref()
-                    .and_then(|h| h.app_ping.as_ref())
-                    .map(|a| a.pong.clone()),
-                keep_turn: config.heartbeat.is_some(),
+            handle: Arc::new(Inner {
+                engine,
                 shared,
-                turn: None,
-            }))),
-            config,
+                config,
+                generation,
+                events: Mutex::new(Some(events)),
+            }),
         }
     }
 
     /// Take the event stream (once). Until it is taken, inbound messages are buffered up to
     /// `event_buffer`; then the client stops reading the socket (TCP backpressure).
     pub fn events(&self) -> Result<Events, Error> {
-        self.events
+        let events = self
+            .handle
+            .events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .ok_or(Error::EventsTaken)
+            .ok_or(Error::EventsTaken)?;
+        if !self.handle.forked() {
+            lock(&self.handle.engine).attach_consumer();
+        }
+        Ok(events)
     }
 
     /// Start connecting. Does nothing while connecting or open; an error once closed or failed.
@@ -235,27 +146,22 @@ impl Client {
     }
 
     /// Queue a message: `Sent` if the link is open, `Queued` if it waits for the next open,
-    /// or an error (`QueueFull`, `MessageTooLarge`, `Closed`, `Failed`); nothing is dropped silently.
+    /// or an error (`QueueFull`, `MessageTooLarge`, `Closed`, `Failed`); nothing is dropped
+    /// silently. When the link is open and idle, the message is written on this thread.
     pub fn send(&self, message: Message) -> Result<SendStatus, Error> {
-        if self.shared.forked() {
+        if self.handle.forked() {
             // Never write into the parent's socket from a forked child.
             return Err(Error::Closed);
         }
-        if message.len() > self.max_message_size {
+        let max = self.handle.config.max_message_size;
+        if message.len() > max {
             return Err(Error::MessageTooLarge {
                 size: message.len(),
-                max: self.max_message_size,
+                max,
             });
         }
-        {
-            let mut outbox = self.shared.outbox();
-            if self.shared.try_direct(&mut outbox, &message) {
-                return Ok(SendStatus::Sent);
-            }
-            outbox.push(message)?;
-        }
-        self.shared.outbox_ready.notify_one();
-        Ok(if self.shared.state() == State::Open {
+        lock(&self.handle.engine).send(message)?;
+        Ok(if self.state() == State::Open {
             SendStatus::Sent
         } else {
             SendStatus::Queued
@@ -271,19 +177,16 @@ impl Client {
         if reason.len() > 123 {
             return Err(Error::CloseReasonTooLong(reason.len()));
         }
-        if self.shared.forked() {
+        if self.handle.forked() {
             // Nothing to close here: the link and the task belong to the parent process.
             return Ok(Vec::new());
         }
         let (tx, rx) = oneshot::channel();
-        let request = CloseRequest {
+        let command = Command::Close {
             code,
             reason: reason.to_string(),
-            reply: Some(tx),
         };
-        if self.commands.send(Command::Close(request)).is_err() {
-            return Ok(Vec::new());
-        }
+        lock(&self.handle.engine).command(command, Some(tx));
         Ok(rx.await.unwrap_or_default())
     }
 
@@ -309,59 +212,265 @@ impl Client {
 
     /// The current state.
     pub fn state(&self) -> State {
-        self.shared.state()
+        if self.handle.forked() {
+            return State::Closed;
+        }
+        self.handle.shared.state()
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        let (n, b) = {
-            let o = self.shared.outbox();
-            (o.len(), o.bytes())
+        let (n, b) = if self.handle.forked() {
+            (0, 0)
+        } else {
+            lock(&self.handle.engine).queued()
         };
-        self.shared.counters.snapshot(n, b)
+        self.handle.shared.counters.snapshot(n, b)
     }
 
     /// The last 64 state changes, oldest first, with their causes.
     pub fn history(&self) -> Vec<Transition> {
-        self.shared.counters.history()
+        self.handle.shared.counters.history()
     }
 
     /// The client's settings (secrets hidden in `Debug`).
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.handle.config
     }
 
-    fn command(&self, cmd: Command) -> Result<(), Error> {
-        match self.shared.state() {
+    fn command(&self, command: Command) -> Result<(), Error> {
+        match self.state() {
             State::Closed | State::Closing => return Err(Error::Closed),
             State::Failed => return Err(Error::Failed),
             _ => {}
         }
-        self.commands.send(cmd).map_err(|_| Error::Closed)
+        lock(&self.handle.engine).command(command, None);
+        Ok(())
+    }
+}
+
+/// Builds a [`Client`]: `Client::builder(url).heartbeat(..).build()?`.
+///
+/// Like reqwest's builder it holds the [`Config`] being filled in, plus the first error met on
+/// the way (an unparsable URL), which `build()` returns.
+#[must_use]
+pub struct ClientBuilder {
+    config: Config,
+    error: Option<Error>,
+    runtime: Option<Handle>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            Some(e) => f.debug_struct("ClientBuilder").field("error", e).finish(),
+            None => f
+                .debug_struct("ClientBuilder")
+                .field("config", &self.config)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Stands in for a URL that did not parse; never used, since `build()` returns the error first.
+const UNUSED_URL: &str = "ws://invalid.invalid/";
+
+impl ClientBuilder {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
+        let (url, error) = match parse_url(&url.into()) {
+            Ok(url) => (url, None),
+            Err(e) => (Url::parse(UNUSED_URL).expect("a constant URL"), Some(e)),
+        };
+        ClientBuilder {
+            config: Config::new(url),
+            error,
+            runtime: None,
+        }
+    }
+
+    /// Subprotocols offered in the handshake.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the server must select one of the offered subprotocols (default `false`: a server
+    /// that selects none opens with `protocol = None`). When required, a server that selects
+    /// none fails the client (terminal), naming the protocols offered.
+    pub fn require_protocol(mut self, required: bool) -> Self {
+        self.config.protocol_required = required;
+        self
+    }
+
+    /// permessage-deflate (RFC 7692): offered by default with 12-bit windows;
+    /// [`Compression::disabled()`](crate::Compression::disabled) turns it off.
+    pub fn compression(mut self, compression: crate::Compression) -> Self {
+        self.config.compression = compression;
+        self
+    }
+
+    /// Add a static handshake header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Called before every attempt; its headers are added to that handshake.
+    pub fn auth(mut self, provider: impl AuthProvider) -> Self {
+        self.config.auth = Some(Arc::new(provider));
+        self
+    }
+
+    /// Same as [`auth`](Self::auth), for a provider already behind an `Arc`.
+    pub fn auth_arc(mut self, provider: Arc<dyn AuthProvider>) -> Self {
+        self.config.auth = Some(provider);
+        self
+    }
+
+    /// Limit on TCP + TLS + HTTP upgrade (default 10 s, at most [`crate::limits::MAX_DURATION`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The reconnect delay curve (every duration at most [`crate::limits::MAX_DURATION`]).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// Give up after this many failed attempts since the last stable link (default: never; at
+    /// most [`crate::limits::MAX_RETRIES`]).
+    pub fn max_retries(mut self, n: Option<u32>) -> Self {
+        self.config.max_retries = n;
+        self
+    }
+
+    /// Give up after this long without a link (default: never; at most [`crate::limits::MAX_DURATION`]).
+    pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
+        self.config.max_elapsed = d;
+        self
+    }
+
+    /// Keep-alive settings; `None` turns the heartbeat off (not advised).
+    pub fn heartbeat(mut self, hb: Option<Heartbeat>) -> Self {
+        self.config.heartbeat = hb;
+        self
+    }
+
+    /// Limits on messages waiting to be sent.
+    pub fn outbox(mut self, limits: OutboxLimits) -> Self {
+        self.config.outbox = limits;
+        self
+    }
+
+    /// Handshakes per second per host for the whole process; `None` turns the guard off.
+    pub fn handshake_budget(mut self, per_second: Option<u32>) -> Self {
+        self.config.handshake_budget = per_second;
+        self
+    }
+
+    /// Messages sent first on every open.
+    pub fn greeting(mut self, messages: Vec<Message>) -> Self {
+        self.config.greeting = Greeting::Fixed(messages);
+        self
+    }
+
+    /// A function computing the greeting on every open.
+    pub fn greeting_with(mut self, f: impl Fn() -> Vec<Message> + Send + Sync + 'static) -> Self {
+        self.config.greeting = Greeting::Provider(Arc::new(f));
+        self
+    }
+
+    /// An async function computing the greeting on every open. If it fails, or gives no answer
+    /// within `connect_timeout`, an `Error` event says so and the link carries on without it.
+    pub fn greeting_async<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Message>, String>> + Send + 'static,
+    {
+        self.config.greeting = Greeting::Async(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    /// Which closes and handshake statuses end in `Failed`.
+    pub fn terminal(mut self, policy: TerminalPolicy) -> Self {
+        self.config.terminal = policy;
+        self
+    }
+
+    /// Largest message in either direction (default 16 MiB, at most [`crate::limits::MAX_MESSAGE_SIZE`]).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self
+    }
+
+    /// Trust this root CA (PEM) in addition to the webpki roots.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
+        self.config.extra_root_pem = Some(pem.into());
+        self
+    }
+
+    /// Inbound messages buffered for a slow consumer before the client stops reading (default
+    /// 1024, at most [`crate::limits::MAX_EVENT_BUFFER`]).
+    pub fn event_buffer(mut self, messages: usize) -> Self {
+        self.config.event_buffer = messages;
+        self
+    }
+
+    /// How long a local close waits for the server's close frame (default 2 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Run the client's task on this runtime (default: the current one, else [`crate::runtime::handle`]).
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// Validate everything and start the client's task (in `Idle`; call `connect()`).
+    pub fn build(self) -> Result<Client, Error> {
+        let runtime = self
+            .runtime
+            .clone()
+            .or_else(|| Handle::try_current().ok())
+            .unwrap_or_else(crate::runtime::handle);
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let config = self.config.finish()?;
+        Ok(Client::start(config, runtime))
+    }
+
+    /// The checked settings `build()` would start a client with.
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Result<Config, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.config.finish()
     }
 }
 
 /// The client's events, in order. Also a `Stream`. Bindings drain it in batches.
 ///
-/// The supervisor hands events over in chunks (one per socket read batch), so a consumer
-/// pays one channel operation and one wake-up per chunk rather than per message.
+/// A consumer that has caught up reads the socket itself (on its own task or thread) rather
+/// than waiting for the client's task to read and hand over: come back promptly, as a pump
+/// loop does. A consumer away in the app's handlers is covered by the client's task, which
+/// takes reading back at heartbeat ticks (at once without a heartbeat), so a blocked handler
+/// stalls reading but is never taken for a dead link.
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Vec<Event>>,
-    credits: Arc<Semaphore>,
-    /// Events of a chunk received but not yet handed out.
-    pending: VecDeque<Event>,
+    engine: Arc<Mutex<Engine>>,
     /// The fork generation of the client; in a forked child the stream has ended.
     generation: u32,
-    /// What an app-level pong looks like (the supervisor must see those, not the app).
-    app_pong: Option<PongMatch>,
-    /// Whether a pulling consumer keeps the read turn while it is away with a batch. Only with
-    /// a heartbeat: its ticks are when the supervisor takes the turn back from an absent
-    /// consumer, so without one the turn goes back with every batch.
-    keep_turn: bool,
-    /// Where the open link is published (for `blocking_pull_batch`) and counters are kept.
-    shared: Arc<Shared>,
-    /// The link whose read turn this consumer holds (see `blocking_pull_batch`).
-    turn: Option<PublishedLink>,
+    /// Events taken from the engine and not yet handed out (by `next`, one at a time).
+    ready: VecDeque<Event>,
 }
 
 impl fmt::Debug for Events {
@@ -370,128 +479,39 @@ impl fmt::Debug for Events {
     }
 }
 
+/// Events `next()` takes from the engine at once (one lock per chunk, not per event).
+const NEXT_CHUNK: usize = 256;
+
 impl Events {
     /// The next event; `None` after the terminal event (`Closed` by `close()`, or `Failed`).
     pub async fn next(&mut self) -> Option<Event> {
-        if self.forked() {
-            return None;
-        }
-        self.leave_turn();
-        if self.pending.is_empty() {
-            let chunk = self.rx.recv().await?;
-            self.pending.extend(chunk);
-        }
-        self.pop_one()
+        poll_fn(|cx| self.poll_one(cx)).await
     }
 
     /// Wait for at least one event and take up to `max`; empty means the stream has ended.
     pub async fn next_batch(&mut self, max: usize) -> Vec<Event> {
-        if self.forked() {
-            return Vec::new();
-        }
-        self.leave_turn();
-        if self.pending.is_empty() {
-            match self.rx.recv().await {
-                Some(chunk) => return self.assemble(chunk, max),
-                None => return Vec::new(),
-            }
-        }
-        self.take_ready(max)
+        poll_fn(|cx| self.poll_batch(cx, max)).await
     }
 
     /// Blocking form of [`next_batch`](Self::next_batch) for a binding's own thread (never call
-    /// it from async code). Holds no lock of the caller's while it waits.
+    /// it from async code). Holds no lock of the caller's while it waits, and reads the link on
+    /// this thread while it has caught up.
     pub fn blocking_next_batch(&mut self, max: usize) -> Vec<Event> {
-        if self.forked() {
-            return Vec::new();
-        }
-        self.leave_turn();
-        if self.pending.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => return self.assemble(chunk, max),
-                None => return Vec::new(),
-            }
-        }
-        self.take_ready(max)
-    }
-
-    /// Like [`blocking_next_batch`](Self::blocking_next_batch), but while nothing is waiting
-    /// this thread reads the open link's data frames itself rather than waiting for a runtime
-    /// thread to read and hand them over: one thread less per message, for a binding's
-    /// dedicated event thread. With a heartbeat, the consumer keeps the read turn between calls
-    /// (the supervisor takes it back at ticks if the consumer stays away), so call it again
-    /// promptly, as a pump loop does. The supervisor still handles everything but data.
-    pub fn blocking_pull_batch(&mut self, max: usize) -> Vec<Event> {
-        if self.forked() {
-            return Vec::new();
-        }
-        let max = max.max(1);
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {
-            if self.pending.is_empty() {
-                if let Some(read) = self.read_link(max, &mut cx) {
-                    return read;
-                }
-            }
-            if !self.pending.is_empty() {
-                return self.take_ready(max);
-            }
-            match self.rx.poll_recv(&mut cx) {
-                Poll::Ready(Some(chunk)) => self.pending.extend(chunk),
-                Poll::Ready(None) => {
-                    self.leave_turn();
-                    return Vec::new();
-                }
-                // Woken by the socket, the channel, or the supervisor moving the read turn.
+            match self.poll_batch(&mut cx, max) {
+                Poll::Ready(batch) => return batch,
+                // Woken by the socket or by events arriving.
                 Poll::Pending => std::thread::park(),
             }
         }
     }
 
-    /// One attempt to read the open link on this thread: the messages read, or `None` when
-    /// there were none (the supervisor reads now, events it published came first, or the
-    /// socket has nothing yet and `cx` will be woken).
-    fn read_link(&mut self, max: usize, cx: &mut Context<'_>) -> Option<Vec<Event>> {
-        let link = self
-            .shared
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()?;
-        let mut out = Vec::with_capacity(max.min(256));
-        let (rx, pending) = (&mut self.rx, &mut self.pending);
-        let read = link.host_read(max, self.app_pong.as_ref(), cx, &mut out, || {
-            while let Ok(chunk) = rx.try_recv() {
-                pending.extend(chunk);
-            }
-            !pending.is_empty()
-        });
-        self.turn = match read {
-            HostRead::NotMine => None,
-            _ => Some(link),
-        };
-        match read {
-            HostRead::Read(n) if n > 0 => {
-                let bytes = out.iter().map(|e| match e {
-                    Event::Message(m) => m.len() as u64,
-                    _ => 0,
-                });
-                self.shared.counters.add_in(n as u64, bytes.sum());
-                if !self.keep_turn {
-                    self.leave_turn();
-                }
-                Some(out)
-            }
-            _ => None,
-        }
-    }
-
-    /// Give the read turn back, if this consumer holds it (it stopped pulling).
-    fn leave_turn(&mut self) {
-        if let Some(link) = self.turn.take() {
-            link.give_back();
-        }
+    /// The same as [`blocking_next_batch`](Self::blocking_next_batch) (every consumer reads
+    /// the link itself now); kept for bindings written against the earlier name.
+    pub fn blocking_pull_batch(&mut self, max: usize) -> Vec<Event> {
+        self.blocking_next_batch(max)
     }
 
     /// Take up to `max` events that are ready now, without waiting.
@@ -499,63 +519,42 @@ impl Events {
         if self.forked() {
             return Vec::new();
         }
-        self.leave_turn();
-        self.take_ready(max)
+        let max = max.max(1);
+        let mut out: Vec<Event> = self.ready.drain(..self.ready.len().min(max)).collect();
+        if out.len() < max {
+            lock(&self.engine).take_ready(max, &mut out);
+        }
+        out
     }
 
-    /// In a forked child nothing feeds the stream any more (see `Shared::forked`).
+    fn poll_batch(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Vec<Event>> {
+        if self.forked() {
+            return Poll::Ready(Vec::new());
+        }
+        let max = max.max(1);
+        if !self.ready.is_empty() {
+            return Poll::Ready(self.ready.drain(..self.ready.len().min(max)).collect());
+        }
+        let mut out = Vec::with_capacity(max.min(1024));
+        match lock(&self.engine).poll_events(cx, max, &mut out) {
+            Poll::Ready(()) => Poll::Ready(out),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_one(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        if self.ready.is_empty() {
+            match self.poll_batch(cx, NEXT_CHUNK) {
+                Poll::Ready(batch) => self.ready.extend(batch),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(self.ready.pop_front())
+    }
+
+    /// In a forked child nothing feeds the stream any more (see `Inner::forked`).
     fn forked(&self) -> bool {
         crate::runtime::fork_generation() != self.generation
-    }
-
-    /// Build a batch starting from a fresh chunk, topped up with chunks already waiting.
-    fn assemble(&mut self, mut out: Vec<Event>, max: usize) -> Vec<Event> {
-        let max = max.max(1);
-        if out.len() > max {
-            self.pending.extend(out.drain(max..));
-        } else {
-            while out.len() < max {
-                let Ok(chunk) = self.rx.try_recv() else { break };
-                let room = max - out.len();
-                let mut chunk = chunk.into_iter();
-                out.extend(chunk.by_ref().take(room));
-                self.pending.extend(chunk);
-            }
-        }
-        self.release(&out);
-        out
-    }
-
-    fn take_ready(&mut self, max: usize) -> Vec<Event> {
-        let max = max.max(1);
-        let mut out: Vec<Event> = Vec::with_capacity(max.min(self.pending.len()).max(1));
-        while out.len() < max {
-            if let Some(ev) = self.pending.pop_front() {
-                out.push(ev);
-                continue;
-            }
-            let Ok(chunk) = self.rx.try_recv() else { break };
-            self.pending.extend(chunk);
-        }
-        self.release(&out);
-        out
-    }
-
-    fn pop_one(&mut self) -> Option<Event> {
-        let ev = self.pending.pop_front()?;
-        self.release(std::slice::from_ref(&ev));
-        Some(ev)
-    }
-
-    // Each delivered message frees one slot of the event buffer, letting the supervisor read on.
-    fn release(&self, events: &[Event]) {
-        let n = events
-            .iter()
-            .filter(|e| matches!(e, Event::Message(_)))
-            .count();
-        if n > 0 {
-            self.credits.add_permits(n);
-        }
     }
 }
 
@@ -563,31 +562,20 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        if self.forked() {
-            return Poll::Ready(None);
-        }
-        self.leave_turn();
-        if self.pending.is_empty() {
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(chunk)) => self.pending.extend(chunk),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(self.pop_one())
+        self.poll_one(cx)
     }
 }
 
 impl Drop for Events {
     fn drop(&mut self) {
-        // In a forked child the link's lock may be held by a thread that no longer exists.
+        // In a forked child the engine's lock may be held by a thread that no longer exists.
         if !self.forked() {
-            self.leave_turn();
+            lock(&self.engine).detach_consumer();
         }
     }
 }
 
-/// Wakes a thread parked in [`Events::blocking_pull_batch`].
+/// Wakes a thread parked in [`Events::blocking_next_batch`].
 struct Unpark(std::thread::Thread);
 
 impl Wake for Unpark {

@@ -7,17 +7,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
-use tokio::runtime::Handle;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::backoff::Backoff;
-use crate::client::Client;
+use crate::deflate::Compression;
 use crate::error::Error;
 use crate::event::Message;
-use crate::heartbeat::Heartbeat;
+use crate::heartbeat::{Heartbeat, PongMatch};
+use crate::limits;
 use crate::outbox::OutboxLimits;
 use crate::policy::TerminalPolicy;
 use crate::redact;
@@ -106,13 +104,16 @@ impl fmt::Debug for Greeting {
     }
 }
 
-/// Validated settings of one client. Built by [`ClientBuilder`].
+/// Settings of one client: the builder fills one in, `build()` validates it. Each option is a
+/// field here, its default in [`Config::new`], its setter on [`ClientBuilder`](crate::ClientBuilder) and its range
+/// check in [`Config::validate`]; nothing else repeats it.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) url: Url,
     pub(crate) host_key: String,
     pub(crate) protocols: Vec<String>,
     pub(crate) protocol_required: bool,
+    pub(crate) compression: Compression,
     pub(crate) headers: Headers,
     pub(crate) auth: Option<Arc<dyn AuthProvider>>,
     pub(crate) connect_timeout: Duration,
@@ -125,15 +126,140 @@ pub struct Config {
     pub(crate) greeting: Greeting,
     pub(crate) terminal: TerminalPolicy,
     pub(crate) max_message_size: usize,
+    /// The extra root CA as given; `tls` is built from it (and the scheme) by `build()`.
+    pub(crate) extra_root_pem: Option<String>,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) event_buffer: usize,
     pub(crate) close_timeout: Duration,
 }
 
 impl Config {
+    /// Every default of SPEC.md, for `url`.
+    pub(crate) fn new(url: Url) -> Self {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        Config {
+            host_key: format!("{host}:{port}"),
+            url,
+            protocols: Vec::new(),
+            protocol_required: false,
+            compression: Compression::default(),
+            headers: Vec::new(),
+            auth: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            backoff: Backoff::default(),
+            max_retries: None,
+            max_elapsed: None,
+            heartbeat: Some(Heartbeat::default()),
+            outbox: OutboxLimits::default(),
+            handshake_budget: Some(DEFAULT_HANDSHAKE_BUDGET),
+            greeting: Greeting::None,
+            terminal: TerminalPolicy::default(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            extra_root_pem: None,
+            tls: None,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+        }
+    }
+
     /// The URL with secrets hidden, for logs.
     pub fn redacted_url(&self) -> String {
         redact::url(&self.url)
+    }
+
+    /// Every range check: bad input fails at build time, never at first use.
+    fn validate(&self) -> Result<(), Error> {
+        for (name, value) in &self.headers {
+            check_header(name, value)?;
+        }
+        self.compression.validate()?;
+        for p in &self.protocols {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+                return Err(Error::InvalidHeader {
+                    name: "Sec-WebSocket-Protocol".into(),
+                    reason: format!("invalid subprotocol {p:?}"),
+                });
+            }
+        }
+        duration("connect_timeout", self.connect_timeout)?;
+        duration("close_timeout", self.close_timeout)?;
+        let b = &self.backoff;
+        duration("backoff.initial", b.initial)?;
+        duration("backoff.max", b.max)?;
+        limits::check_duration("backoff.stable_after", b.stable_after)?;
+        if b.max < b.initial {
+            return Err(invalid("backoff.max", "must be at least backoff.initial"));
+        }
+        if !(b.factor.is_finite() && b.factor >= 1.0) {
+            return Err(invalid("backoff.factor", "must be a finite number >= 1"));
+        }
+        if !(0.0..=1.0).contains(&b.jitter) {
+            return Err(invalid("backoff.jitter", "must be between 0 and 1"));
+        }
+        if let Some(n) = self.max_retries {
+            if n > limits::MAX_RETRIES {
+                return Err(limits::too_large("max_retries", limits::MAX_RETRIES));
+            }
+        }
+        if let Some(d) = self.max_elapsed {
+            duration("max_elapsed", d)?;
+        }
+        if let Some(hb) = &self.heartbeat {
+            duration("heartbeat.interval", hb.interval)?;
+            duration("heartbeat.timeout", hb.timeout)?;
+            if let Some(ping) = &hb.app_ping {
+                if ping.payload.len() > self.max_message_size {
+                    return Err(invalid(
+                        "heartbeat.app_ping",
+                        &format!(
+                            "payload of {} bytes exceeds max_message_size {}",
+                            ping.payload.len(),
+                            self.max_message_size
+                        ),
+                    ));
+                }
+                let (PongMatch::Exact(pong) | PongMatch::Contains(pong)) = &ping.pong;
+                if pong.is_empty() {
+                    return Err(invalid(
+                        "heartbeat.app_ping.pong",
+                        "must not be empty (it would match every message)",
+                    ));
+                }
+            }
+        }
+        count(
+            "outbox.max_messages",
+            self.outbox.max_messages,
+            limits::MAX_OUTBOX_MESSAGES,
+        )?;
+        count(
+            "outbox.max_bytes",
+            self.outbox.max_bytes,
+            limits::MAX_OUTBOX_BYTES,
+        )?;
+        count(
+            "max_message_size",
+            self.max_message_size,
+            limits::MAX_MESSAGE_SIZE,
+        )?;
+        count("event_buffer", self.event_buffer, limits::MAX_EVENT_BUFFER)?;
+        match self.handshake_budget {
+            Some(0) => {
+                return Err(invalid(
+                    "handshake_budget",
+                    "must be positive (None turns it off)",
+                ))
+            }
+            Some(n) if n > limits::MAX_HANDSHAKE_BUDGET => {
+                return Err(limits::too_large(
+                    "handshake_budget",
+                    limits::MAX_HANDSHAKE_BUDGET,
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -148,6 +274,7 @@ impl fmt::Debug for Config {
             .field("url", &self.redacted_url())
             .field("protocols", &self.protocols)
             .field("protocol_required", &self.protocol_required)
+            .field("compression", &self.compression)
             .field("headers", &headers)
             .field("auth", &self.auth.as_ref().map(|_| "provider"))
             .field("connect_timeout", &self.connect_timeout)
@@ -160,297 +287,27 @@ impl fmt::Debug for Config {
             .field("greeting", &self.greeting)
             .field("terminal", &self.terminal)
             .field("max_message_size", &self.max_message_size)
-            .field("tls_custom_roots", &self.tls.is_some())
+            .field("extra_root", &self.extra_root_pem.is_some())
+            .field("event_buffer", &self.event_buffer)
+            .field("close_timeout", &self.close_timeout)
             .finish()
     }
 }
 
-/// Builds a [`Client`]: `Client::builder(url).heartbeat(..).build()?`.
-#[must_use]
-pub struct ClientBuilder {
-    url: String,
-    protocols: Vec<String>,
-    protocol_required: bool,
-    headers: Headers,
-    auth: Option<Arc<dyn AuthProvider>>,
-    connect_timeout: Duration,
-    backoff: Backoff,
-    max_retries: Option<u32>,
-    max_elapsed: Option<Duration>,
-    heartbeat: Option<Heartbeat>,
-    outbox: OutboxLimits,
-    handshake_budget: Option<u32>,
-    greeting: Greeting,
-    terminal: TerminalPolicy,
-    max_message_size: usize,
-    extra_root_pem: Option<String>,
-    event_buffer: usize,
-    close_timeout: Duration,
-    runtime: Option<Handle>,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("url", &redact::raw_url(&self.url))
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    pub(crate) fn new(url: impl Into<String>) -> Self {
-        ClientBuilder {
-            url: url.into(),
-            protocols: Vec::new(),
-            protocol_required: false,
-            headers: Vec::new(),
-            auth: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            backoff: Backoff::default(),
-            max_retries: None,
-            max_elapsed: None,
-            heartbeat: Some(Heartbeat::default()),
-            outbox: OutboxLimits::default(),
-            handshake_budget: Some(DEFAULT_HANDSHAKE_BUDGET),
-            greeting: Greeting::None,
-            terminal: TerminalPolicy::default(),
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            extra_root_pem: None,
-            event_buffer: DEFAULT_EVENT_BUFFER,
-            close_timeout: DEFAULT_CLOSE_TIMEOUT,
-            runtime: None,
-        }
-    }
-
-    /// Subprotocols offered in the handshake.
-    pub fn protocols<I, S>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.protocols = protocols.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Whether the server must select one of the offered subprotocols (default `false`: a server
-    /// that selects none opens with `protocol = None`). When required, a server that selects
-    /// none fails the client (terminal), naming the protocols offered.
-    pub fn require_protocol(mut self, required: bool) -> Self {
-        self.protocol_required = required;
-        self
-    }
-
-    /// Add a static handshake header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Called before every attempt; its headers are added to that handshake.
-    pub fn auth(mut self, provider: impl AuthProvider) -> Self {
-        self.auth = Some(Arc::new(provider));
-        self
-    }
-
-    /// Same as [`auth`](Self::auth), for a provider already behind an `Arc`.
-    pub fn auth_arc(mut self, provider: Arc<dyn AuthProvider>) -> Self {
-        self.auth = Some(provider);
-        self
-    }
-
-    /// Limit on TCP + TLS + HTTP upgrade (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The reconnect delay curve.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Give up after this many failed attempts since the last stable link (default: never).
-    pub fn max_retries(mut self, n: Option<u32>) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Give up after this long without a link (default: never).
-    pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
-        self.max_elapsed = d;
-        self
-    }
-
-    /// Keep-alive settings; `None` turns the heartbeat off (not advised).
-    pub fn heartbeat(mut self, hb: Option<Heartbeat>) -> Self {
-        self.heartbeat = hb;
-        self
-    }
-
-    /// Limits on messages waiting to be sent.
-    pub fn outbox(mut self, limits: OutboxLimits) -> Self {
-        self.outbox = limits;
-        self
-    }
-
-    /// Handshakes per second per host for the whole process; `None` turns the guard off.
-    pub fn handshake_budget(mut self, per_second: Option<u32>) -> Self {
-        self.handshake_budget = per_second;
-        self
-    }
-
-    /// Messages sent first on every open.
-    pub fn greeting(mut self, messages: Vec<Message>) -> Self {
-        self.greeting = Greeting::Fixed(messages);
-        self
-    }
-
-    /// A function computing the greeting on every open.
-    pub fn greeting_with(mut self, f: impl Fn() -> Vec<Message> + Send + Sync + 'static) -> Self {
-        self.greeting = Greeting::Provider(Arc::new(f));
-        self
-    }
-
-    /// An async function computing the greeting on every open. If it fails, or gives no answer
-    /// within `connect_timeout`, an `Error` event says so and the link carries on without it.
-    pub fn greeting_async<F, Fut>(mut self, f: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<Message>, String>> + Send + 'static,
-    {
-        self.greeting = Greeting::Async(Arc::new(move || Box::pin(f())));
-        self
-    }
-
-    /// Which closes and handshake statuses end in `Failed`.
-    pub fn terminal(mut self, policy: TerminalPolicy) -> Self {
-        self.terminal = policy;
-        self
-    }
-
-    /// Largest message in either direction (default 16 MiB).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
-    /// Trust this root CA (PEM) in addition to the webpki roots.
-    pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
-        self.extra_root_pem = Some(pem.into());
-        self
-    }
-
-    /// Inbound messages buffered for a slow consumer before the client stops reading (default 1024).
-    pub fn event_buffer(mut self, messages: usize) -> Self {
-        self.event_buffer = messages;
-        self
-    }
-
-    /// How long a local close waits for the server's close frame (default 2 s).
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-
-    /// Run the client's task on this runtime (default: the current one, else [`crate::runtime::handle`]).
-    pub fn runtime(mut self, handle: Handle) -> Self {
-        self.runtime = Some(handle);
-        self
-    }
-
-    /// Validate everything and start the client's task (in `Idle`; call `connect()`).
-    pub fn build(self) -> Result<Client, Error> {
-        let runtime = self
-            .runtime
-            .clone()
-            .or_else(|| Handle::try_current().ok())
-            .unwrap_or_else(crate::runtime::handle);
-        let config = self.validate()?;
-        Ok(Client::start(config, runtime))
-    }
-
-    fn validate(self) -> Result<Config, Error> {
-        let url = parse_url(&self.url)?;
-        let host = url.host_str().unwrap_or_default().to_string();
-        let port = url.port_or_known_default().unwrap_or(80);
-        for (name, value) in &self.headers {
-            check_header(name, value)?;
-        }
-        for p in &self.protocols {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-                return Err(Error::InvalidHeader {
-                    name: "Sec-WebSocket-Protocol".into(),
-                    reason: format!("invalid subprotocol {p:?}"),
-                });
-            }
-        }
-        positive("connect_timeout", self.connect_timeout)?;
-        positive("close_timeout", self.close_timeout)?;
-        let b = &self.backoff;
-        positive("backoff.initial", b.initial)?;
-        positive("backoff.max", b.max)?;
-        if b.max < b.initial {
-            return Err(invalid("backoff.max", "must be at least backoff.initial"));
-        }
-        if !(b.factor.is_finite() && b.factor >= 1.0) {
-            return Err(invalid("backoff.factor", "must be a finite number >= 1"));
-        }
-        if !(0.0..=1.0).contains(&b.jitter) {
-            return Err(invalid("backoff.jitter", "must be between 0 and 1"));
-        }
-        if let Some(hb) = &self.heartbeat {
-            positive("heartbeat.interval", hb.interval)?;
-            positive("heartbeat.timeout", hb.timeout)?;
-        }
-        if let Some(d) = self.max_elapsed {
-            positive("max_elapsed", d)?;
-        }
-        if self.outbox.max_messages == 0 || self.outbox.max_bytes == 0 {
-            return Err(invalid("outbox", "limits must be positive"));
-        }
-        if self.max_message_size == 0 {
-            return Err(invalid("max_message_size", "must be positive"));
-        }
-        if self.event_buffer == 0 {
-            return Err(invalid("event_buffer", "must be positive"));
-        }
-        if self.handshake_budget == Some(0) {
-            return Err(invalid(
-                "handshake_budget",
-                "must be positive (None turns it off)",
-            ));
-        }
-        let tls = match (url.scheme(), &self.extra_root_pem) {
-            ("wss", pem) => Some(crate::connect::tls_config(pem.as_deref())?),
+impl Config {
+    /// Check every option and build what the checked options imply (the TLS setup).
+    pub(crate) fn finish(mut self) -> Result<Config, Error> {
+        self.validate()?;
+        self.tls = match (self.url.scheme(), &self.extra_root_pem) {
+            ("wss", pem) => Some(crate::tls::client_config(pem.as_deref())?),
             (_, Some(pem)) => {
                 // Validate anyway so a bad PEM is reported even before the URL turns wss.
-                crate::connect::tls_config(Some(pem))?;
+                crate::tls::client_config(Some(pem))?;
                 None
             }
             _ => None,
         };
-        Ok(Config {
-            host_key: format!("{host}:{port}"),
-            url,
-            protocols: self.protocols,
-            protocol_required: self.protocol_required,
-            headers: self.headers,
-            auth: self.auth,
-            connect_timeout: self.connect_timeout,
-            backoff: self.backoff,
-            max_retries: self.max_retries,
-            max_elapsed: self.max_elapsed,
-            heartbeat: self.heartbeat,
-            outbox: self.outbox,
-            handshake_budget: self.handshake_budget,
-            greeting: self.greeting,
-            terminal: self.terminal,
-            max_message_size: self.max_message_size,
-            tls,
-            event_buffer: self.event_buffer,
-            close_timeout: self.close_timeout,
-        })
+        Ok(self)
     }
 }
 
@@ -461,20 +318,34 @@ fn invalid(option: &'static str, reason: &str) -> Error {
     }
 }
 
-fn positive(option: &'static str, d: Duration) -> Result<(), Error> {
+/// A duration option: positive and at most [`limits::MAX_DURATION`].
+fn duration(option: &'static str, d: Duration) -> Result<(), Error> {
     if d.is_zero() {
-        Err(invalid(option, "must be greater than zero"))
-    } else {
-        Ok(())
+        return Err(invalid(option, "must be greater than zero"));
     }
+    limits::check_duration(option, d)
 }
 
-/// Parse and check a `ws://` / `wss://` URL.
+/// A count or size option: positive and at most `limit`.
+fn count(option: &'static str, n: usize, limit: usize) -> Result<(), Error> {
+    if n == 0 {
+        return Err(invalid(option, "must be positive"));
+    }
+    limits::check_at_most(option, n, limit)
+}
+
+/// Parse and check a `ws://` / `wss://` URL: a host after `//`, a real port, no fragment.
 pub fn parse_url(raw: &str) -> Result<Url, Error> {
-    let url = Url::parse(raw.trim()).map_err(|e| Error::InvalidUrl {
+    let raw = raw.trim();
+    let refuse = |reason: &str| Error::InvalidUrl {
         url: redact::raw_url(raw),
-        reason: e.to_string(),
-    })?;
+        reason: reason.into(),
+    };
+    if raw.chars().any(char::is_control) {
+        // The URL parser silently drops tabs and newlines; a URL holding them is a mistake.
+        return Err(refuse("contains control characters"));
+    }
+    let url = Url::parse(raw).map_err(|e| refuse(&e.to_string()))?;
     match url.scheme() {
         "ws" | "wss" => {}
         other => {
@@ -483,11 +354,17 @@ pub fn parse_url(raw: &str) -> Result<Url, Error> {
             })
         }
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::InvalidUrl {
-            url: redact::url(&url),
-            reason: "no host".into(),
-        });
+    // WHATWG parsing takes the first path segment as the host when the authority is missing or
+    // empty (`ws:///path`, `ws:/path`, `ws:path` all become host `path`): require one.
+    let authority = raw
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .filter(|rest| !rest.starts_with(['/', '\\', '?', '#']) && !rest.is_empty());
+    if authority.is_none() || url.host_str().is_none_or(str::is_empty) {
+        return Err(refuse("no host (expected ws://host/...)"));
+    }
+    if url.port() == Some(0) {
+        return Err(refuse("port 0 is not a port a server can listen on"));
     }
     if url.fragment().is_some() {
         return Err(Error::InvalidUrl {
@@ -512,44 +389,65 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Seconds as a float (Python's convention) to a `Duration`, refusing negatives, NaN and infinity.
+/// Seconds as a float (Python's, Swift's convention) to a `Duration`, refusing negatives, NaN
+/// and anything over [`limits::MAX_DURATION`] (infinity included), with `option` named.
 pub fn duration_from_secs(option: &'static str, secs: f64) -> Result<Duration, Error> {
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(invalid(
-            option,
-            "must be a finite, non-negative number of seconds",
-        ));
+    if secs.is_nan() || secs < 0.0 {
+        return Err(invalid(option, "must be a non-negative number of seconds"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| invalid(option, "out of range"))
+    if secs > limits::MAX_DURATION.as_secs_f64() {
+        return Err(limits::too_long(option));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| limits::too_long(option))
 }
 
-/// Milliseconds as a float (JavaScript's convention) to a `Duration`, refusing negatives and NaN.
+/// Milliseconds as a float (JavaScript's convention) to a `Duration`, refusing negatives, NaN
+/// and anything over [`limits::MAX_DURATION`], with `option` named.
 pub fn duration_from_millis(option: &'static str, ms: f64) -> Result<Duration, Error> {
-    if !ms.is_finite() || ms < 0.0 {
+    if ms.is_nan() || ms < 0.0 {
         return Err(invalid(
             option,
-            "must be a finite, non-negative number of milliseconds",
+            "must be a non-negative number of milliseconds",
         ));
     }
     duration_from_secs(option, ms / 1000.0)
 }
 
-/// Parse PEM text into certificates, refusing text that holds none.
-pub(crate) fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(Error::InvalidCertificate(
-            "no CERTIFICATE block found".into(),
-        ));
+/// A count or size from a JavaScript number: a non-negative whole number, saturated to `u64`
+/// (so a huge value meets the option's limit in `build()`, named there).
+pub fn count_from_f64(option: &'static str, n: f64) -> Result<u64, Error> {
+    if n == f64::INFINITY {
+        return Ok(u64::MAX);
     }
-    Ok(certs)
+    if n.is_nan() || n < 0.0 || n.fract() != 0.0 {
+        return Err(invalid(option, "must be a non-negative whole number"));
+    }
+    // `as` saturates: 1e22 and infinity become u64::MAX.
+    Ok(n as u64)
+}
+
+/// A count or size from a host language's signed integer (Python's `int` after clamping to
+/// 64 bits, Kotlin's `Long`): negatives are refused, the rest carried as `u64`.
+pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
+    u64::try_from(n).map_err(|_| invalid(option, "must not be negative"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::ClientBuilder;
+    use crate::AppPing;
+
+    fn reason(result: Result<Config, Error>, option: &str) -> String {
+        match result {
+            Err(Error::InvalidOption { option: o, reason }) if o == option => reason,
+            other => panic!("{option}: expected InvalidOption, got {other:?}"),
+        }
+    }
+
+    fn builder() -> ClientBuilder {
+        ClientBuilder::new("ws://h/")
+    }
 
     #[test]
     fn url_checks() {
@@ -563,6 +461,54 @@ mod tests {
         ));
         assert!(matches!(parse_url("ws://"), Err(Error::InvalidUrl { .. })));
         assert!(parse_url("wss://example.com/socket?x=1").is_ok());
+    }
+
+    #[test]
+    fn urls_without_a_host_or_with_port_zero_are_refused() {
+        // The URL parser turns all of these into host "path" or "h"; none names a host.
+        for raw in [
+            "ws:///path",
+            "ws:/path",
+            "ws:path",
+            "wss:///",
+            "ws:\\\\h/",
+            "ws://:80",
+            "ws://:80/x",
+            "ws://user:pw@/x",
+            "ws://@/x",
+            "ws://h:0/",
+            "wss://h:0",
+            "ws://ex\tample.com/",
+            "ws://example.com/\npath",
+        ] {
+            match parse_url(raw) {
+                Err(Error::InvalidUrl { reason, .. }) => assert!(!reason.is_empty(), "{raw}"),
+                other => panic!("{raw:?} should not build: {other:?}"),
+            }
+        }
+        let e = parse_url("ws:///path").unwrap_err().to_string();
+        assert!(e.contains("no host"), "{e}");
+        let e = parse_url("ws://h:0/").unwrap_err().to_string();
+        assert!(e.contains("port 0"), "{e}");
+    }
+
+    #[test]
+    fn ordinary_odd_urls_still_build() {
+        for (raw, host_key) in [
+            ("ws://[::1]:8080/x", "[::1]:8080"),
+            ("wss://[2001:db8::1]/", "[2001:db8::1]:443"),
+            ("ws://127.0.0.1:65535", "127.0.0.1:65535"),
+            ("WS://Example.COM/Path", "example.com:80"),
+            ("  ws://h/  ", "h:80"),
+            ("ws://user:pw@h:81/?token=t", "h:81"),
+        ] {
+            let config = builder_for(raw).into_config().unwrap();
+            assert_eq!(config.host_key, host_key, "{raw}");
+        }
+    }
+
+    fn builder_for(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
     }
 
     #[test]
@@ -587,5 +533,228 @@ mod tests {
             duration_from_millis("x", 250.0).unwrap(),
             Duration::from_millis(250)
         );
+        assert_eq!(
+            duration_from_secs("x", limits::MAX_DURATION.as_secs_f64()).unwrap(),
+            limits::MAX_DURATION
+        );
+        // Too long, however it is spelled, is refused naming the limit and the option as given.
+        for secs in [1e19, 1e300, f64::INFINITY, 365.0 * 86_400.0 + 1.0] {
+            let e = duration_from_secs("heartbeat.interval", secs).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "invalid option heartbeat.interval: must be at most 365 days",
+                "{secs}"
+            );
+        }
+        let e = duration_from_millis("heartbeat.intervalMs", 1e22).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid option heartbeat.intervalMs: must be at most 365 days"
+        );
+    }
+
+    #[test]
+    fn counts_from_foreign_numbers() {
+        assert_eq!(count_from_f64("n", 3.0).unwrap(), 3);
+        assert_eq!(count_from_f64("n", 1e22).unwrap(), u64::MAX);
+        assert_eq!(count_from_f64("n", f64::INFINITY).unwrap(), u64::MAX);
+        for bad in [-1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
+            assert!(count_from_f64("n", bad).is_err(), "{bad}");
+        }
+        assert_eq!(count_from_i64("n", i64::MAX).unwrap(), i64::MAX as u64);
+        assert!(count_from_i64("n", -1).is_err());
+    }
+
+    #[test]
+    fn every_duration_option_is_refused_over_the_limit() {
+        let long = limits::MAX_DURATION + Duration::from_nanos(1);
+        let huge = Duration::from_secs(u64::MAX / 2);
+        for d in [long, huge, Duration::MAX] {
+            let hb = |interval, timeout| {
+                Some(Heartbeat {
+                    interval,
+                    timeout,
+                    app_ping: None,
+                })
+            };
+            let bo = |f: &dyn Fn(&mut Backoff)| {
+                let mut b = Backoff::default();
+                f(&mut b);
+                b
+            };
+            let cases: Vec<(&str, ClientBuilder)> = vec![
+                ("connect_timeout", builder().connect_timeout(d)),
+                ("close_timeout", builder().close_timeout(d)),
+                ("max_elapsed", builder().max_elapsed(Some(d))),
+                (
+                    "heartbeat.interval",
+                    builder().heartbeat(hb(d, Duration::from_secs(1))),
+                ),
+                (
+                    "heartbeat.timeout",
+                    builder().heartbeat(hb(Duration::from_secs(1), d)),
+                ),
+                ("heartbeat.interval", builder().heartbeat(hb(d, d))),
+                (
+                    "backoff.initial",
+                    builder().backoff(bo(&|b| {
+                        b.initial = d;
+                        b.max = d;
+                    })),
+                ),
+                ("backoff.max", builder().backoff(bo(&|b| b.max = d))),
+                (
+                    "backoff.stable_after",
+                    builder().backoff(bo(&|b| b.stable_after = d)),
+                ),
+            ];
+            for (option, b) in cases {
+                let r = reason(b.into_config(), option);
+                assert_eq!(r, "must be at most 365 days", "{option} {d:?}");
+            }
+        }
+        // The limit itself is accepted everywhere.
+        let max = limits::MAX_DURATION;
+        builder()
+            .connect_timeout(max)
+            .close_timeout(max)
+            .max_elapsed(Some(max))
+            .heartbeat(Some(Heartbeat {
+                interval: max,
+                timeout: max,
+                app_ping: None,
+            }))
+            .backoff(Backoff {
+                initial: max,
+                max,
+                stable_after: max,
+                ..Backoff::default()
+            })
+            .into_config()
+            .unwrap();
+    }
+
+    #[test]
+    fn every_size_option_is_refused_over_the_limit() {
+        let outbox = |max_messages, max_bytes| OutboxLimits {
+            max_messages,
+            max_bytes,
+        };
+        let cases: Vec<(&str, ClientBuilder, u64)> = vec![
+            (
+                "event_buffer",
+                builder().event_buffer(usize::MAX),
+                limits::MAX_EVENT_BUFFER as u64,
+            ),
+            (
+                "event_buffer",
+                builder().event_buffer(limits::MAX_EVENT_BUFFER + 1),
+                limits::MAX_EVENT_BUFFER as u64,
+            ),
+            (
+                "max_message_size",
+                builder().max_message_size(usize::MAX),
+                limits::MAX_MESSAGE_SIZE as u64,
+            ),
+            (
+                "outbox.max_messages",
+                builder().outbox(outbox(usize::MAX, 1)),
+                limits::MAX_OUTBOX_MESSAGES as u64,
+            ),
+            (
+                "outbox.max_bytes",
+                builder().outbox(outbox(1, usize::MAX)),
+                limits::MAX_OUTBOX_BYTES as u64,
+            ),
+            (
+                "handshake_budget",
+                builder().handshake_budget(Some(u32::MAX)),
+                limits::MAX_HANDSHAKE_BUDGET.into(),
+            ),
+            (
+                "max_retries",
+                builder().max_retries(Some(u32::MAX)),
+                limits::MAX_RETRIES.into(),
+            ),
+        ];
+        for (option, b, limit) in cases {
+            let r = reason(b.into_config(), option);
+            assert_eq!(r, format!("must be at most {limit}"), "{option}");
+        }
+        builder()
+            .event_buffer(limits::MAX_EVENT_BUFFER)
+            .max_message_size(limits::MAX_MESSAGE_SIZE)
+            .outbox(outbox(
+                limits::MAX_OUTBOX_MESSAGES,
+                limits::MAX_OUTBOX_BYTES,
+            ))
+            .handshake_budget(Some(limits::MAX_HANDSHAKE_BUDGET))
+            .max_retries(Some(limits::MAX_RETRIES))
+            .into_config()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_largest_event_buffer_builds_a_client() {
+        // Before the limit, event_buffer(usize::MAX) hit tokio's semaphore assert in build().
+        let client = builder()
+            .event_buffer(limits::MAX_EVENT_BUFFER)
+            .build()
+            .unwrap();
+        assert_eq!(client.state(), crate::State::Idle);
+    }
+
+    #[test]
+    fn app_ping_must_fit_a_message_and_its_pong_must_match_something() {
+        let ping = |payload: &str, pong: PongMatch| {
+            Some(Heartbeat {
+                app_ping: Some(AppPing {
+                    payload: Message::text(payload),
+                    pong,
+                }),
+                ..Heartbeat::default()
+            })
+        };
+        let r = reason(
+            builder()
+                .max_message_size(4)
+                .heartbeat(ping("ping!", PongMatch::Exact("pong".into())))
+                .into_config(),
+            "heartbeat.app_ping",
+        );
+        assert!(r.contains("exceeds max_message_size 4"), "{r}");
+        for empty in [
+            PongMatch::Exact(String::new()),
+            PongMatch::Contains(String::new()),
+        ] {
+            reason(
+                builder().heartbeat(ping("ping", empty)).into_config(),
+                "heartbeat.app_ping.pong",
+            );
+        }
+        builder()
+            .heartbeat(ping("ping", PongMatch::Contains("pong".into())))
+            .into_config()
+            .unwrap();
+    }
+
+    #[test]
+    fn debug_redacts_and_the_url_error_waits_for_build() {
+        let b = ClientBuilder::new("wss://u:hunter2@h/?token=abc123")
+            .header("Authorization", "Bearer sekrit");
+        let shown = format!("{b:?}");
+        for secret in ["hunter2", "abc123", "sekrit"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let bad = ClientBuilder::new("http://u:hunter2@h/?token=abc123").heartbeat(None);
+        let shown = format!("{bad:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abc123"),
+            "{shown}"
+        );
+        assert!(matches!(
+            bad.into_config(),
+            Err(Error::InvalidScheme { .. })
+        ));
     }
 }

@@ -129,11 +129,13 @@ impl fmt::Display for State {
 /// Which side ended a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Initiator {
-    /// This client closed it (`close()`, `pause()`, a dead heartbeat, a protocol error).
+    /// This client closed it with a close frame (`close()`, `pause()`, a protocol error or an
+    /// oversized message from the server).
     Local,
     /// The server sent a close frame.
     Remote,
-    /// Nobody closed it: the socket failed (reset, EOF without close frame).
+    /// Nobody closed it: the socket failed (reset, EOF without close frame), or the client found
+    /// it dead (heartbeat timeout, a stalled write) and dropped it without a closing handshake.
     Network,
 }
 
@@ -166,8 +168,11 @@ pub enum Cause {
     },
     /// The HTTP upgrade failed for another reason (bad response, protocol mismatch).
     Handshake(String),
-    /// The auth provider returned an error.
+    /// The auth provider returned an error (or panicked).
     Auth(String),
+    /// The server's upgrade answer does not fit the offer (a subprotocol or extension that was
+    /// not offered, or none when one is required). Terminal: retrying gets the same answer.
+    Incompatible(String),
     /// The link was closed with this close code (sent by the server, or by us).
     Closed {
         /// Close code (1006 when no close frame arrived).
@@ -177,6 +182,9 @@ pub enum Cause {
     },
     /// Nothing arrived for heartbeat interval + timeout: the link was dead.
     HeartbeatTimeout,
+    /// A write made no progress for as long as the link may stay silent (heartbeat interval +
+    /// timeout, or 30 s without a heartbeat): the link was dead.
+    WriteStalled,
     /// The socket failed while open (reset, EOF without a close frame).
     Network(String),
     /// The server broke the WebSocket protocol.
@@ -192,6 +200,9 @@ pub enum Cause {
         /// Why the last one failed.
         last: Box<Cause>,
     },
+    /// The client's task stopped unexpectedly (a panic in the client, or its runtime shut
+    /// down). Terminal: the `Failed` event carries every unsent message.
+    Internal(String),
     /// `max_elapsed` passed without a link.
     ElapsedExhausted {
         /// How long the client had been without a link.
@@ -211,14 +222,17 @@ impl Cause {
             Cause::HandshakeRejected { .. } => "handshake_rejected",
             Cause::Handshake(_) => "handshake",
             Cause::Auth(_) => "auth",
+            Cause::Incompatible(_) => "incompatible",
             Cause::Closed { .. } => "closed",
             Cause::HeartbeatTimeout => "heartbeat_timeout",
+            Cause::WriteStalled => "write_stalled",
             Cause::Network(_) => "network",
             Cause::Protocol(_) => "protocol",
             Cause::MessageTooLarge => "message_too_large",
             Cause::NetworkChanged => "network_changed",
             Cause::RetriesExhausted { .. } => "retries_exhausted",
             Cause::ElapsedExhausted { .. } => "elapsed_exhausted",
+            Cause::Internal(_) => "internal",
         }
     }
 }
@@ -244,19 +258,17 @@ impl fmt::Display for Cause {
             }
             Cause::Handshake(m) => write!(f, "handshake failed: {m}"),
             Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
+            Cause::Incompatible(m) => write!(f, "server incompatible with the offer: {m}"),
             Cause::Closed { code, reason } if reason.is_empty() => {
-                write!(
-                    f,
-                    "closed with {code} ({})",
-                    crate::policy::close_code_name(*code)
-                )
+                write!(f, "closed with {code} ({})", close_code_name(*code))
             }
             Cause::Closed { code, reason } => write!(
                 f,
                 "closed with {code} ({}): {reason}",
-                crate::policy::close_code_name(*code)
+                close_code_name(*code)
             ),
             Cause::HeartbeatTimeout => f.write_str("heartbeat timeout: no data from the server"),
+            Cause::WriteStalled => f.write_str("write made no progress: the link is dead"),
             Cause::Network(m) => write!(f, "network error: {m}"),
             Cause::Protocol(m) => write!(f, "protocol error: {m}"),
             Cause::MessageTooLarge => f.write_str("inbound message larger than max_message_size"),
@@ -264,12 +276,37 @@ impl fmt::Display for Cause {
             Cause::RetriesExhausted { attempts, last } => {
                 write!(f, "gave up after {attempts} failed attempts; last: {last}")
             }
+            Cause::Internal(m) => write!(f, "the client stopped unexpectedly: {m}"),
             Cause::ElapsedExhausted { elapsed, last } => write!(
                 f,
                 "gave up after {:.1}s without a link; last: {last}",
                 elapsed.as_secs_f64()
             ),
         }
+    }
+}
+
+/// The name of a close code, for logs ("1006 abnormal closure: no close frame").
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status received",
+        1006 => "abnormal closure: no close frame",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake failure",
+        3000..=3999 => "registered application code",
+        4000..=4999 => "private application code",
+        _ => "unknown code",
     }
 }
 
@@ -299,7 +336,7 @@ impl ErrorKind {
 }
 
 /// Something the client tells its user, in order, one at a time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// The state changed (emitted before the event that explains it).
     StateChanged {
@@ -317,6 +354,11 @@ pub enum Event {
         attempt: u32,
         /// Subprotocol the server chose.
         protocol: Option<String>,
+        /// The extension the server accepted, as negotiated (e.g. `permessage-deflate;
+        /// server_max_window_bits=12`); `None` when messages travel uncompressed.
+        compression: Option<String>,
+        /// The address the link connected to (after DNS, not through a proxy's).
+        address: Option<std::net::SocketAddr>,
     },
     /// A message arrived.
     Message(Message),

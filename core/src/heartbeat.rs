@@ -1,10 +1,9 @@
-//! When to ping and when a link is dead. Pure: the supervisor feeds it the clock.
+//! When to ping and when a link is dead. Pure: the machine hands it the time.
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::event::Message;
+use crate::time::Time;
 
 /// Keep-alive settings.
 #[derive(Clone, Debug)]
@@ -55,11 +54,11 @@ impl PongMatch {
     }
 }
 
-/// What the supervisor must do now.
+/// What the driver must do now.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Tick {
+pub(crate) enum Tick {
     /// Nothing yet; check again at this instant.
-    Sleep(Instant),
+    Sleep(Time),
     /// Send a ping now.
     Ping,
     /// The link is dead.
@@ -68,40 +67,60 @@ pub enum Tick {
 
 /// The liveness clock of one open link.
 #[derive(Debug)]
-pub struct Liveness {
-    interval: Duration,
-    dead_after: Duration,
-    last_rx: Instant,
-    next_ping: Instant,
-    ping_sent: Option<Instant>,
-    probe_deadline: Option<Instant>,
+pub(crate) struct Liveness {
+    /// Time between pings; `None` when no heartbeat is configured and only a
+    /// `network_changed()` probe ever pings.
+    interval: Option<Duration>,
+    /// Silence after which the link is dead (`interval + timeout`); `None` without a heartbeat.
+    dead_after: Option<Duration>,
+    last_rx: Time,
+    next_ping: Time,
+    ping_sent: Option<Time>,
+    probe_deadline: Option<Time>,
+    /// When the running probe started: only what arrives after it answers it.
+    probe_started: Time,
     reading_paused: bool,
 }
 
 impl Liveness {
     /// Start the clock for a link that opened at `now`.
-    pub fn new(hb: &Heartbeat, now: Instant) -> Self {
+    pub fn new(hb: &Heartbeat, now: Time) -> Self {
         Liveness {
-            interval: hb.interval,
-            dead_after: hb.interval + hb.timeout,
-            last_rx: now,
+            interval: Some(hb.interval),
+            dead_after: Some(hb.interval.saturating_add(hb.timeout)),
             next_ping: now + hb.interval,
+            ..Self::probe_only(now)
+        }
+    }
+
+    /// A link without a heartbeat: nothing is sent and silence is never death, until a
+    /// `network_changed()` probe asks for an answer.
+    pub fn probe_only(now: Time) -> Self {
+        Liveness {
+            interval: None,
+            dead_after: None,
+            last_rx: now,
+            next_ping: Time::NEVER,
             ping_sent: None,
             probe_deadline: None,
+            probe_started: now,
             reading_paused: false,
         }
     }
 
-    /// Anything arrived: the link is alive.
-    pub fn on_receive(&mut self, now: Instant) {
-        self.last_rx = now;
-        self.probe_deadline = None;
+    /// Something arrived at `at` (a frame, or just bytes of one): the link is alive. Never moves
+    /// the clock back, and answers a probe only if it arrived after the probe started.
+    pub fn on_receive(&mut self, at: Time) {
+        self.last_rx = self.last_rx.max(at);
+        if at >= self.probe_started {
+            self.probe_deadline = None;
+        }
     }
 
     /// A pong (protocol or app-level) arrived: returns the RTT of the last ping.
-    pub fn on_pong(&mut self, now: Instant) -> Option<Duration> {
+    pub fn on_pong(&mut self, now: Time) -> Option<Duration> {
         self.on_receive(now);
-        self.ping_sent.take().map(|t| now - t)
+        self.ping_sent.take().map(|t| now.since(t))
     }
 
     /// We stopped reading because the event consumer is behind. Silence we cause is not the
@@ -111,7 +130,7 @@ impl Liveness {
     }
 
     /// Reading resumed: restart the silence clock from now.
-    pub fn resume_reading(&mut self, now: Instant) {
+    pub fn resume_reading(&mut self, now: Time) {
         if self.reading_paused {
             self.reading_paused = false;
             self.last_rx = self.last_rx.max(now);
@@ -119,8 +138,9 @@ impl Liveness {
     }
 
     /// `network_changed()`: ping now and expect an answer within `within`.
-    pub fn probe(&mut self, now: Instant, within: Duration) {
+    pub fn probe(&mut self, now: Time, within: Duration) {
         self.probe_deadline = Some(now + within);
+        self.probe_started = now;
         self.next_ping = now;
     }
 
@@ -134,33 +154,37 @@ impl Liveness {
         self.reading_paused
     }
 
-    /// The instant after which silence means death.
-    pub fn dead_at(&self) -> Instant {
-        let by_silence = self.last_rx + self.dead_after;
+    /// The instant after which silence means death (`Time::NEVER` when nothing can kill it).
+    pub fn dead_at(&self) -> Time {
+        let by_silence = self.dead_after.map_or(Time::NEVER, |d| self.last_rx + d);
         match self.probe_deadline {
             Some(p) => p.min(by_silence),
             None => by_silence,
         }
     }
 
+    /// When [`tick`](Self::tick) has something to do next (a ping, or the dead check).
+    pub fn next_wake(&self) -> Time {
+        if self.reading_paused {
+            self.next_ping
+        } else {
+            self.next_ping.min(self.dead_at())
+        }
+    }
+
     /// Decide what to do at `now`.
-    pub fn tick(&mut self, now: Instant) -> Tick {
+    pub fn tick(&mut self, now: Time) -> Tick {
         if !self.reading_paused && now >= self.dead_at() {
             return Tick::Dead;
         }
         if now >= self.next_ping {
-            self.next_ping = now + self.interval;
+            self.next_ping = self.interval.map_or(Time::NEVER, |i| now + i);
             if self.ping_sent.is_none() {
                 self.ping_sent = Some(now);
             }
             return Tick::Ping;
         }
-        let wake = if self.reading_paused {
-            self.next_ping
-        } else {
-            self.next_ping.min(self.dead_at())
-        };
-        Tick::Sleep(wake)
+        Tick::Sleep(self.next_wake())
     }
 }
 
@@ -176,47 +200,78 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn silent_link_dies_after_interval_plus_timeout() {
-        let t0 = Instant::now();
-        let mut l = Liveness::new(&hb(1000, 500), t0);
-        assert_eq!(l.tick(t0), Tick::Sleep(t0 + Duration::from_millis(1000)));
-        assert_eq!(l.tick(t0 + Duration::from_millis(1000)), Tick::Ping);
-        assert_eq!(
-            l.tick(t0 + Duration::from_millis(1001)),
-            Tick::Sleep(t0 + Duration::from_millis(1500))
-        );
-        assert_eq!(l.tick(t0 + Duration::from_millis(1500)), Tick::Dead);
+    fn at(ms: u64) -> Time {
+        Time::from_epoch(Duration::from_millis(ms))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn traffic_keeps_it_alive_and_pong_gives_rtt() {
-        let t0 = Instant::now();
-        let mut l = Liveness::new(&hb(1000, 500), t0);
-        assert_eq!(l.tick(t0 + Duration::from_millis(1000)), Tick::Ping);
-        let rtt = l.on_pong(t0 + Duration::from_millis(1040));
-        assert_eq!(rtt, Some(Duration::from_millis(40)));
-        assert_ne!(l.tick(t0 + Duration::from_millis(2400)), Tick::Dead);
+    #[test]
+    fn silent_link_dies_after_interval_plus_timeout() {
+        let mut l = Liveness::new(&hb(1000, 500), at(0));
+        assert_eq!(l.tick(at(0)), Tick::Sleep(at(1000)));
+        assert_eq!(l.tick(at(1000)), Tick::Ping);
+        assert_eq!(l.tick(at(1001)), Tick::Sleep(at(1500)));
+        assert_eq!(l.tick(at(1500)), Tick::Dead);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn stalled_consumer_is_not_a_dead_link() {
-        let t0 = Instant::now();
-        let mut l = Liveness::new(&hb(100, 100), t0);
+    #[test]
+    fn traffic_keeps_it_alive_and_pong_gives_rtt() {
+        let mut l = Liveness::new(&hb(1000, 500), at(0));
+        assert_eq!(l.tick(at(1000)), Tick::Ping);
+        assert_eq!(l.on_pong(at(1040)), Some(Duration::from_millis(40)));
+        assert_ne!(l.tick(at(2400)), Tick::Dead);
+    }
+
+    #[test]
+    fn stalled_consumer_is_not_a_dead_link() {
+        let mut l = Liveness::new(&hb(100, 100), at(0));
         l.pause_reading();
-        let later = t0 + Duration::from_secs(10);
-        assert_ne!(l.tick(later), Tick::Dead);
-        l.resume_reading(later);
-        assert_ne!(l.tick(later + Duration::from_millis(150)), Tick::Dead);
-        assert_eq!(l.tick(later + Duration::from_millis(200)), Tick::Dead);
+        assert_ne!(l.tick(at(10_000)), Tick::Dead);
+        l.resume_reading(at(10_000));
+        assert_ne!(l.tick(at(10_150)), Tick::Dead);
+        assert_eq!(l.tick(at(10_200)), Tick::Dead);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn probe_shortens_the_deadline() {
-        let t0 = Instant::now();
-        let mut l = Liveness::new(&hb(30_000, 10_000), t0);
-        l.probe(t0, Duration::from_millis(300));
-        assert_eq!(l.tick(t0), Tick::Ping);
-        assert_eq!(l.tick(t0 + Duration::from_millis(300)), Tick::Dead);
+    #[test]
+    fn bytes_read_earlier_neither_rewind_the_clock_nor_answer_a_probe() {
+        let mut l = Liveness::new(&hb(1000, 1000), at(0));
+        l.on_receive(at(1500));
+        l.on_receive(at(500)); // reported late: must not shorten the link's life
+        assert_eq!(l.dead_at(), at(3500));
+        l.probe(at(2000), Duration::from_millis(300));
+        l.on_receive(at(1900)); // before the probe: no answer to it
+        assert_eq!(l.tick(at(2300)), Tick::Dead);
+    }
+
+    #[test]
+    fn probe_shortens_the_deadline() {
+        let mut l = Liveness::new(&hb(30_000, 10_000), at(0));
+        l.probe(at(0), Duration::from_millis(300));
+        assert_eq!(l.tick(at(0)), Tick::Ping);
+        assert_eq!(l.tick(at(300)), Tick::Dead);
+    }
+
+    #[test]
+    fn without_a_heartbeat_only_a_probe_pings_or_kills() {
+        let mut l = Liveness::probe_only(at(0));
+        assert_eq!(l.tick(at(86_400_000)), Tick::Sleep(Time::NEVER));
+        l.probe(at(100), Duration::from_millis(300));
+        assert_eq!(l.tick(at(100)), Tick::Ping);
+        assert_eq!(l.tick(at(150)), Tick::Sleep(at(400)));
+        l.on_pong(at(200));
+        assert_eq!(l.tick(at(10_000)), Tick::Sleep(Time::NEVER));
+    }
+
+    #[test]
+    fn huge_settings_never_overflow() {
+        let huge = Heartbeat {
+            interval: Duration::MAX / 2,
+            timeout: Duration::MAX / 2,
+            app_ping: None,
+        };
+        let mut l = Liveness::new(&huge, at(5));
+        assert!(matches!(l.tick(at(10)), Tick::Sleep(_)));
+        assert_eq!(l.dead_at(), Time::NEVER);
+        l.probe(at(10), Duration::MAX);
+        assert_eq!(l.tick(at(10)), Tick::Ping);
     }
 }

@@ -1,6 +1,6 @@
 //! # wstether — a WebSocket client that stays connected
 //!
-//! One supervisor task per client owns the socket and makes every decision: reconnect with
+//! A pure state machine per client makes every decision, and a small driver performs them: reconnect with
 //! jittered exponential backoff, detect dead links with a heartbeat, honour `Retry-After`,
 //! refresh credentials, queue messages while disconnected and hand back what was never sent.
 //!
@@ -29,36 +29,46 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (builder, defaults, validation), [`backoff`],
-//! [`heartbeat`], [`outbox`], [`policy`], `budget`, `connect`, `supervisor` (the state machine),
-//! [`event`], [`error`], [`stats`], [`redact`], [`runtime`].
+//! Modules, one concept each: `machine` (the state machine: every decision, no I/O), the pure
+//! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and `budget`, `engine` (what the
+//! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
+//! layer), `connect`/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
+//! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
+//! [`time`]. `docs/architecture.md` explains how they fit.
 
 #![warn(missing_docs)]
 
 pub mod backoff;
 mod budget;
 mod client;
+mod clock;
 pub mod config;
 mod connect;
+mod deflate;
+mod driver;
+mod engine;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
-mod link;
+pub mod limits;
+mod machine;
 pub mod outbox;
 pub mod policy;
 pub mod probe;
 pub mod redact;
 pub mod runtime;
-mod socket;
 pub mod stats;
-mod supervisor;
+pub mod time;
+mod tls;
+mod upgrade;
+mod wire;
 
 pub use backoff::Backoff;
-pub use client::{Client, Events, SendStatus};
+pub use client::{Client, ClientBuilder, Events, SendStatus};
 pub use config::{
-    AuthFuture, AuthProvider, AuthRequest, AuthResult, ClientBuilder, Config, Greeting,
-    GreetingFuture, Headers,
+    AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
 };
+pub use deflate::Compression;
 pub use error::Error;
 pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};

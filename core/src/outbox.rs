@@ -30,19 +30,15 @@ pub(crate) enum Sealed {
     Failed,
 }
 
-/// The queue itself. Every message pushed leaves through `pop_batch` (then it was written, or it
-/// comes back through `requeue_front`) or through `seal` (then it is handed back as unsent).
-///
-/// It also tracks what a direct write (`link::DirectLink`) must not overtake: a batch the
-/// supervisor has taken and is still writing, and messages a direct write left half-flushed.
+/// The queue itself. Every message pushed leaves through `pop` (then it is being written, and
+/// comes back through `requeue_front` if the link dies first) or through `seal` (then it is
+/// handed back as unsent).
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: VecDeque<Message>,
     bytes: usize,
     limits: OutboxLimits,
     sealed: Option<Sealed>,
-    writing: bool,
-    unflushed: Vec<Message>,
 }
 
 impl Outbox {
@@ -52,40 +48,14 @@ impl Outbox {
             bytes: 0,
             limits,
             sealed: None,
-            writing: false,
-            unflushed: Vec::new(),
         }
     }
 
-    /// Whether a message may be written directly now without overtaking another: open for
-    /// sends, nothing queued, no batch being written, nothing left half-flushed.
-    pub fn is_idle(&self) -> bool {
-        self.sealed.is_none() && self.queue.is_empty() && !self.writing && self.unflushed.is_empty()
-    }
-
-    /// The supervisor finished writing the batch it took (written or requeued).
-    pub fn end_write(&mut self) {
-        self.writing = false;
-    }
-
-    /// A direct write framed `msg` but the socket has not taken all of it yet.
-    pub fn push_unflushed(&mut self, msg: Message) {
-        self.unflushed.push(msg);
-    }
-
-    /// Whether a direct write is waiting for the supervisor to finish its flush.
-    pub fn has_unflushed(&self) -> bool {
-        !self.unflushed.is_empty()
-    }
-
-    /// Take the half-flushed messages to finish their flush (they count as being written
-    /// until `end_write`: the supervisor then counts or requeues them).
-    pub fn take_unflushed(&mut self) -> Vec<Message> {
-        let taken = std::mem::take(&mut self.unflushed);
-        if !taken.is_empty() {
-            self.writing = true;
-        }
-        taken
+    /// The oldest message, to be written.
+    pub fn pop(&mut self) -> Option<Message> {
+        let msg = self.queue.pop_front()?;
+        self.bytes -= msg.len();
+        Some(msg)
     }
 
     /// Accept a message, or say why not.
@@ -108,24 +78,6 @@ impl Outbox {
         Ok(())
     }
 
-    /// Take up to `max` messages (at least one if any) and at most ~`max_bytes` for one write.
-    pub fn pop_batch(&mut self, max: usize, max_bytes: usize, into: &mut Vec<Message>) {
-        let mut bytes = 0;
-        while into.len() < max {
-            let Some(front) = self.queue.front() else {
-                break;
-            };
-            if !into.is_empty() && bytes + front.len() > max_bytes {
-                break;
-            }
-            let msg = self.queue.pop_front().expect("front exists");
-            bytes += msg.len();
-            self.bytes -= msg.len();
-            into.push(msg);
-        }
-        self.writing = !into.is_empty();
-    }
-
     /// Put messages whose write did not complete back at the front, in their order.
     /// They may push the queue past its limits for a moment; nothing accepted is dropped.
     pub fn requeue_front(&mut self, msgs: Vec<Message>) {
@@ -142,10 +94,6 @@ impl Outbox {
         }
         self.bytes = 0;
         self.queue.drain(..).collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -192,9 +140,7 @@ mod tests {
         for s in ["a", "b", "c"] {
             o.push(s.into()).unwrap();
         }
-        let mut batch = Vec::new();
-        o.pop_batch(2, 100, &mut batch);
-        assert_eq!(batch.len(), 2);
+        let batch = vec![o.pop().unwrap(), o.pop().unwrap()];
         o.requeue_front(batch);
         let unsent = o.seal(Sealed::Closed);
         let texts: Vec<_> = unsent
@@ -203,15 +149,5 @@ mod tests {
             .collect();
         assert_eq!(texts, ["a", "b", "c"]);
         assert_eq!(o.push("d".into()), Err(Error::Closed));
-    }
-
-    #[test]
-    fn batch_respects_byte_budget_but_takes_one_big_message() {
-        let mut o = ob(10, 1000);
-        o.push(Message::binary(vec![0; 300])).unwrap();
-        o.push(Message::binary(vec![0; 300])).unwrap();
-        let mut batch = Vec::new();
-        o.pop_batch(10, 100, &mut batch);
-        assert_eq!(batch.len(), 1);
     }
 }

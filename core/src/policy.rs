@@ -31,7 +31,8 @@ pub(crate) enum Verdict {
     RetryWithFreshAuth,
     /// Retry after the backoff delay, but not sooner than `floor`.
     Retry { floor: Option<Duration> },
-    /// The server asked us to come back later without saying when: wait the curve's maximum.
+    /// The server asked us to come back later without saying when: wait the curve's maximum,
+    /// jittered like any delay so a fleet told at once does not return at once.
     RetryLater,
 }
 
@@ -41,6 +42,8 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
         Cause::HandshakeRejected { status, .. } if terminal.statuses.contains(status) => {
             Verdict::Fail
         }
+        // Retrying gets the same answer from the same server.
+        Cause::Incompatible(_) | Cause::Internal(_) => Verdict::Fail,
         Cause::HandshakeRejected { status: 401, .. } if !refreshed => Verdict::RetryWithFreshAuth,
         Cause::HandshakeRejected {
             status: 429 | 503,
@@ -49,7 +52,7 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
             floor: *retry_after,
         },
         Cause::Closed { code, .. } if terminal.close_codes.contains(code) => Verdict::Fail,
-        // 1013 Try Again Later carries no delay: wait the curve's maximum.
+        // 1013 Try Again Later carries no delay: wait the curve's (jittered) maximum.
         Cause::Closed { code: 1013, .. } => Verdict::RetryLater,
         _ => Verdict::Retry { floor: None },
     }
@@ -104,29 +107,8 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
 }
 
-/// The name of a close code, for logs ("1006 abnormal closure: no close frame").
-pub fn close_code_name(code: u16) -> &'static str {
-    match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status received",
-        1006 => "abnormal closure: no close frame",
-        1007 => "invalid payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension",
-        1011 => "internal server error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        1015 => "TLS handshake failure",
-        3000..=3999 => "registered application code",
-        4000..=4999 => "private application code",
-        _ => "unknown code",
-    }
-}
+/// The name of a close code (kept here too: the CLI and older callers import it from `policy`).
+pub use crate::event::close_code_name;
 
 #[cfg(test)]
 mod tests {

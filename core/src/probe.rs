@@ -9,22 +9,21 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::BytesMut;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::{Connector, MaybeTlsStream};
+use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::deflate::{Deflater, Inflater};
 use crate::error::Error;
 use crate::event::Cause;
-use crate::redact;
+use crate::wire::{Decoded, Decoder, Encoder};
+use crate::{redact, upgrade};
 
 /// What to send and how long to wait.
 #[derive(Clone, Debug)]
@@ -39,6 +38,8 @@ pub struct ProbeOptions {
     pub extra_root_pem: Option<String>,
     /// Protocol pings sent once the link is open.
     pub pings: u32,
+    /// The compression offered (a client's default unless changed).
+    pub compression: crate::Compression,
     /// How long each ping waits for its pong.
     pub ping_timeout: Duration,
 }
@@ -51,6 +52,7 @@ impl Default for ProbeOptions {
             connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
             extra_root_pem: None,
             pings: 3,
+            compression: crate::Compression::default(),
             ping_timeout: Duration::from_secs(2),
         }
     }
@@ -61,7 +63,7 @@ impl Default for ProbeOptions {
 pub struct TlsInfo {
     /// Negotiated protocol version ("TLSv1.3"), when the handshake got that far.
     pub version: Option<String>,
-    /// Negotiated cipher suite, when the WebSocket upgrade succeeded.
+    /// Negotiated cipher suite, when the TLS handshake succeeded.
     pub cipher_suite: Option<String>,
     /// The certificates the server presented (DER), end-entity first.
     pub certificates: Vec<Vec<u8>>,
@@ -86,6 +88,8 @@ pub struct ProbeReport {
     pub headers: Headers,
     /// Subprotocol the server chose.
     pub protocol: Option<String>,
+    /// The extension the server accepted (`permessage-deflate; ...`).
+    pub compression: Option<String>,
     /// TLS details, for `wss://`.
     pub tls: Option<TlsInfo>,
     /// Round trip of each ping sent; `None` when its pong did not come in time.
@@ -169,8 +173,8 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
         tls.certificates = seen.certificates;
         tls.verify_error = seen.verify_error;
     }
-    let mut socket = match opened {
-        Ok(Ok(socket)) => socket,
+    let mut link = match opened {
+        Ok(Ok(link)) => link,
         Ok(Err(cause)) => {
             report.failure = Some(crate::connect::scrub_cause(cause, &secrets));
             return Ok(report);
@@ -184,28 +188,31 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
     for i in 0..options.pings {
         let payload = format!("wstether-probe-{i}");
         let sent = Instant::now();
-        if let Err(e) = socket.send(WsMessage::Ping(payload.clone().into())).await {
+        if let Err(e) = link
+            .send(|enc, out| enc.ping(payload.as_bytes(), out))
+            .await
+        {
             report.failure = Some(Cause::Network(e.to_string()));
             break;
         }
         let answer = timeout_at(sent + options.ping_timeout, async {
-            while let Some(frame) = socket.next().await {
-                match frame {
-                    Ok(WsMessage::Pong(p)) if p.as_ref() == payload.as_bytes() => {
+            loop {
+                match link.next().await {
+                    Ok(Decoded::Pong(p)) if p.as_ref() == payload.as_bytes() => {
                         return Ok(sent.elapsed())
                     }
-                    Ok(WsMessage::Close(frame)) => {
-                        let (code, reason) = frame
-                            .map(|f| (u16::from(f.code), f.reason.to_string()))
-                            .unwrap_or((1005, String::new()));
+                    Ok(Decoded::Close(status)) => {
+                        let (code, reason) = status.unwrap_or((1005, String::new()));
                         return Err(Cause::Closed { code, reason });
+                    }
+                    Ok(Decoded::Ping(p)) => {
+                        let _ = link.send(|enc, out| enc.pong(&p, out)).await;
                     }
                     // Data messages and stray pongs are not what we wait for.
                     Ok(_) => {}
-                    Err(e) => return Err(Cause::Network(e.to_string())),
+                    Err(cause) => return Err(cause),
                 }
             }
-            Err(Cause::Network("connection ended".into()))
         })
         .await;
         match answer {
@@ -221,94 +228,118 @@ pub async fn probe(url: &str, options: ProbeOptions) -> Result<ProbeReport, Erro
 
     if report.failure.is_none() {
         // Be polite: a proper close, but never wait long for the server's answer.
-        let close = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "probe done".into(),
-        };
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            socket.close(Some(close)).await?;
-            while socket.next().await.is_some() {}
-            Ok::<_, WsError>(())
+            link.send(|enc, out| enc.close(Some((1000, "probe done")), out))
+                .await?;
+            while !matches!(link.next().await, Ok(Decoded::Close(_)) | Err(_)) {}
+            Ok::<_, std::io::Error>(())
         })
         .await;
     }
     Ok(report)
 }
 
-type ProbeSocket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// TCP, TLS and upgrade, filling `report` as each step completes so a timeout keeps what was seen.
+/// TCP, TLS and upgrade — the client's own steps (`connect`, `upgrade`) — filling `report` as
+/// each completes, so a timeout keeps what was seen.
 async fn open(
     url: &url::Url,
     options: &ProbeOptions,
     tls: Option<Arc<rustls::ClientConfig>>,
     report: &mut ProbeReport,
-) -> Result<ProbeSocket, Cause> {
-    let request = crate::connect::build_request(url, &options.headers, &options.protocols)?;
+) -> Result<ProbeLink, Cause> {
     let started = Instant::now();
     let tcp = crate::connect::tcp_connect(url).await?;
     report.tcp_time = Some(started.elapsed());
     report.address = tcp.peer_addr().ok();
 
-    let connector = match tls {
-        Some(config) => Connector::Rustls(config),
-        None => Connector::Plain,
-    };
     let upgrading = Instant::now();
-    let result = tokio_tungstenite::client_async_tls_with_config(
-        request,
-        tcp,
-        Some(crate::connect::ws_config(DEFAULT_MAX_MESSAGE_SIZE)),
-        Some(connector),
-    )
-    .await;
-    report.handshake_time = Some(upgrading.elapsed());
-    match result {
-        Ok((socket, response)) => {
-            report.status = Some(response.status().as_u16());
-            report.headers = printable_headers(response.headers());
-            report.protocol = response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            if let MaybeTlsStream::Rustls(tls) = socket.get_ref() {
-                let (_, session) = tls.get_ref();
-                report.tls = Some(TlsInfo {
-                    version: session
-                        .protocol_version()
-                        .and_then(|v| v.as_str())
-                        .map(|v| v.replace("TLSv1_", "TLSv1.")),
-                    cipher_suite: session
-                        .negotiated_cipher_suite()
-                        .and_then(|s| s.suite().as_str())
-                        .map(str::to_string),
-                    ..TlsInfo::default()
-                });
-            }
-            Ok(socket)
-        }
-        Err(err) => {
-            if let WsError::Http(response) = &err {
-                report.status = Some(response.status().as_u16());
-                report.headers = printable_headers(response.headers());
-            }
-            Err(crate::connect::handshake_cause(err))
-        }
+    let secured = crate::connect::secure(url, tls.as_ref(), tcp).await;
+    if secured.is_err() {
+        report.handshake_time = Some(upgrading.elapsed());
     }
+    let mut transport = secured?;
+    if let MaybeTlsStream::Rustls(tls) = &transport {
+        let (_, session) = tls.get_ref();
+        report.tls = Some(TlsInfo {
+            version: session
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .map(|v| v.replace("TLSv1_", "TLSv1.")),
+            cipher_suite: session
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .map(str::to_string),
+            ..TlsInfo::default()
+        });
+    }
+    let offer = upgrade::Offer {
+        url,
+        headers: &options.headers,
+        protocols: &options.protocols,
+        protocol_required: false,
+        compression: &options.compression,
+    };
+    let upgrade = upgrade::perform(&mut transport, &offer).await;
+    report.handshake_time = Some(upgrading.elapsed());
+    if let Some(head) = &upgrade.head {
+        report.status = Some(head.status);
+        report.headers = head
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), redact::header_value(k, v).to_string()))
+            .collect();
+    }
+    let accepted = upgrade.outcome?;
+    report.protocol = accepted.protocol;
+    report.compression = accepted.compression.as_ref().map(|p| p.to_string());
+    let (inflater, deflater) = match &accepted.compression {
+        Some(params) => (Some(Inflater::new(params)), Some(Deflater::new(params))),
+        None => (None, None),
+    };
+    Ok(ProbeLink {
+        transport,
+        decoder: Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, &accepted.leftover, inflater),
+        encoder: Encoder::new(rand::random(), deflater, options.compression.min_size),
+    })
 }
 
-fn printable_headers(headers: &tokio_tungstenite::tungstenite::http::HeaderMap) -> Headers {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes());
-            (
-                k.as_str().to_string(),
-                redact::header_value(k.as_str(), &value).to_string(),
-            )
-        })
-        .collect()
+/// The probe's open link: it owns the socket alone, so plain async reads and writes do.
+struct ProbeLink {
+    transport: crate::connect::Transport,
+    decoder: Decoder,
+    encoder: Encoder,
+}
+
+impl ProbeLink {
+    /// Encode one frame with `frame` and write it.
+    async fn send(
+        &mut self,
+        frame: impl FnOnce(&mut Encoder, &mut BytesMut),
+    ) -> std::io::Result<()> {
+        let mut out = BytesMut::new();
+        frame(&mut self.encoder, &mut out);
+        self.transport.write_all(&out).await?;
+        self.transport.flush().await
+    }
+
+    /// The next frame or message.
+    async fn next(&mut self) -> Result<Decoded, Cause> {
+        loop {
+            match self.decoder.decode() {
+                Ok(Some(decoded)) => return Ok(decoded),
+                Ok(None) => {}
+                Err(v) => return Err(Cause::Protocol(v.detail)),
+            }
+            let n = self
+                .transport
+                .read_buf(self.decoder.read_buffer())
+                .await
+                .map_err(|e| Cause::Network(e.to_string()))?;
+            if n == 0 {
+                return Err(Cause::Network("connection ended".into()));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -330,7 +361,7 @@ struct RecordingVerifier {
 
 impl RecordingVerifier {
     fn new(extra_root_pem: Option<&str>) -> Result<Self, Error> {
-        let roots = crate::connect::root_store(extra_root_pem)?;
+        let roots = crate::tls::root_store(extra_root_pem)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()

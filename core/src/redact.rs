@@ -77,16 +77,24 @@ pub fn url(url: &Url) -> String {
 pub fn raw_url(raw: &str) -> String {
     let cut = raw.find(['?', '#']).unwrap_or(raw.len());
     let head = &raw[..cut];
-    let head = match (head.find("://"), head.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            format!("{}{REDACTED}@{}", &head[..s + 3], &head[at + 1..])
-        }
+    // Userinfo is whatever precedes the last '@', after the scheme if there is one.
+    let start = head.find("://").map_or(0, |s| s + 3);
+    let head = match head.rfind('@') {
+        Some(at) if at >= start => format!("{}{REDACTED}@{}", &head[..start], &head[at + 1..]),
         _ => head.to_string(),
     };
     if cut < raw.len() {
         format!("{head}?{REDACTED}")
     } else {
         head
+    }
+}
+
+/// A URL given as text, safe to print: [`url`] if it parses, else [`raw_url`].
+pub fn url_text(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(u) => url(&u),
+        Err(_) => raw_url(raw),
     }
 }
 
@@ -123,6 +131,18 @@ mod tests {
     fn raw_url_drops_query_and_userinfo() {
         let s = raw_url("wss://u:p@host/x?token=zzz");
         assert!(!s.contains("zzz") && !s.contains(":p@"), "{s}");
+    }
+
+    #[test]
+    fn url_text_hides_secrets_parsed_or_not() {
+        for raw in [
+            "wss://u:hunter2@h/x?token=zzz",
+            "not a url u:hunter2@h?token=zzz",
+        ] {
+            let s = url_text(raw);
+            assert!(!s.contains("hunter2") && !s.contains("zzz"), "{s}");
+        }
+        assert_eq!(url_text("ws://h/?room=7"), "ws://h/?room=7");
     }
 
     #[test]

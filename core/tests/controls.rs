@@ -168,3 +168,19 @@ async fn history_keeps_the_last_64_changes() {
     assert_eq!(h.len(), 64);
     assert_eq!(h.last().unwrap().to, State::Closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn closing_clients_whose_events_nobody_reads_returns_at_once() {
+    // Each consumer read its events until Open and then went away: the closing handshake must
+    // not wait for it to come back to read the server's answer.
+    let server = TestServer::start().await.unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        clients.push(open(wstether::Client::builder(server.url()).handshake_budget(None)).await);
+    }
+    let started = tokio::time::Instant::now();
+    for (client, _events) in &clients {
+        client.close(1000, "").await.unwrap();
+    }
+    assert!(started.elapsed() < ms(1000), "took {:?}", started.elapsed());
+}

@@ -136,3 +136,62 @@ async fn network_changed_on_a_healthy_link_keeps_it() {
     assert_eq!(client.state(), wstether::State::Open);
     client.close(1000, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_slow_link_carrying_a_large_message_is_not_declared_dead() {
+    // 40 kB at 16 kB/s takes 2.5 s: eight times the heartbeat's 300 ms + 300 ms of silence
+    // allowed between complete frames. Bytes keep arriving the whole time, so the link lives.
+    let server = TestServer::start().await.unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .unwrap();
+    let (client, mut events) =
+        open(builder(&proxy.url()).heartbeat(Some(fast_heartbeat(300, 300)))).await;
+    proxy.set_mode(ProxyMode::Throttle(16_000)).await;
+    client.send_text("!big 40000").unwrap();
+    let (message, seen) = wait_for(&mut events, ms(10_000), |e| {
+        matches!(e, Event::Message(_) | Event::Closed { .. })
+    })
+    .await;
+    match message {
+        Event::Message(m) => assert_eq!(m.len(), 40_000),
+        other => panic!("link ended before the message arrived: {other:?}; seen {seen:#?}"),
+    }
+    assert_eq!(client.stats().opens, 1);
+    client.close(1000, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_write_that_stalls_is_reported_as_a_stalled_write() {
+    // The server stops reading: the client's writes fill the socket buffers and stop moving.
+    let server = TestServer::start().await.unwrap();
+    let (client, mut events) = open(
+        builder(&server.url())
+            .heartbeat(Some(fast_heartbeat(300, 300)))
+            .outbox(wstether::OutboxLimits {
+                max_messages: 10_000,
+                max_bytes: 256 << 20,
+            }),
+    )
+    .await;
+    server.set_answer_pings(false);
+    let chunk = vec![0u8; 256 * 1024];
+    for _ in 0..256 {
+        client.send_binary(chunk.clone()).unwrap();
+    }
+    let (ev, seen) = wait_for(&mut events, ms(5000), |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            ev,
+            Event::Reconnecting {
+                cause: Cause::WriteStalled,
+                ..
+            }
+        ),
+        "{ev:?}; seen {seen:#?}"
+    );
+    client.close(1000, "").await.unwrap();
+}

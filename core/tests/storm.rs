@@ -119,15 +119,17 @@ async fn a_fleet_dropped_together_spreads_its_return_within_the_budget() {
     assert_eq!(times.len(), FLEET, "one handshake per client");
     let first = times[0];
     let spread = times[FLEET - 1] - first;
-    // Within the budget: a bucket of 50 plus 50/s allows at most 100 in any second.
+    // The budget's promise is at most 50 starts in any second; the machine's tests hold it
+    // exactly. Here the server stamps each request's arrival, and a busy machine delays some
+    // starts and bunches them up, so allow a fifth more (the old token bucket gave up to 100).
     assert!(
-        densest(&times, 1000) <= 2 * BUDGET as usize + 2,
+        densest(&times, 1000) <= BUDGET as usize * 6 / 5,
         "densest second: {}",
         densest(&times, 1000)
     );
-    // Not landing together: no 50 ms slot holds more than a fifth of the fleet.
+    // ...and at most a burst of 5 at once, then one every 20 ms: no 50 ms holds more than ~8.
     assert!(
-        densest(&times, 50) <= FLEET / 5,
+        densest(&times, 50) <= 10,
         "densest 50 ms: {}",
         densest(&times, 50)
     );

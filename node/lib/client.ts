@@ -10,6 +10,7 @@
 //    code `ERR_CALLBACK`; the client and the other listeners carry on.
 
 import { EventEmitter } from 'node:events'
+import { inspect } from 'node:util'
 
 import { ConnectionError, argumentError, errorFromCode, rethrow, type ErrorKind } from './errors'
 import { EventIterator, ITERATOR_HIGH_WATER, type ClientEvent, type ClientEventMap, type Cause, type State } from './events'
@@ -66,8 +67,6 @@ function messageOf (e: unknown): string {
  * ```
  */
 export class Client extends EventEmitter {
-  /** The URL given to the constructor. */
-  readonly url: string
   private readonly native: NativeClient
   private started = false
   private closeCalled = false
@@ -112,14 +111,19 @@ export class Client extends EventEmitter {
     } catch (e) {
       rethrow(e)
     }
-    this.url = url
     this.on('newListener', (name: string | symbol) => {
       if (name === 'message') this.scheduleDrain()
     })
   }
 
+  /** The URL given to the constructor, with its password and token-like query values redacted. */
+  get url (): string { return this.native.url }
+
   /** The current state. */
   get state (): State { return this.native.state as State }
+
+  /** `console.log(client)` / `util.inspect(client)`: the redacted URL and the state, never a secret. */
+  [inspect.custom] (): string { return `Client { url: ${inspect(this.url)}, state: ${inspect(this.state)} }` }
 
   /** Start connecting (and delivering events). Does nothing while connecting or open. */
   connect (): this {

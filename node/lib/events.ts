@@ -8,7 +8,7 @@ export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'clo
 
 /** Why a link ended or an attempt failed (`kind` is stable: `closed`, `network`, `heartbeat_timeout`, …). */
 export interface Cause {
-  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `closed`, `heartbeat_timeout`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`. */
+  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `incompatible`, `closed`, `heartbeat_timeout`, `write_stalled`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`, `internal`. */
   kind: string
   /** Human-readable description (secrets redacted). */
   message: string
@@ -31,7 +31,14 @@ export interface Cause {
 /** `connecting`: an attempt begins. */
 export interface ConnectingInfo { attempt: number }
 /** `open`: the link is open. */
-export interface OpenInfo { attempt: number, protocol: string | null }
+export interface OpenInfo {
+  attempt: number
+  protocol: string | null
+  /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
+  compression: string | null
+  /** `ip:port` the link connected to, or null. */
+  address: string | null
+}
 /** `close`: an open link ended. */
 export interface CloseInfo { code: number, reason: string, initiator: 'local' | 'remote' | 'network', willReconnect: boolean }
 /** `reconnecting`: waiting `delayMs` before attempt number `attempt`. */

@@ -156,6 +156,12 @@ impl NativeClient {
         *self.greeting.lock().unwrap_or_else(|e| e.into_inner()) = messages;
     }
 
+    /// The URL with its password and token-like query values hidden (the core's redaction).
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        self.inner.config().redacted_url()
+    }
+
     /// The current state name.
     #[napi(getter)]
     pub fn state(&self) -> &'static str {

@@ -5,7 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use napi::bindgen_prelude::{Buffer, Either, Null, Object, ToNapiValue};
 use napi::{sys, Env};
-use wstether::config::duration_from_millis;
+use wstether::config::{count_from_f64, duration_from_millis};
+use wstether::limits::{saturating_u32, saturating_usize};
 use wstether::{
     AppPing, Backoff, Cause, ClientBuilder, Event, Heartbeat, Message, OutboxLimits, PongMatch,
     Stats, TerminalPolicy, Transition,
@@ -15,22 +16,31 @@ use crate::errors::{invalid_option, IntoJs, JsResult};
 use crate::options::NativeOptions;
 use napi_derive::napi;
 
-/// Milliseconds (a JS number) to a `Duration`, refusing negatives and NaN.
+/// Milliseconds (a JS number) to a `Duration`: the core refuses negatives, NaN and anything
+/// over its longest duration, naming the limit.
 pub fn millis(option: &'static str, ms: f64) -> JsResult<Duration> {
     duration_from_millis(option, ms).js()
 }
 
-/// A JS number that must be a non-negative integer (a count or a size).
+/// A count or size (a JS number, a non-negative whole number). Huge values saturate, so the
+/// core's `build()` refuses them naming the option's limit.
 pub fn count(option: &'static str, n: f64) -> JsResult<usize> {
-    if !n.is_finite() || n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 {
-        return Err(invalid_option(option, "must be a non-negative integer"));
-    }
-    Ok(n as usize)
+    count_from_f64(option, n).map(saturating_usize).js()
 }
 
-fn u16_list(option: &'static str, list: Vec<u32>) -> JsResult<Vec<u16>> {
+/// [`count`] for the `u32` options (`maxRetries`, `handshakeBudget`).
+pub fn count_u32(option: &'static str, n: f64) -> JsResult<u32> {
+    count_from_f64(option, n).map(saturating_u32).js()
+}
+
+/// Close codes or HTTP statuses (JS numbers) to `u16`s, refusing what does not fit.
+fn u16_list(option: &'static str, list: Vec<f64>) -> JsResult<Vec<u16>> {
     list.into_iter()
-        .map(|n| u16::try_from(n).map_err(|_| invalid_option(option, "out of range")))
+        .map(|n| {
+            let whole = count_from_f64(option, n).js()?;
+            u16::try_from(whole)
+                .map_err(|_| invalid_option(option, &format!("{n} is not between 0 and 65535")))
+        })
         .collect()
 }
 
@@ -76,8 +86,7 @@ pub fn apply_options(mut b: ClientBuilder, o: NativeOptions) -> JsResult<ClientB
         b = b.backoff(curve);
     }
     if let Some(n) = o.max_retries {
-        let n = count("maxRetries", n)?;
-        b = b.max_retries(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+        b = b.max_retries(Some(count_u32("maxRetries", n)?));
     }
     if let Some(ms) = o.max_elapsed_ms {
         b = b.max_elapsed(Some(millis("maxElapsedMs", ms)?));
@@ -125,8 +134,7 @@ pub fn apply_options(mut b: ClientBuilder, o: NativeOptions) -> JsResult<ClientB
     if o.handshake_budget_off == Some(true) {
         b = b.handshake_budget(None);
     } else if let Some(n) = o.handshake_budget {
-        let n = count("handshakeBudget", n)?;
-        b = b.handshake_budget(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+        b = b.handshake_budget(Some(count_u32("handshakeBudget", n)?));
     }
     if let Some(t) = o.terminal {
         let mut policy = TerminalPolicy::default();
@@ -251,12 +259,25 @@ fn event_object(env: &Env, ev: Event) -> napi::Result<Object<'_>> {
             o.set("type", "connecting")?;
             o.set("attempt", attempt)?;
         }
-        Event::Open { attempt, protocol } => {
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => {
             o.set("type", "open")?;
             o.set("attempt", attempt)?;
             match protocol {
                 Some(p) => o.set("protocol", p)?,
                 None => o.set("protocol", Null)?,
+            }
+            match compression {
+                Some(c) => o.set("compression", c)?,
+                None => o.set("compression", Null)?,
+            }
+            match address {
+                Some(a) => o.set("address", a.to_string())?,
+                None => o.set("address", Null)?,
             }
         }
         Event::Message(m) => {

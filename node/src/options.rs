@@ -49,9 +49,9 @@ pub struct OutboxOptions {
 #[napi(object)]
 pub struct TerminalOptions {
     /// Close codes (default [1008]).
-    pub close_codes: Option<Vec<u32>>,
+    pub close_codes: Option<Vec<f64>>,
     /// Handshake HTTP statuses (default [400, 403, 404]).
-    pub statuses: Option<Vec<u32>>,
+    pub statuses: Option<Vec<f64>>,
 }
 
 /// Every client option, already type-checked by the TypeScript layer.

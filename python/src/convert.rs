@@ -2,7 +2,6 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
 use wstether::{Cause, Event, Message};
@@ -11,9 +10,47 @@ use crate::errors::IntoPyResult;
 use crate::events;
 use crate::stats;
 
-/// Seconds (float) → `Duration`, with the core's typed error for negatives and NaN.
+/// Seconds (float) → `Duration`, with the core's typed error for negatives, NaN and values
+/// over its longest duration.
 pub(crate) fn secs(py: Python<'_>, option: &'static str, value: f64) -> PyResult<Duration> {
     wstether::config::duration_from_secs(option, value).py_err(py)
+}
+
+/// A count or size (a Python int, clamped to 64 bits by the package) → `usize`: negatives are
+/// the core's typed error, and values too big saturate so that `build()` refuses them naming
+/// the option's limit.
+pub(crate) fn size(py: Python<'_>, option: &'static str, value: i64) -> PyResult<usize> {
+    let n = wstether::config::count_from_i64(option, value).py_err(py)?;
+    Ok(wstether::limits::saturating_usize(n))
+}
+
+/// [`size`] for the `u32` options (`max_retries`, `handshake_budget`).
+pub(crate) fn count_u32(py: Python<'_>, option: &'static str, value: i64) -> PyResult<u32> {
+    let n = wstether::config::count_from_i64(option, value).py_err(py)?;
+    Ok(wstether::limits::saturating_u32(n))
+}
+
+/// Close codes or HTTP statuses (ints clamped to 64 bits) → `u16`s, refusing what does not fit.
+pub(crate) fn u16_list(py: Python<'_>, option: &'static str, list: Vec<i64>) -> PyResult<Vec<u16>> {
+    list.into_iter()
+        .map(|n| {
+            u16::try_from(n).map_err(|_| {
+                crate::errors::to_py(
+                    py,
+                    wstether::Error::InvalidOption {
+                        option,
+                        reason: format!("{n} is not between 0 and 65535"),
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// A close code from Python (an int clamped to 64 bits): what a `u16` cannot hold is refused
+/// as the core refuses any other code a client may not send.
+pub(crate) fn close_code(py: Python<'_>, code: i64) -> PyResult<u16> {
+    u16::try_from(code).map_err(|_| crate::errors::close_code_out_of_range(py, code))
 }
 
 /// `str` → text message, `bytes`/`bytearray`/`memoryview` → binary message.
@@ -35,10 +72,13 @@ pub(crate) fn message_from_py(data: &Bound<'_, PyAny>) -> PyResult<Message> {
             let b = b.cast_into::<PyBytes>()?;
             Ok(Message::Binary(bytes::Bytes::copy_from_slice(b.as_bytes())))
         }
-        _ => Err(PyTypeError::new_err(format!(
-            "a message must be str (text) or bytes-like (binary), not {}",
-            data.get_type().name()?
-        ))),
+        _ => Err(crate::errors::invalid_type(
+            py,
+            format!(
+                "a message must be str (text) or bytes-like (binary), not {}",
+                data.get_type().name()?
+            ),
+        )),
     }
 }
 
@@ -117,11 +157,18 @@ pub(crate) fn event_to_py<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound
         Event::Connecting { attempt } => {
             Bound::new(py, events::Connecting { attempt: *attempt })?.into_any()
         }
-        Event::Open { attempt, protocol } => Bound::new(
+        Event::Open {
+            attempt,
+            protocol,
+            compression,
+            address,
+        } => Bound::new(
             py,
             events::Open {
                 attempt: *attempt,
                 protocol: protocol.clone(),
+                compression: compression.clone(),
+                address: address.map(|a| a.to_string()),
             },
         )?
         .into_any(),

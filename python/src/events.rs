@@ -39,8 +39,10 @@ pub struct StateChanged {
 
 #[pymethods]
 impl StateChanged {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("StateChanged(state={})", str_repr(py, &self.state))
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok(format!("StateChanged(state={})", str_repr(py, &self.state)))
+        })
     }
 }
 
@@ -52,8 +54,8 @@ pub struct Connecting {
 
 #[pymethods]
 impl Connecting {
-    fn __repr__(&self) -> String {
-        format!("Connecting(attempt={})", self.attempt)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || Ok(format!("Connecting(attempt={})", self.attempt)))
     }
 }
 
@@ -62,16 +64,24 @@ impl Connecting {
 pub struct Open {
     pub attempt: u32,
     pub protocol: Option<String>,
+    /// The negotiated extension (`"permessage-deflate; ..."`), or None.
+    pub compression: Option<String>,
+    /// `"ip:port"` the link connected to, or None.
+    pub address: Option<String>,
 }
 
 #[pymethods]
 impl Open {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let protocol = match &self.protocol {
-            Some(p) => str_repr(py, p),
-            None => "None".into(),
-        };
-        format!("Open(attempt={}, protocol={protocol})", self.attempt)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                let protocol = match &self.protocol {
+                    Some(p) => str_repr(py, p),
+                    None => "None".into(),
+                };
+                format!("Open(attempt={}, protocol={protocol})", self.attempt)
+            })
+        })
     }
 }
 
@@ -83,17 +93,21 @@ pub struct Message {
 
 #[pymethods]
 impl Message {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let data = self.data.bind(py);
-        if let Ok(b) = data.cast::<PyBytes>() {
-            return format!("Message(<{} bytes>)", b.as_bytes().len());
-        }
-        let len = data.len().unwrap_or(0);
-        if len <= 48 {
-            format!("Message({})", pyrepr(py, &self.data))
-        } else {
-            format!("Message(<text, {len} chars>)")
-        }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                let data = self.data.bind(py);
+                if let Ok(b) = data.cast::<PyBytes>() {
+                    return Ok(format!("Message(<{} bytes>)", b.as_bytes().len()));
+                }
+                let len = data.len().unwrap_or(0);
+                if len <= 48 {
+                    format!("Message({})", pyrepr(py, &self.data))
+                } else {
+                    format!("Message(<text, {len} chars>)")
+                }
+            })
+        })
     }
 }
 
@@ -105,8 +119,8 @@ pub struct Pong {
 
 #[pymethods]
 impl Pong {
-    fn __repr__(&self) -> String {
-        format!("Pong(rtt={:.6})", self.rtt)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || Ok(format!("Pong(rtt={:.6})", self.rtt)))
     }
 }
 
@@ -121,14 +135,18 @@ pub struct Closed {
 
 #[pymethods]
 impl Closed {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "Closed(code={}, reason={}, initiator={}, will_reconnect={})",
-            self.code,
-            str_repr(py, &self.reason),
-            str_repr(py, &self.initiator),
-            if self.will_reconnect { "True" } else { "False" }
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
+                    "Closed(code={}, reason={}, initiator={}, will_reconnect={})",
+                    self.code,
+                    str_repr(py, &self.reason),
+                    str_repr(py, &self.initiator),
+                    if self.will_reconnect { "True" } else { "False" }
+                )
+            })
+        })
     }
 }
 
@@ -142,13 +160,17 @@ pub struct Reconnecting {
 
 #[pymethods]
 impl Reconnecting {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "Reconnecting(attempt={}, delay={:.3}, cause={})",
-            self.attempt,
-            self.delay,
-            self.cause.get().__repr__(py)
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
+                    "Reconnecting(attempt={}, delay={:.3}, cause={})",
+                    self.attempt,
+                    self.delay,
+                    self.cause.get().__repr__(py)?
+                )
+            })
+        })
     }
 }
 
@@ -161,12 +183,16 @@ pub struct ErrorEvent {
 
 #[pymethods]
 impl ErrorEvent {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ErrorEvent(kind={}, message={})",
-            str_repr(py, &self.kind),
-            str_repr(py, &self.message)
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
+                    "ErrorEvent(kind={}, message={})",
+                    str_repr(py, &self.kind),
+                    str_repr(py, &self.message)
+                )
+            })
+        })
     }
 }
 
@@ -179,12 +205,16 @@ pub struct Failed {
 
 #[pymethods]
 impl Failed {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let n = self.unsent.bind(py).len().unwrap_or(0);
-        format!(
-            "Failed(reason={}, unsent=<{n} messages>)",
-            self.reason.get().__repr__(py)
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                let n = self.unsent.bind(py).len().unwrap_or(0);
+                format!(
+                    "Failed(reason={}, unsent=<{n} messages>)",
+                    self.reason.get().__repr__(py)?
+                )
+            })
+        })
     }
 }
 
@@ -206,15 +236,19 @@ pub struct Cause {
 
 #[pymethods]
 impl Cause {
-    pub(crate) fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "Cause(kind={}, message={})",
-            str_repr(py, &self.kind),
-            str_repr(py, &self.message)
-        )
+    pub(crate) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
+                    "Cause(kind={}, message={})",
+                    str_repr(py, &self.kind),
+                    str_repr(py, &self.message)
+                )
+            })
+        })
     }
 
-    fn __str__(&self) -> String {
-        self.message.clone()
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || Ok(self.message.clone()))
     }
 }

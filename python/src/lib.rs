@@ -12,6 +12,7 @@
 mod auth;
 mod client;
 mod convert;
+mod defaults;
 mod errors;
 mod events;
 mod logging;
@@ -46,6 +47,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::Stats>()?;
     m.add_class::<stats::Transition>()?;
     m.add_function(wrap_pyfunction!(_begin_shutdown, m)?)?;
+    defaults::register(m)?;
+    m.add_function(wrap_pyfunction!(errors::_panic_for_tests, m)?)?;
     logging::register(m)?;
     Ok(())
 }

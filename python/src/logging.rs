@@ -116,30 +116,44 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Wait up to `timeout` seconds (GIL released) for records; returns `(levelno, name, message)`
 /// tuples and how many records were dropped since the last call.
 #[pyfunction]
-fn _next_log_records(py: Python<'_>, timeout: f64) -> (Vec<Record>, u64) {
-    let wait = Duration::from_secs_f64(timeout.clamp(0.0, 60.0));
-    let records = py.detach(|| {
-        let mut records = QUEUE.records.lock().unwrap_or_else(|e| e.into_inner());
-        if records.is_empty() {
-            records = QUEUE
-                .ready
-                .wait_timeout(records, wait)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-        records.drain(..).collect::<Vec<_>>()
-    });
-    (records, DROPPED.swap(0, Ordering::Relaxed))
+fn _next_log_records(py: Python<'_>, timeout: f64) -> PyResult<(Vec<Record>, u64)> {
+    // NaN would make `from_secs_f64` panic: treat it as "do not wait".
+    let secs = if timeout.is_nan() {
+        0.0
+    } else {
+        timeout.clamp(0.0, 60.0)
+    };
+    let wait = Duration::from_secs_f64(secs);
+    crate::errors::guard(py, || {
+        let records = py.detach(|| {
+            let mut records = QUEUE.records.lock().unwrap_or_else(|e| e.into_inner());
+            if records.is_empty() {
+                records = QUEUE
+                    .ready
+                    .wait_timeout(records, wait)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            records.drain(..).collect::<Vec<_>>()
+        });
+        Ok((records, DROPPED.swap(0, Ordering::Relaxed)))
+    })
 }
 
 /// Forward records at or above this Python level number (the `wstether` logger's effective level).
 #[pyfunction]
-fn _set_log_level(level: i64) {
-    MIN_LEVEL.store(level.clamp(0, 255) as u8, Ordering::Relaxed);
+fn _set_log_level(py: Python<'_>, level: i64) -> PyResult<()> {
+    crate::errors::guard(py, || {
+        MIN_LEVEL.store(level.clamp(0, 255) as u8, Ordering::Relaxed);
+        Ok(())
+    })
 }
 
 /// Wake the log thread now (used when stopping it).
 #[pyfunction]
-fn _wake_log_thread() {
-    QUEUE.ready.notify_all();
+fn _wake_log_thread(py: Python<'_>) -> PyResult<()> {
+    crate::errors::guard(py, || {
+        QUEUE.ready.notify_all();
+        Ok(())
+    })
 }

@@ -22,11 +22,15 @@ pub struct Stats {
 
 #[pymethods]
 impl Stats {
-    fn __repr__(&self) -> String {
-        format!(
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
             "Stats(attempts={}, opens={}, messages_in={}, messages_out={}, queued_messages={}, last_close_code={:?})",
             self.attempts, self.opens, self.messages_in, self.messages_out, self.queued_messages, self.last_close_code
         )
+            })
+        })
     }
 }
 
@@ -41,10 +45,14 @@ pub struct Transition {
 
 #[pymethods]
 impl Transition {
-    fn __repr__(&self) -> String {
-        format!(
-            "Transition(at={:.3}, from_state={:?}, to_state={:?}, cause={:?})",
-            self.at, self.from_state, self.to_state, self.cause
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        crate::errors::guard(py, || {
+            Ok({
+                format!(
+                    "Transition(at={:.3}, from_state={:?}, to_state={:?}, cause={:?})",
+                    self.at, self.from_state, self.to_state, self.cause
+                )
+            })
+        })
     }
 }

@@ -33,7 +33,9 @@ from .errors import (
     InvalidCloseCode,
     InvalidHeader,
     InvalidOption,
+    InternalError,
     InvalidScheme,
+    InvalidType,
     InvalidUrl,
     MessageTooLarge,
     QueueFull,
@@ -54,7 +56,7 @@ from .events import (
     State,
     StateChanged,
 )
-from .options import AuthRequest, Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import LIMITS, AuthRequest, Backoff, Heartbeat, Limits, Outbox, TerminalPolicy
 
 #: The installed version (the repository's one version, from the workspace Cargo.toml).
 __version__: str = _metadata.version("wstether")
@@ -80,8 +82,12 @@ __all__ = [
     "InvalidCloseCode",
     "InvalidHeader",
     "InvalidOption",
+    "InternalError",
     "InvalidScheme",
+    "InvalidType",
     "InvalidUrl",
+    "LIMITS",
+    "Limits",
     "Message",
     "MessageTooLarge",
     "Open",

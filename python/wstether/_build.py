@@ -1,30 +1,26 @@
-"""Python options → the native constructor (shared by Client and AsyncClient)."""
+"""Python options → the native constructor (shared by Client and AsyncClient).
+
+Types are checked here (:class:`InvalidType`); every range is checked by the core, whose
+:class:`InvalidOption` names the option and its limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _auth, _native
-from .errors import InvalidOption
+from . import _auth, _native, _values
+from .errors import InvalidType
 from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
 
 Payload = Union[str, bytes]
 Greeting = Union[Sequence[Payload], Callable[[], Sequence[Payload]], None]
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
 
-DEFAULT_MAX_MESSAGE_SIZE = 16 << 20
-
-
-def _count(option: str, value: object, optional: bool = False) -> Optional[int]:
-    """Integer options: bool and floats are type errors, negatives are InvalidOption."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be an int{' or None' if optional else ''}, not {type(value).__name__}")
-    if value < 0 or value >= 1 << 63:
-        raise InvalidOption(f"invalid option {option}: must be a non-negative int")
-    return value
+def _header(item: object) -> Tuple[str, str]:
+    if not isinstance(item, tuple) or len(item) != 2:
+        raise InvalidType(f"a header must be a (name, value) pair of str, not {item!r}")
+    return _values.text("header name", item[0]), _values.text("header value", item[1])
 
 
 def native_client(
@@ -48,52 +44,62 @@ def native_client(
     event_buffer: int,
     close_timeout: float,
 ) -> _native.NativeClient:
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    url = _values.text("url", url)
     if isinstance(protocols, str):
-        raise TypeError("protocols must be a sequence of str, not a str")
-    header_items = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        raise InvalidType("protocols must be a sequence of str, not a str")
+    header_items = [_header(item) for item in (headers.items() if isinstance(headers, Mapping) else headers or ())]
     if not isinstance(backoff, Backoff):
-        raise TypeError("backoff must be a wstether.Backoff")
+        raise InvalidType("backoff must be a wstether.Backoff")
     if heartbeat is not None and not isinstance(heartbeat, Heartbeat):
-        raise TypeError("heartbeat must be a wstether.Heartbeat or None")
+        raise InvalidType("heartbeat must be a wstether.Heartbeat or None")
+    if not isinstance(outbox, Outbox):
+        raise InvalidType("outbox must be a wstether.Outbox")
+    if not isinstance(terminal, TerminalPolicy):
+        raise InvalidType("terminal must be a wstether.TerminalPolicy")
     if auth is not None and not callable(auth):
-        raise TypeError("auth must be a function returning headers")
-    native_auth = None if auth is None else _auth.wrap(auth, loop_of, timeout=float(connect_timeout))
+        raise InvalidType("auth must be a function returning headers")
+    connect = _values.seconds("connect_timeout", connect_timeout)
+    native_auth = None if auth is None else _auth.wrap(auth, loop_of, timeout=connect)
     fixed_greeting = None if greeting is None or callable(greeting) else list(greeting)
     greeting_provider = greeting if callable(greeting) else None
     hb = None
     if heartbeat is not None:
         hb = (
-            float(heartbeat.interval),
-            float(heartbeat.timeout),
+            _values.seconds("heartbeat.interval", heartbeat.interval),
+            _values.seconds("heartbeat.timeout", heartbeat.timeout),
             heartbeat.app_ping,
             heartbeat.pong,
             bool(heartbeat.pong_contains),
         )
     return _native.NativeClient(
         url,
-        protocols=list(protocols),
+        protocols=[_values.text("protocols[]", p) for p in protocols],
         headers=header_items,
         auth=native_auth,
-        connect_timeout=float(connect_timeout),
+        connect_timeout=connect,
         backoff=(
-            float(backoff.initial),
-            float(backoff.max),
-            float(backoff.factor),
-            float(backoff.jitter),
-            float(backoff.stable_after),
+            _values.seconds("backoff.initial", backoff.initial),
+            _values.seconds("backoff.max", backoff.max),
+            _values.number("backoff.factor", backoff.factor),
+            _values.number("backoff.jitter", backoff.jitter),
+            _values.seconds("backoff.stable_after", backoff.stable_after),
         ),
-        max_retries=_count("max_retries", max_retries, optional=True),
-        max_elapsed=None if max_elapsed is None else float(max_elapsed),
+        max_retries=_values.optional_count("max_retries", max_retries),
+        max_elapsed=_values.optional_seconds("max_elapsed", max_elapsed),
         heartbeat=hb,
-        outbox=(_count("outbox.max_messages", outbox.max_messages), _count("outbox.max_bytes", outbox.max_bytes)),
-        handshake_budget=_count("handshake_budget", handshake_budget, optional=True),
+        outbox=(
+            _values.count("outbox.max_messages", outbox.max_messages),
+            _values.count("outbox.max_bytes", outbox.max_bytes),
+        ),
+        handshake_budget=_values.optional_count("handshake_budget", handshake_budget),
         greeting=fixed_greeting,
         greeting_provider=greeting_provider,
-        terminal=(list(terminal.close_codes), list(terminal.statuses)),
-        max_message_size=_count("max_message_size", max_message_size),
-        ca_pem=ca_pem,
-        event_buffer=_count("event_buffer", event_buffer),
-        close_timeout=float(close_timeout),
+        terminal=(
+            [_values.count("terminal.close_codes[]", c) for c in terminal.close_codes],
+            [_values.count("terminal.statuses[]", c) for c in terminal.statuses],
+        ),
+        max_message_size=_values.count("max_message_size", max_message_size),
+        ca_pem=None if ca_pem is None else _values.text("ca_pem", ca_pem),
+        event_buffer=_values.count("event_buffer", event_buffer),
+        close_timeout=_values.seconds("close_timeout", close_timeout),
     )

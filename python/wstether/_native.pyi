@@ -1,6 +1,6 @@
 """Typed surface of the native module (hand-written; checked by mypy --strict in CI)."""
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 Payload = Union[str, bytes]
 
@@ -49,6 +49,12 @@ class Open:
     def attempt(self) -> int: ...
     @property
     def protocol(self) -> Optional[str]: ...
+    @property
+    def compression(self) -> Optional[str]:
+        """The negotiated extension (``"permessage-deflate; ..."``), or None when uncompressed."""
+    @property
+    def address(self) -> Optional[str]:
+        """``"ip:port"`` the link connected to, or None."""
 
 @final
 class Message:
@@ -166,14 +172,14 @@ class NativeClient:
         max_retries: Optional[int],
         max_elapsed: Optional[float],
         heartbeat: Optional[Tuple[float, float, Optional[Payload], Optional[str], bool]],
-        outbox: Tuple[Optional[int], Optional[int]],
+        outbox: Tuple[int, int],
         handshake_budget: Optional[int],
         greeting: Optional[Sequence[Payload]],
         greeting_provider: Optional[Callable[[], Sequence[Payload]]],
         terminal: Tuple[List[int], List[int]],
-        max_message_size: Optional[int],
+        max_message_size: int,
         ca_pem: Optional[str],
-        event_buffer: Optional[int],
+        event_buffer: int,
         close_timeout: float,
     ) -> None: ...
     def connect(self) -> None: ...
@@ -197,6 +203,10 @@ class NativeClient:
     def drain_pump(self, max: int) -> Optional[List[Any]]: ...
 
 def _begin_shutdown() -> None: ...
+def _defaults() -> Dict[str, Any]: ...
+def _limits() -> Dict[str, Any]: ...
+def _check_seconds(option: str, seconds: float) -> None: ...
+def _panic_for_tests() -> None: ...
 def _next_log_records(timeout: float) -> Tuple[List[Tuple[int, str, str]], int]: ...
 def _set_log_level(level: int) -> None: ...
 def _wake_log_thread() -> None: ...

@@ -18,13 +18,23 @@ import threading
 from types import TracebackType
 from typing import Any, Deque, Generator, List, Optional, Sequence, Type, Union
 
-from . import _build, _lifecycle, _logging
+from . import _build, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
 from ._native import Message, NativeClient
 from .errors import ClientClosed
 from .events import Event, SendStatus
-from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EVENT_BUFFER,
+    DEFAULT_HANDSHAKE_BUDGET,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Backoff,
+    Heartbeat,
+    Outbox,
+    TerminalPolicy,
+)
 
 __all__ = ["AsyncClient", "connect"]
 
@@ -53,19 +63,19 @@ class AsyncClient(Controls):
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
         auth: Optional[AuthFunction] = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         backoff: Backoff = Backoff(),
         max_retries: Optional[int] = None,
         max_elapsed: Optional[float] = None,
         heartbeat: Optional[Heartbeat] = Heartbeat(),
         outbox: Outbox = Outbox(),
-        handshake_budget: Optional[int] = 50,
+        handshake_budget: Optional[int] = DEFAULT_HANDSHAKE_BUDGET,
         greeting: _build.Greeting = None,
         terminal: TerminalPolicy = TerminalPolicy(),
-        max_message_size: int = _build.DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         ca_pem: Optional[str] = None,
-        event_buffer: int = 1024,
-        close_timeout: float = 2.0,
+        event_buffer: int = DEFAULT_EVENT_BUFFER,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         """Validate every option (typed errors now); the client starts on ``await``/``async with``."""
         _logging.start()
@@ -143,6 +153,8 @@ class AsyncClient(Controls):
     async def close(self, code: int = 1000, reason: str = "") -> List[Payload]:
         """Close and wait for the client to stop, without blocking the loop. Returns every
         accepted message never written. Events still buffered stay readable with ``async for``."""
+        code = _values.count("code", code)
+        reason = _values.text("reason", reason)
         loop = asyncio.get_running_loop()
         done: "asyncio.Future[List[Payload]]" = loop.create_future()
 

@@ -8,7 +8,7 @@ import threading
 from types import TracebackType
 from typing import Callable, List, Optional, Sequence, Type, Union
 
-from . import _build, _lifecycle, _logging
+from . import _build, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
 from ._native import (
@@ -23,7 +23,17 @@ from ._native import (
     StateChanged,
 )
 from .events import Event, SendStatus
-from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EVENT_BUFFER,
+    DEFAULT_HANDSHAKE_BUDGET,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Backoff,
+    Heartbeat,
+    Outbox,
+    TerminalPolicy,
+)
 
 __all__ = ["Client"]
 
@@ -70,19 +80,19 @@ class Client(Controls):
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
         auth: Optional[AuthFunction] = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         backoff: Backoff = Backoff(),
         max_retries: Optional[int] = None,
         max_elapsed: Optional[float] = None,
         heartbeat: Optional[Heartbeat] = Heartbeat(),
         outbox: Outbox = Outbox(),
-        handshake_budget: Optional[int] = 50,
+        handshake_budget: Optional[int] = DEFAULT_HANDSHAKE_BUDGET,
         greeting: _build.Greeting = None,
         terminal: TerminalPolicy = TerminalPolicy(),
-        max_message_size: int = _build.DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         ca_pem: Optional[str] = None,
-        event_buffer: int = 1024,
-        close_timeout: float = 2.0,
+        event_buffer: int = DEFAULT_EVENT_BUFFER,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         on_message: Optional[Callable[[Payload], object]] = None,
         on_open: Optional[Callable[[Open], object]] = None,
         on_close: Optional[Callable[[Closed], object]] = None,
@@ -162,7 +172,7 @@ class Client(Controls):
     def close(self, code: int = 1000, reason: str = "") -> List[Payload]:
         """Close (code 1000 or 3000–4999) and wait for the client to stop (the GIL is released
         meanwhile). Returns every accepted message that was never written. Idempotent."""
-        unsent = self._native.close(code, reason)
+        unsent = self._native.close(_values.count("code", code), _values.text("reason", reason))
         _lifecycle.unregister(self)
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher is not threading.current_thread():

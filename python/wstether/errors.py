@@ -1,7 +1,9 @@
 """Exceptions raised by wstether: everything derives from :class:`Error`.
 
-Bad arguments also derive from :class:`ValueError` (and wrong types raise :class:`TypeError`),
-so generic ``except ValueError`` code keeps working.
+Bad arguments also derive from :class:`ValueError`, and wrong types raise :class:`InvalidType`,
+a :class:`TypeError`, so generic ``except ValueError`` / ``except TypeError`` code keeps working.
+No wstether call raises anything outside this tree for bad input (no bare ``OverflowError``,
+no ``PanicException``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = [
     "ClientFailed",
     "EventsTaken",
     "Timeout",
+    "InvalidType",
+    "InternalError",
 ]
 
 
@@ -41,7 +45,12 @@ class InvalidHeader(Error, ValueError):
 
 
 class InvalidOption(Error, ValueError):
-    """An option is out of range (negative or zero duration, factor < 1, jitter > 1, …)."""
+    """An option is out of range (negative, zero or too long a duration, a size over its limit
+    in :data:`wstether.LIMITS`, factor < 1, jitter > 1, …); the message names the limit."""
+
+
+class InvalidType(Error, TypeError):
+    """A value has the wrong type, e.g. ``connect_timeout="5"`` or ``send(12)``."""
 
 
 class InvalidCertificate(Error, ValueError):
@@ -78,3 +87,8 @@ class EventsTaken(Error, RuntimeError):
 
 class Timeout(Error, TimeoutError):
     """An operation did not finish in time."""
+
+
+class InternalError(Error, RuntimeError):
+    """A bug in wstether's native layer, caught at the boundary (please report it). The client
+    it happened in may need to be closed; other clients are not affected."""

@@ -437,7 +437,12 @@ async fn proxy_action(proxy: &FaultProxy, action: &str, q: &Params) -> Reply {
                 Some("reset") => ProxyMode::Reset,
                 Some("refuse") => ProxyMode::Refuse,
                 Some("delay") => ProxyMode::Delay(Duration::from_millis(q.req("delay_ms")?)),
-                _ => return Err(bad("mode must be pass|blackhole|reset|refuse|delay")),
+                Some("throttle") => ProxyMode::Throttle(q.req("rate")?),
+                _ => {
+                    return Err(bad(
+                        "mode must be pass|blackhole|reset|refuse|delay|throttle",
+                    ))
+                }
             };
             proxy.set_mode(mode).await;
             ok()

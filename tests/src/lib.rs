@@ -1,6 +1,7 @@
 //! Test peers for wstether's test suites: a scriptable WebSocket server
 //! ([`TestServer`]), a TCP fault-injection proxy ([`FaultProxy`]) and the
-//! HTTP control API behind the `wstether-testd` binary ([`control`]).
+//! HTTP control API behind the `wstether-testd` binary ([`control`]), and a plain
+//! python-websockets echo server for the README examples ([`python_echo`]).
 //!
 //! This crate deliberately does not depend on `wstether`: it is an independent
 //! peer built on plain tokio + tokio-tungstenite, so a bug in the client cannot
@@ -9,6 +10,7 @@
 
 pub mod control;
 mod proxy;
+pub mod python_echo;
 mod server;
 mod tls;
 

@@ -34,6 +34,9 @@ pub enum ProxyMode {
     Refuse,
     /// Hold each chunk read for this long before writing it on (per direction).
     Delay(Duration),
+    /// Forward at most this many bytes per second in each direction, in small pieces every
+    /// 50 ms: a slow but healthy link (a large message takes seconds to cross).
+    Throttle(u32),
 }
 
 /// Proxy counters.
@@ -274,7 +277,7 @@ async fn kill_signal(mode_rx: &mut watch::Receiver<ProxyMode>, blackholed: &Atom
             ProxyMode::Reset => return End::Reset,
             ProxyMode::Refuse => return End::Close,
             ProxyMode::Blackhole => blackholed.store(true, Ordering::Relaxed),
-            ProxyMode::Pass | ProxyMode::Delay(_) => {}
+            ProxyMode::Pass | ProxyMode::Delay(_) | ProxyMode::Throttle(_) => {}
         }
     }
 }
@@ -306,6 +309,17 @@ async fn pump(
         }
         if let ProxyMode::Delay(d) = current {
             tokio::time::sleep(d).await;
+        }
+        if let ProxyMode::Throttle(rate) = current {
+            let piece = (rate as usize / 20).max(1);
+            for part in buf[..n].chunks(piece) {
+                if w.write_all(part).await.is_err() {
+                    return;
+                }
+                let secs = part.len() as f64 / f64::from(rate.max(1));
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            }
+            continue;
         }
         if w.write_all(&buf[..n]).await.is_err() {
             return;

@@ -1,10 +1,14 @@
 //! Shared helpers for the core's integration tests: fast settings and event waiting with deadlines.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use wstether::{
     AppPing, Backoff, Client, ClientBuilder, Event, Events, Heartbeat, Message, PongMatch,
 };
@@ -136,4 +140,52 @@ pub async fn open(b: ClientBuilder) -> (Client, Events) {
     let (client, mut events) = start(b);
     wait_open(&mut events, ms(3000)).await;
     (client, events)
+}
+
+/// A server on 127.0.0.1 that reads each upgrade request and hands the connection and the
+/// request's key to `answer`.
+pub async fn raw_server<F, Fut>(answer: F) -> String
+where
+    F: Fn(TcpStream, String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buf).await {
+                    Ok(n) if n > 0 => request.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let key = text
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("sec-websocket-key")
+                        .then(|| value.trim().to_string())
+                })
+                .unwrap_or_default();
+            tokio::spawn(answer(tcp, key));
+        }
+    });
+    url
+}
+
+pub fn switching(key: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        derive_accept_key(key.as_bytes())
+    )
+}
+
+/// Hold the connection until the client goes away.
+pub async fn hold(mut tcp: TcpStream) {
+    let mut buf = [0u8; 1024];
+    while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
 }

@@ -136,6 +136,9 @@ public final class Client: @unchecked Sendable {
     /// The current state.
     public var state: State { Convert.state(native.state()) }
 
+    /// The URL with its password and token-like query values hidden (the core's redaction).
+    public var url: String { native.redactedUrl() }
+
     /// A snapshot of the counters.
     public func stats() -> Stats { Convert.stats(native.stats()) }
 
@@ -172,4 +175,9 @@ public final class Client: @unchecked Sendable {
         }
         finished.signal()
     }
+}
+
+/// `print(client)`: the redacted URL and the state, safe to log.
+extension Client: CustomStringConvertible {
+    public var description: String { "Client(url: \(url), state: \(state))" }
 }

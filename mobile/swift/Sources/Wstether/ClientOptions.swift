@@ -6,6 +6,26 @@ enum CoreDefaults {
     static let options: FfiOptions = defaultOptions()
 }
 
+/// The largest value each option accepts: the core's limits, read from the native library. A
+/// larger value makes `Client(url:options:)` throw `.invalidOption` naming the limit.
+public enum Limits {
+    static let core: FfiLimits = optionLimits()
+    /// Every duration option, in seconds (365 days).
+    public static var maxDuration: TimeInterval { core.maxDurationSecs }
+    /// `ClientOptions.maxMessageSize`, in bytes.
+    public static var maxMessageSize: Int { Int(core.maxMessageSize) }
+    /// `ClientOptions.outboxMaxMessages`.
+    public static var maxOutboxMessages: Int { Int(core.maxOutboxMessages) }
+    /// `ClientOptions.outboxMaxBytes`.
+    public static var maxOutboxBytes: Int { Int(core.maxOutboxBytes) }
+    /// `ClientOptions.eventBuffer`, in messages.
+    public static var maxEventBuffer: Int { Int(core.maxEventBuffer) }
+    /// `ClientOptions.handshakeBudget`, handshakes per second per host.
+    public static var maxHandshakeBudget: Int { Int(core.maxHandshakeBudget) }
+    /// `ClientOptions.maxRetries`.
+    public static var maxRetries: Int { Int(core.maxRetries) }
+}
+
 /// The reconnect delay curve: exponential from `initial`, capped at `max`, jittered.
 public struct Backoff: Sendable {
     public var initial: TimeInterval = CoreDefaults.options.backoff.initialSecs
@@ -94,4 +114,43 @@ public struct ClientOptions: Sendable {
     /// Most events carried per native call.
     public var eventBatchSize: Int = 512
     public init() {}
+}
+
+/// `print(options)`, `dump(options)`, `String(reflecting:)`: every option, with secret header
+/// values redacted by the core and providers shown only as present, never their contents.
+extension ClientOptions: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var customMirror: Mirror {
+        let shownHeaders = Dictionary(uniqueKeysWithValues: headers.map {
+            ($0.key, redactedHeaderValue(name: $0.key, value: $0.value))
+        })
+        return Mirror(self, children: [
+            "protocols": protocols,
+            "headers": shownHeaders,
+            "auth": auth == nil ? "nil" : "<provider>",
+            "connectTimeout": connectTimeout,
+            "backoff": backoff,
+            "maxRetries": maxRetries as Any,
+            "maxElapsed": maxElapsed as Any,
+            "heartbeat": heartbeat as Any,
+            "outboxMaxMessages": outboxMaxMessages,
+            "outboxMaxBytes": outboxMaxBytes,
+            "handshakeBudget": handshakeBudget as Any,
+            "greeting": "<\(greeting.count) messages>",
+            "greetingProvider": greetingProvider == nil ? "nil" : "<provider>",
+            "terminalCloseCodes": terminalCloseCodes,
+            "terminalStatuses": terminalStatuses,
+            "maxMessageSize": maxMessageSize,
+            "rootCertificatePem": rootCertificatePem.map { "<\($0.count) chars>" } ?? "nil",
+            "eventBuffer": eventBuffer,
+            "closeTimeout": closeTimeout,
+            "eventBatchSize": eventBatchSize,
+        ], displayStyle: .struct)
+    }
+
+    public var description: String {
+        let fields = customMirror.children.map { "\($0.label ?? ""): \($0.value)" }
+        return "ClientOptions(\(fields.joined(separator: ", ")))"
+    }
+
+    public var debugDescription: String { description }
 }

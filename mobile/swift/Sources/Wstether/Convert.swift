@@ -165,14 +165,17 @@ enum Convert {
         case .handshakeRejected: return .handshakeRejected
         case .handshake: return .handshake
         case .auth: return .auth
+        case .incompatible: return .incompatible
         case .closed: return .closed
         case .heartbeatTimeout: return .heartbeatTimeout
+        case .writeStalled: return .writeStalled
         case .network: return .network
         case .protocol: return .protocol
         case .messageTooLarge: return .messageTooLarge
         case .networkChanged: return .networkChanged
         case .retriesExhausted: return .retriesExhausted
         case .elapsedExhausted: return .elapsedExhausted
+        case .internal: return .internal
         }
     }
 
@@ -196,7 +199,8 @@ enum Convert {
         case let .message(m): return .message(messageIn(m))
         case let .stateChanged(s): return .stateChanged(state(s))
         case let .connecting(attempt): return .connecting(attempt: Int(attempt))
-        case let .open(attempt, proto): return .open(attempt: Int(attempt), protocol: proto)
+        case let .open(attempt, proto, compression, address):
+            return .open(attempt: Int(attempt), protocol: proto, compression: compression, address: address)
         case let .pong(rtt): return .pong(rtt: rtt)
         case let .closed(code, reason, who, again):
             return .closed(code: Int(code), reason: reason, initiator: initiator(who), willReconnect: again)

@@ -36,14 +36,17 @@ public enum CauseKind: String, Sendable {
     case handshakeRejected = "handshake_rejected"
     case handshake
     case auth
+    case incompatible
     case closed
     case heartbeatTimeout = "heartbeat_timeout"
+    case writeStalled = "write_stalled"
     case network
     case `protocol`
     case messageTooLarge = "message_too_large"
     case networkChanged = "network_changed"
     case retriesExhausted = "retries_exhausted"
     case elapsedExhausted = "elapsed_exhausted"
+    case `internal`
 }
 
 /// Why a link ended or an attempt failed; fields that do not apply to `kind` are nil.
@@ -69,7 +72,8 @@ public struct Cause: Sendable, Equatable, CustomStringConvertible {
 public enum Event: Sendable, Equatable {
     case stateChanged(State)
     case connecting(attempt: Int)
-    case open(attempt: Int, protocol: String?)
+    /// `compression`: the negotiated extension, nil when uncompressed; `address`: `ip:port`.
+    case open(attempt: Int, protocol: String?, compression: String?, address: String?)
     case message(Message)
     case pong(rtt: TimeInterval)
     case closed(code: Int, reason: String, initiator: Initiator, willReconnect: Bool)

@@ -904,6 +904,11 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func reconnectNow() throws 
     
     /**
+     * The URL with its password and token-like query values hidden.
+     */
+    func redactedUrl()  -> String
+    
+    /**
      * Leave `Paused` and connect at once.
      */
     func resume() throws 
@@ -1102,6 +1107,18 @@ open func reconnectNow()throws   {try rustCallWithError(FfiConverterTypeFfiError
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The URL with its password and token-like query values hidden.
+     */
+open func redactedUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_redacted_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1979,6 +1996,90 @@ public func FfiConverterTypeFfiHeartbeat_lower(_ value: FfiHeartbeat) -> RustBuf
 
 
 /**
+ * The largest value each option accepts (the core's limits); larger values are refused with
+ * `InvalidOption` naming the limit when the client is built.
+ */
+public struct FfiLimits: Equatable, Hashable {
+    /**
+     * Every duration option, in seconds (365 days).
+     */
+    public var maxDurationSecs: Double
+    public var maxMessageSize: UInt64
+    public var maxOutboxMessages: UInt64
+    public var maxOutboxBytes: UInt64
+    public var maxEventBuffer: UInt64
+    public var maxHandshakeBudget: UInt32
+    public var maxRetries: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every duration option, in seconds (365 days).
+         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32) {
+        self.maxDurationSecs = maxDurationSecs
+        self.maxMessageSize = maxMessageSize
+        self.maxOutboxMessages = maxOutboxMessages
+        self.maxOutboxBytes = maxOutboxBytes
+        self.maxEventBuffer = maxEventBuffer
+        self.maxHandshakeBudget = maxHandshakeBudget
+        self.maxRetries = maxRetries
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiLimits: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiLimits {
+        return
+            try FfiLimits(
+                maxDurationSecs: FfiConverterDouble.read(from: &buf), 
+                maxMessageSize: FfiConverterUInt64.read(from: &buf), 
+                maxOutboxMessages: FfiConverterUInt64.read(from: &buf), 
+                maxOutboxBytes: FfiConverterUInt64.read(from: &buf), 
+                maxEventBuffer: FfiConverterUInt64.read(from: &buf), 
+                maxHandshakeBudget: FfiConverterUInt32.read(from: &buf), 
+                maxRetries: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiLimits, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.maxDurationSecs, into: &buf)
+        FfiConverterUInt64.write(value.maxMessageSize, into: &buf)
+        FfiConverterUInt64.write(value.maxOutboxMessages, into: &buf)
+        FfiConverterUInt64.write(value.maxOutboxBytes, into: &buf)
+        FfiConverterUInt64.write(value.maxEventBuffer, into: &buf)
+        FfiConverterUInt32.write(value.maxHandshakeBudget, into: &buf)
+        FfiConverterUInt32.write(value.maxRetries, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiLimits_lift(_ buf: RustBuffer) throws -> FfiLimits {
+    return try FfiConverterTypeFfiLimits.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiLimits_lower(_ value: FfiLimits) -> RustBuffer {
+    return FfiConverterTypeFfiLimits.lower(value)
+}
+
+
+/**
  * Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
  * Start from [`default_options`] so the defaults stay in the core.
  */
@@ -2381,14 +2482,17 @@ public enum FfiCauseKind: Equatable, Hashable {
     case handshakeRejected
     case handshake
     case auth
+    case incompatible
     case closed
     case heartbeatTimeout
+    case writeStalled
     case network
     case `protocol`
     case messageTooLarge
     case networkChanged
     case retriesExhausted
     case elapsedExhausted
+    case `internal`
 
 
 
@@ -2422,21 +2526,27 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
         
         case 6: return .auth
         
-        case 7: return .closed
+        case 7: return .incompatible
         
-        case 8: return .heartbeatTimeout
+        case 8: return .closed
         
-        case 9: return .network
+        case 9: return .heartbeatTimeout
         
-        case 10: return .`protocol`
+        case 10: return .writeStalled
         
-        case 11: return .messageTooLarge
+        case 11: return .network
         
-        case 12: return .networkChanged
+        case 12: return .`protocol`
         
-        case 13: return .retriesExhausted
+        case 13: return .messageTooLarge
         
-        case 14: return .elapsedExhausted
+        case 14: return .networkChanged
+        
+        case 15: return .retriesExhausted
+        
+        case 16: return .elapsedExhausted
+        
+        case 17: return .`internal`
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2470,36 +2580,48 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .closed:
+        case .incompatible:
             writeInt(&buf, Int32(7))
         
         
-        case .heartbeatTimeout:
+        case .closed:
             writeInt(&buf, Int32(8))
         
         
-        case .network:
+        case .heartbeatTimeout:
             writeInt(&buf, Int32(9))
         
         
-        case .`protocol`:
+        case .writeStalled:
             writeInt(&buf, Int32(10))
         
         
-        case .messageTooLarge:
+        case .network:
             writeInt(&buf, Int32(11))
         
         
-        case .networkChanged:
+        case .`protocol`:
             writeInt(&buf, Int32(12))
         
         
-        case .retriesExhausted:
+        case .messageTooLarge:
             writeInt(&buf, Int32(13))
         
         
-        case .elapsedExhausted:
+        case .networkChanged:
             writeInt(&buf, Int32(14))
+        
+        
+        case .retriesExhausted:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .elapsedExhausted:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(17))
         
         }
     }
@@ -3904,6 +4026,41 @@ public func defaultOptions() -> FfiOptions  {
     )
 })
 }
+/**
+ * The core's limits, so host layers never restate one.
+ */
+public func optionLimits() -> FfiLimits  {
+    return try!  FfiConverterTypeFfiLimits_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_option_limits(uniffiCallStatus
+    )
+})
+}
+/**
+ * A header value as it may be shown (`toString`, `description`): the core's redaction, so
+ * credentials (`Authorization`, `Cookie`, `*token*`, …) never reach a log.
+ */
+public func redactedHeaderValue(name: String, value: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_redacted_header_value(
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+})
+}
+/**
+ * A URL as it may be shown: password and token-like query values hidden (unparsable text
+ * keeps only what precedes any query or userinfo).
+ */
+public func redactedUrl(url: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_redacted_url(
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3921,6 +4078,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_wstether_ffi_checksum_func_default_options() != 6641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_option_limits() != 24478) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_redacted_header_value() != 25751) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_redacted_url() != 50772) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_authprovider_headers() != 32187) {
@@ -3948,6 +4114,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now() != 56790) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_redacted_url() != 29477) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_resume() != 33449) {

@@ -32,6 +32,54 @@ final class ClientBehaviourTests: XCTestCase {
         try await client.close()
     }
 
+    private func assertRefused(_ o: ClientOptions, _ option: String, _ reason: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try Client(url: "ws://127.0.0.1:1/", options: o), file: file, line: line) {
+            guard case let .invalidOption(got, why, _) = $0 as? WstetherError else {
+                return XCTFail("\($0)", file: file, line: line)
+            }
+            XCTAssertEqual(got, option, file: file, line: line)
+            XCTAssertEqual(why, reason, file: file, line: line)
+        }
+    }
+
+    func testEveryDurationAndSizeOverItsLimitIsRefusedNamingIt() throws {
+        let days = "must be at most 365 days"
+        for d in [Limits.maxDuration + 0.001, 1e19, .infinity] {
+            var o = ClientOptions(); o.connectTimeout = d; assertRefused(o, "connect_timeout", days)
+            o = ClientOptions(); o.closeTimeout = d; assertRefused(o, "close_timeout", days)
+            o = ClientOptions(); o.maxElapsed = d; assertRefused(o, "max_elapsed", days)
+            o = ClientOptions(); o.heartbeat = Heartbeat(interval: d, timeout: d); assertRefused(o, "heartbeat.interval", days)
+            o = ClientOptions(); o.backoff.stableAfter = d; assertRefused(o, "backoff.stable_after", days)
+        }
+        var o = ClientOptions(); o.eventBuffer = Int.max
+        assertRefused(o, "event_buffer", "must be at most \(Limits.maxEventBuffer)")
+        o = ClientOptions(); o.maxMessageSize = Int.max
+        assertRefused(o, "max_message_size", "must be at most \(Limits.maxMessageSize)")
+        o = ClientOptions(); o.outboxMaxBytes = Int.max
+        assertRefused(o, "outbox.max_bytes", "must be at most \(Limits.maxOutboxBytes)")
+        o = ClientOptions(); o.maxRetries = Int(UInt32.max)
+        assertRefused(o, "max_retries", "must be at most \(Limits.maxRetries)")
+        o = ClientOptions(); o.handshakeBudget = Int(UInt32.max)
+        assertRefused(o, "handshake_budget", "must be at most \(Limits.maxHandshakeBudget)")
+    }
+
+    func testDescriptionsNeverShowASecret() async throws {
+        var o = ClientOptions()
+        o.headers = ["Authorization": "Bearer sekrit-value", "X-Id": "42"]
+        let client = try Client(url: "wss://bob:hunter2@example.com/ws?access_token=abc123&room=7", options: o)
+        var dumped = ""
+        dump(o, to: &dumped)
+        for text in [String(describing: o), String(reflecting: o), dumped, String(describing: client), client.url] {
+            for secret in ["sekrit-value", "hunter2", "abc123"] {
+                XCTAssertFalse(text.contains(secret), text)
+            }
+        }
+        XCTAssertTrue(String(describing: o).contains("42"))
+        XCTAssertTrue(client.url.contains("room=7"))
+        try await client.close()
+    }
+
     func testBadArgumentsThrowTypedErrors() async throws {
         XCTAssertThrowsError(try Client(url: "http://example.com")) {
             guard case .invalidScheme = $0 as? WstetherError else { return XCTFail("\($0)") }

@@ -29,7 +29,13 @@ final class ScenarioTests: XCTestCase {
         let unsent = try await client.close(code: 1000, reason: "bye")
         XCTAssertEqual(unsent, [])
         assertSequence("connecting open message message closed", rec.tokens)
-        XCTAssertEqual(rec.events[1], .open(attempt: 1, protocol: "chat"))
+        guard case let .open(attempt, proto, compression, address) = rec.events[1] else {
+            return XCTFail("expected open, got \(rec.events[1])")
+        }
+        XCTAssertEqual(attempt, 1)
+        XCTAssertEqual(proto, "chat")
+        XCTAssertNil(compression)
+        XCTAssertTrue(address?.hasPrefix("127.0.0.1:") ?? false)
         XCTAssertEqual(rec.events[2], .message(.text("hello")))
         XCTAssertEqual(rec.events[3], .message(.binary(Data([1, 2, 3]))))
         XCTAssertEqual(rec.events[4], .closed(code: 1000, reason: "bye", initiator: .local, willReconnect: false))

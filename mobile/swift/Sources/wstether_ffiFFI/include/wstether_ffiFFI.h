@@ -365,6 +365,11 @@ void uniffi_wstether_ffi_fn_method_fficlient_pause(uint64_t ptr, RustCallStatus 
 void uniffi_wstether_ffi_fn_method_fficlient_reconnect_now(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_REDACTED_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_REDACTED_URL
+RustBuffer uniffi_wstether_ffi_fn_method_fficlient_redacted_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RESUME
 void uniffi_wstether_ffi_fn_method_fficlient_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -404,6 +409,22 @@ RustBuffer uniffi_wstether_ffi_fn_method_fficlient_stats(uint64_t ptr, RustCallS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DEFAULT_OPTIONS
 RustBuffer uniffi_wstether_ffi_fn_func_default_options(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_OPTION_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_OPTION_LIMITS
+RustBuffer uniffi_wstether_ffi_fn_func_option_limits(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_REDACTED_HEADER_VALUE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_REDACTED_HEADER_VALUE
+RustBuffer uniffi_wstether_ffi_fn_func_redacted_header_value(RustBuffer name, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_REDACTED_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_REDACTED_URL
+RustBuffer uniffi_wstether_ffi_fn_func_redacted_url(RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_WSTETHER_FFI_RUSTBUFFER_ALLOC
@@ -672,6 +693,24 @@ uint16_t uniffi_wstether_ffi_checksum_func_default_options(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_OPTION_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_OPTION_LIMITS
+uint16_t uniffi_wstether_ffi_checksum_func_option_limits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_REDACTED_HEADER_VALUE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_REDACTED_HEADER_VALUE
+uint16_t uniffi_wstether_ffi_checksum_func_redacted_header_value(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_REDACTED_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_REDACTED_URL
+uint16_t uniffi_wstether_ffi_checksum_func_redacted_url(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_AUTHPROVIDER_HEADERS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_AUTHPROVIDER_HEADERS
 uint16_t uniffi_wstether_ffi_checksum_method_authprovider_headers(void
@@ -723,6 +762,12 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_pause(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_NOW
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_NOW
 uint16_t uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_redacted_url(void
     
 );
 #endif

@@ -151,6 +151,12 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     /** The last 64 state changes, oldest first: a flight recorder for bug reports. */
     fun history(): List<Transition> = native.history().map(Convert::transition)
 
+    /** The URL with its password and token-like query values hidden (the core's redaction). */
+    val url: String get() = native.redactedUrl()
+
+    /** `Client(url=…, state=…)`, the URL redacted: safe to log. */
+    override fun toString(): String = "Client(url=$url, state=$state)"
+
     private fun joinPump() {
         if (Thread.currentThread() === pump.thread) return
         // The stream ends right after close completes; the bound only guards a stuck listener.

@@ -8,6 +8,29 @@ internal object CoreDefaults {
     val options: dev.wstether.ffi.FfiOptions by lazy { dev.wstether.ffi.defaultOptions() }
 }
 
+/**
+ * The largest value each option accepts: the core's limits, read from the native library. A
+ * larger value makes `Client(...)` throw [WstetherException.InvalidOption] naming the limit.
+ */
+object Limits {
+    private val core by lazy { dev.wstether.ffi.optionLimits() }
+
+    /** Every duration option (365 days). */
+    val maxDuration: Duration get() = core.maxDurationSecs.seconds
+    /** [ClientOptions.maxMessageSize], in bytes. */
+    val maxMessageSize: Long get() = core.maxMessageSize.toLong()
+    /** [OutboxLimits.maxMessages]. */
+    val maxOutboxMessages: Long get() = core.maxOutboxMessages.toLong()
+    /** [OutboxLimits.maxBytes]. */
+    val maxOutboxBytes: Long get() = core.maxOutboxBytes.toLong()
+    /** [ClientOptions.eventBuffer], in messages. */
+    val maxEventBuffer: Long get() = core.maxEventBuffer.toLong()
+    /** [ClientOptions.handshakeBudget], handshakes per second per host. */
+    val maxHandshakeBudget: Long get() = core.maxHandshakeBudget.toLong()
+    /** [ClientOptions.maxRetries]. */
+    val maxRetries: Long get() = core.maxRetries.toLong()
+}
+
 /** The reconnect delay curve: exponential from [initial], capped at [max], jittered. */
 data class Backoff(
     val initial: Duration = CoreDefaults.options.backoff.initialSecs.seconds,
@@ -115,4 +138,16 @@ data class ClientOptions(
     val closeTimeout: Duration = CoreDefaults.options.closeTimeoutSecs.seconds,
     /** Most events carried per native call (one JNA crossing per batch, not per message). */
     val eventBatchSize: Int = 1024,
-)
+) {
+    /** Every option, with secret header values redacted by the core (never a token in a log). */
+    override fun toString(): String {
+        val shownHeaders = headers.mapValues { (name, value) -> dev.wstether.ffi.redactedHeaderValue(name, value) }
+        return "ClientOptions(protocols=$protocols, headers=$shownHeaders, auth=${auth?.let { "<provider>" }}, " +
+            "connectTimeout=$connectTimeout, backoff=$backoff, maxRetries=$maxRetries, maxElapsed=$maxElapsed, " +
+            "heartbeat=$heartbeat, outbox=$outbox, handshakeBudget=$handshakeBudget, " +
+            "greeting=<${greeting.size} messages>, greetingProvider=${greetingProvider?.let { "<provider>" }}, " +
+            "terminal=$terminal, maxMessageSize=$maxMessageSize, " +
+            "rootCertificatePem=${rootCertificatePem?.let { "<${it.length} chars>" }}, eventBuffer=$eventBuffer, " +
+            "closeTimeout=$closeTimeout, eventBatchSize=$eventBatchSize)"
+    }
+}

@@ -173,14 +173,17 @@ internal object Convert {
         FfiCauseKind.HANDSHAKE_REJECTED -> CauseKind.HANDSHAKE_REJECTED
         FfiCauseKind.HANDSHAKE -> CauseKind.HANDSHAKE
         FfiCauseKind.AUTH -> CauseKind.AUTH
+        FfiCauseKind.INCOMPATIBLE -> CauseKind.INCOMPATIBLE
         FfiCauseKind.CLOSED -> CauseKind.CLOSED
         FfiCauseKind.HEARTBEAT_TIMEOUT -> CauseKind.HEARTBEAT_TIMEOUT
+        FfiCauseKind.WRITE_STALLED -> CauseKind.WRITE_STALLED
         FfiCauseKind.NETWORK -> CauseKind.NETWORK
         FfiCauseKind.PROTOCOL -> CauseKind.PROTOCOL
         FfiCauseKind.MESSAGE_TOO_LARGE -> CauseKind.MESSAGE_TOO_LARGE
         FfiCauseKind.NETWORK_CHANGED -> CauseKind.NETWORK_CHANGED
         FfiCauseKind.RETRIES_EXHAUSTED -> CauseKind.RETRIES_EXHAUSTED
         FfiCauseKind.ELAPSED_EXHAUSTED -> CauseKind.ELAPSED_EXHAUSTED
+        FfiCauseKind.INTERNAL -> CauseKind.INTERNAL
     }
 
     private fun cause(c: FfiCause) = Cause(
@@ -200,7 +203,7 @@ internal object Convert {
         is FfiEvent.Message -> Event.Message(messageIn(e.message))
         is FfiEvent.StateChanged -> Event.StateChanged(state(e.state))
         is FfiEvent.Connecting -> Event.Connecting(e.attempt.toInt())
-        is FfiEvent.Open -> Event.Open(e.attempt.toInt(), e.protocol)
+        is FfiEvent.Open -> Event.Open(e.attempt.toInt(), e.protocol, e.compression, e.address)
         is FfiEvent.Pong -> Event.Pong(e.rttSecs.seconds)
         is FfiEvent.Closed -> Event.Closed(e.code.toInt(), e.reason, initiator(e.initiator), e.willReconnect)
         is FfiEvent.Reconnecting -> Event.Reconnecting(e.attempt.toInt(), e.delaySecs.seconds, cause(e.cause))

@@ -65,14 +65,17 @@ enum class CauseKind(val id: String) {
     HANDSHAKE_REJECTED("handshake_rejected"),
     HANDSHAKE("handshake"),
     AUTH("auth"),
+    INCOMPATIBLE("incompatible"),
     CLOSED("closed"),
     HEARTBEAT_TIMEOUT("heartbeat_timeout"),
+    WRITE_STALLED("write_stalled"),
     NETWORK("network"),
     PROTOCOL("protocol"),
     MESSAGE_TOO_LARGE("message_too_large"),
     NETWORK_CHANGED("network_changed"),
     RETRIES_EXHAUSTED("retries_exhausted"),
     ELAPSED_EXHAUSTED("elapsed_exhausted"),
+    INTERNAL("internal"),
 }
 
 /**
@@ -103,7 +106,14 @@ sealed class Event {
     data class Connecting(val attempt: Int) : Event()
 
     /** The link is open; [protocol] is the subprotocol the server chose. */
-    data class Open(val attempt: Int, val protocol: String?) : Event()
+    data class Open(
+        val attempt: Int,
+        val protocol: String?,
+        /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
+        val compression: String? = null,
+        /** `ip:port` the link connected to. */
+        val address: String? = null,
+    ) : Event()
 
     /** A message arrived. */
     data class Message(val message: dev.wstether.Message) : Event() {

@@ -37,7 +37,11 @@ class ScenarioTest {
         assertSequence("connecting open message message closed", rec.tokens())
         val ev = rec.events
         assertEquals(Event.Connecting(1), ev[0])
-        assertEquals(Event.Open(1, "chat"), ev[1])
+        val open = ev[1] as Event.Open
+        assertEquals(1, open.attempt)
+        assertEquals("chat", open.protocol)
+        assertEquals(null, open.compression)
+        assertTrue(open.address!!.startsWith("127.0.0.1:"), open.address)
         assertEquals(Message.Text("hello"), (ev[2] as Event.Message).message)
         assertEquals(Message.Binary(byteArrayOf(1, 2, 3)), (ev[3] as Event.Message).message)
         val closed = ev[4] as Event.Closed
