@@ -7,6 +7,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 DIST="${WSTETHER_DIST:-$ROOT/dist}"
 TOOLS="$TARGET_DIR/package-tools"
+# Intermediate files of scripts/package.sh (target/package/ is cargo package's).
+STAGE="$TARGET_DIR/dist-stage"
 TOOLS_VENV="$TOOLS/venv"
 
 # Linux targets built here: rust target, zig's spelling (glibc pinned to 2.17 = manylinux2014),

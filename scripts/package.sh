@@ -5,15 +5,15 @@
 #   dist/node/    npm tarballs: `wstether` (JS + types) and one package per Linux platform
 #   dist/jvm/     dev.wstether:wstether jar (natives for linux-x86-64 and linux-aarch64) + pom
 #   dist/cli/     the `wstether` command for x86_64 Linux, musl, static
+#   dist/rust/    the `wstether` crate as `cargo package` makes it (checked: it builds alone)
 # Cross targets compile with zig (PyPI's ziglang) as C compiler and linker; every addon and
 # library uses Cargo's `dist` profile (stripped, fat LTO). Needs Rust (rustup), Python 3, Node 20
 # with npm, Java 17 with Maven; installs the rest itself (scripts/package-tools.sh).
-# Logs of each step: target/package/logs/. WSTETHER_DIST=dir writes elsewhere than dist/.
+# Logs of each step: target/dist-stage/logs/. WSTETHER_DIST=dir writes elsewhere than dist/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/package-tools.sh"
 cd "$ROOT"
 
-STAGE="$TARGET_DIR/package"
 LOGS="$STAGE/logs"
 VERSION="$(workspace_version)"
 MAX_ADDON_BYTES=$((6 * 1024 * 1024))
@@ -30,7 +30,7 @@ timed() { # timed LABEL CMD...: run CMD, remember how long it took
 
 ensure_package_tools
 rm -rf "$DIST" "$STAGE"
-mkdir -p "$DIST"/{python,node,jvm,cli} "$STAGE" "$LOGS"
+mkdir -p "$DIST"/{python,node,jvm,cli,rust} "$STAGE" "$LOGS"
 
 # musl's C library is `libc.musl-<arch>.so.1` on musl systems (the name auditwheel's musllinux
 # policy allows); zig links it as `libc.so`. musl's loader takes either as itself; rename it.
@@ -163,6 +163,13 @@ cli_archive() {
 }
 timed "cli archive" cli_archive
 
+# ---- Rust crate: what crates.io gets; `cargo package` also builds it on its own ---------------
+rust_crate() {
+  run_logged crate cargo package -p wstether --allow-dirty
+  cp "$TARGET_DIR/package/wstether-$VERSION.crate" "$DIST/rust/"
+}
+timed "rust crate" rust_crate
+
 # ---- the table -------------------------------------------------------------------------------
 python3 - "$DIST" <<'PY'
 import os, sys
@@ -179,6 +186,8 @@ def platform(name):
             return label
     if name.endswith(".tar.gz"):
         return "source (needs Rust)"
+    if name.endswith(".crate"):
+        return "Rust (crates.io)"
     if name.endswith(".jar"):
         return "JVM 17+: linux-x86-64, linux-aarch64"
     if name.endswith(".pom"):
@@ -189,7 +198,7 @@ def platform(name):
 def size(n):
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} kB"
 rows = []
-for sub in ["python", "node", "jvm", "cli"]:
+for sub in ["python", "node", "jvm", "cli", "rust"]:
     for name in sorted(os.listdir(os.path.join(dist, sub))):
         rows.append((f"{sub}/{name}", platform(name), size(os.path.getsize(os.path.join(dist, sub, name)))))
 w0 = max(len(r[0]) for r in rows); w1 = max(len(r[1]) for r in rows)

@@ -32,7 +32,7 @@ step "scripts/install-tests/run.sh (install from dist/ with no Rust on PATH)"
 # The Node suite tests the addon package.sh built (what npm users get) instead of building a
 # second one, against the debug wstether-testd the Python suite built.
 step "node/scripts/test.sh"
-WSTETHER_NODE_PREBUILT="$target_dir/package/addons" \
+WSTETHER_NODE_PREBUILT="$target_dir/dist-stage/addons" \
   WSTETHER_TESTD="${WSTETHER_TESTD:-$target_dir/debug/wstether-testd}" ./node/scripts/test.sh
 
 step "mobile/scripts/test.sh"

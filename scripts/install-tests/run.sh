@@ -9,13 +9,14 @@
 #   cross   aarch64 and musl artifacts: architecture, tags, symbol versions (auditwheel,
 #           readelf); the aarch64 Node addon runs the same echo test under qemu-user; the static
 #           musl CLI runs its offline demo
-#   contents  every wheel, npm tarball and the jar carry LICENSE-MIT and LICENSE-APACHE
+#   contents  every wheel, npm tarball, the jar, the CLI archive and the crate carry LICENSE-MIT
+#             and LICENSE-APACHE; the npm main package holds no addon and no build step
 # Usage: run.sh [part...] (default: all). Ends with "install tests: N passed, M failed".
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../package-tools.sh"
 HERE="$ROOT/scripts/install-tests"
 VERSION="$(workspace_version)"
-LOGS="$TARGET_DIR/package/logs"
+LOGS="$STAGE/logs"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 passed=0
@@ -270,6 +271,8 @@ PY
     'n=$(python3 -m zipfile -l "$0" | grep -cE "META-INF/LICENSE-(MIT|APACHE) "); [[ $n == 2 ]]' "$DIST/jvm/wstether-$VERSION.jar"
   check "contents: the cli archive carries LICENSE-MIT and LICENSE-APACHE" bash -c \
     'n=$(tar -tzf "$0" | grep -cE "/LICENSE-(MIT|APACHE)$"); [[ $n == 2 ]]' "$(ls "$DIST"/cli/*.tar.gz)"
+  check "contents: the crate carries LICENSE-MIT, LICENSE-APACHE and its README" bash -c \
+    'n=$(tar -tzf "$0" | grep -cE "^wstether-[^/]*/(LICENSE-MIT|LICENSE-APACHE|README.md)$"); [[ $n == 3 ]]' "$(ls "$DIST"/rust/*.crate)"
 }
 
 parts=("$@")
