@@ -20,6 +20,9 @@ step "versions: every manifest carries the workspace version"
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
 
+step "Autobahn|Testsuite client cases (kosoku's fuzzing server): every case must pass"
+./scripts/autobahn.sh
+
 step "python/scripts/test.sh"
 ./python/scripts/test.sh
 
