@@ -16,10 +16,9 @@ use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::deflate::{Deflater, InflateError, Inflater};
-use crate::event::Message;
+use crate::event::{Message, Utf8Bytes};
 
 /// Most bytes a control frame may carry (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
