@@ -3019,7 +3019,13 @@ public enum FfiEvent: Equatable, Hashable {
     )
     case connecting(attempt: UInt32
     )
-    case `open`(attempt: UInt32, `protocol`: String?
+    case `open`(attempt: UInt32, `protocol`: String?, 
+        /**
+         * The negotiated extension, or `None` when uncompressed.
+         */compression: String?, 
+        /**
+         * `ip:port` the link connected to.
+         */address: String?
     )
     case message(message: FfiMessage
     )
@@ -3060,7 +3066,7 @@ public struct FfiConverterTypeFfiEvent: FfiConverterRustBuffer {
         case 2: return .connecting(attempt: try FfiConverterUInt32.read(from: &buf)
         )
         
-        case 3: return .`open`(attempt: try FfiConverterUInt32.read(from: &buf), protocol: try FfiConverterOptionString.read(from: &buf)
+        case 3: return .`open`(attempt: try FfiConverterUInt32.read(from: &buf), protocol: try FfiConverterOptionString.read(from: &buf), compression: try FfiConverterOptionString.read(from: &buf), address: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 4: return .message(message: try FfiConverterTypeFfiMessage.read(from: &buf)
@@ -3099,10 +3105,12 @@ public struct FfiConverterTypeFfiEvent: FfiConverterRustBuffer {
             FfiConverterUInt32.write(attempt, into: &buf)
             
         
-        case let .`open`(attempt,`protocol`):
+        case let .`open`(attempt,`protocol`,compression,address):
             writeInt(&buf, Int32(3))
             FfiConverterUInt32.write(attempt, into: &buf)
             FfiConverterOptionString.write(`protocol`, into: &buf)
+            FfiConverterOptionString.write(compression, into: &buf)
+            FfiConverterOptionString.write(address, into: &buf)
             
         
         case let .message(message):
