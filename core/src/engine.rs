@@ -449,9 +449,10 @@ impl Engine {
         let reason = crate::event::Cause::Internal(why);
         let unsent = self.outbox.seal(Sealed::Failed);
         self.shared.set_state(State::Failed);
+        let (now, wall) = (self.clock.now(), std::time::SystemTime::now());
         self.shared
             .counters
-            .record(from, State::Failed, &reason.to_string());
+            .record(from, State::Failed, &reason.to_string(), now, wall);
         self.push_event(Event::StateChanged {
             state: State::Failed,
         });
@@ -533,7 +534,8 @@ impl Engine {
         match action {
             Action::Transition { from, to, cause } => {
                 self.shared.set_state(to);
-                self.shared.counters.record(from, to, &cause);
+                let wall = std::time::SystemTime::now();
+                self.shared.counters.record(from, to, &cause, now, wall);
                 self.push_event(Event::StateChanged { state: to });
             }
             Action::Emit(event) => self.push_event(event),
