@@ -1,11 +1,11 @@
-//! Counters and the flight recorder, shared between the supervisor and `stats()`/`history()`.
+//! Counters and the flight recorder, written by the engine and read by `stats()`/`history()`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
+use crate::time::Time;
 
 use crate::event::State;
 
@@ -65,13 +65,13 @@ pub struct Transition {
 
 #[derive(Default)]
 struct Timing {
-    open_since: Option<Instant>,
-    down_since: Option<Instant>,
+    open_since: Option<Time>,
+    down_since: Option<Time>,
     connected: Duration,
     disconnected: Duration,
 }
 
-/// Counters updated by the supervisor, read by any thread.
+/// Counters updated by the engine, read by any thread.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub attempts: AtomicU64,
@@ -113,16 +113,16 @@ impl Counters {
         });
     }
 
-    /// Record a state change: the flight recorder and the connected/disconnected clocks.
-    pub fn record(&self, from: State, to: State, cause: &str) {
-        let now = Instant::now();
+    /// Record a state change at `now` (the machine's time; `wall` is the same instant on the
+    /// wall clock, for the flight recorder): the history and the connected/disconnected clocks.
+    pub fn record(&self, from: State, to: State, cause: &str, now: Time, wall: SystemTime) {
         {
             let mut t = lock(&self.timing);
             if let Some(s) = t.open_since.take() {
-                t.connected += now - s;
+                t.connected += now.since(s);
             }
             if let Some(s) = t.down_since.take() {
-                t.disconnected += now - s;
+                t.disconnected += now.since(s);
             }
             match to {
                 State::Open => t.open_since = Some(now),
@@ -135,7 +135,7 @@ impl Counters {
             h.pop_front();
         }
         h.push_back(Transition {
-            at: SystemTime::now(),
+            at: wall,
             from,
             to,
             cause: cause.to_string(),
@@ -146,8 +146,8 @@ impl Counters {
         lock(&self.history).iter().cloned().collect()
     }
 
-    pub fn snapshot(&self, queued_messages: usize, queued_bytes: usize) -> Stats {
-        let now = Instant::now();
+    /// The counters at `now`.
+    pub fn snapshot(&self, queued_messages: usize, queued_bytes: usize, now: Time) -> Stats {
         let t = lock(&self.timing);
         let rtt = self.last_rtt_micros.load(Relaxed);
         Stats {
@@ -161,8 +161,9 @@ impl Counters {
             queued_bytes,
             last_rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
             last_close: lock(&self.last_close).clone(),
-            time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now - s),
-            time_disconnected: t.disconnected + t.down_since.map_or(Duration::ZERO, |s| now - s),
+            time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now.since(s)),
+            time_disconnected: t.disconnected
+                + t.down_since.map_or(Duration::ZERO, |s| now.since(s)),
         }
     }
 }
