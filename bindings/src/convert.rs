@@ -144,6 +144,7 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
             server_max_window_bits: o.compression.server_max_window_bits,
             client_no_context_takeover: o.compression.client_no_context_takeover,
             server_no_context_takeover: o.compression.server_no_context_takeover,
+            ..wstether::Compression::default()
         });
     for FfiHeader { name, value } in o.headers {
         b = b.header(name, value);

@@ -301,7 +301,6 @@ pub(crate) fn compression(
         .transpose()
     };
     Ok(wstether::Compression {
-        enabled: true,
         client_max_window_bits: bits(
             "compression.client_max_window_bits",
             wstether::limits::MIN_CLIENT_WINDOW_BITS,
@@ -314,5 +313,6 @@ pub(crate) fn compression(
         )?,
         client_no_context_takeover: client_nct,
         server_no_context_takeover: server_nct,
+        ..wstether::Compression::default()
     })
 }
