@@ -492,7 +492,7 @@ pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientBuilder;
+    use crate::ClientBuilder;
     use crate::AppPing;
 
     fn reason(result: Result<Config, Error>, option: &str) -> String {

@@ -172,8 +172,9 @@ pub enum Cause {
     Auth(String),
     /// The URL provider returned an error, panicked, or gave a URL that is not `ws://`/`wss://`.
     UrlProvider(String),
-    /// The HTTP proxy answered `CONNECT` with this status (407: it wants other credentials,
-    /// which is terminal; 403: it forbids the destination; 502: it could not reach it).
+    /// The HTTP proxy answered `CONNECT` with this status (407, or 401 from some proxies: it
+    /// wants other credentials, which is terminal; 403: it forbids the destination; 502: it
+    /// could not reach it).
     ProxyRejected {
         /// HTTP status code of the proxy's answer.
         status: u16,
@@ -279,8 +280,11 @@ impl fmt::Display for Cause {
             Cause::Handshake(m) => write!(f, "handshake failed: {m}"),
             Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
             Cause::UrlProvider(m) => write!(f, "URL provider failed: {m}"),
-            Cause::ProxyRejected { status: 407 } => f.write_str(
-                "proxy rejected CONNECT with HTTP 407: it wants credentials (put them in the proxy URL: http://user:password@host:port)",
+            Cause::ProxyRejected {
+                status: status @ (401 | 407),
+            } => write!(
+                f,
+                "proxy rejected CONNECT with HTTP {status}: it wants other credentials (put them in the proxy URL: http://user:password@host:port)"
             ),
             Cause::ProxyRejected { status } => {
                 write!(f, "proxy rejected CONNECT with HTTP {status}")
@@ -288,7 +292,7 @@ impl fmt::Display for Cause {
             Cause::SocksRejected { reply } => write!(
                 f,
                 "SOCKS5 proxy refused the connection: {} (reply {reply})",
-                crate::proxy::socks_reply_text(*reply)
+                socks_reply_text(*reply)
             ),
             Cause::ProxyAuth(m) => write!(f, "proxy authentication failed: {m}"),
             Cause::Incompatible(m) => write!(f, "server incompatible with the offer: {m}"),
@@ -316,6 +320,21 @@ impl fmt::Display for Cause {
                 elapsed.as_secs_f64()
             ),
         }
+    }
+}
+
+/// What a SOCKS5 reply code means (RFC 1928 §6).
+fn socks_reply_text(reply: u8) -> &'static str {
+    match reply {
+        1 => "general SOCKS server failure",
+        2 => "connection not allowed by ruleset",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address type not supported",
+        _ => "unknown reply",
     }
 }
 

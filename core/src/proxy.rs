@@ -583,21 +583,6 @@ where
     Ok(())
 }
 
-/// What a SOCKS5 reply code means (RFC 1928 §6).
-pub fn socks_reply_text(reply: u8) -> &'static str {
-    match reply {
-        1 => "general SOCKS server failure",
-        2 => "connection not allowed by ruleset",
-        3 => "network unreachable",
-        4 => "host unreachable",
-        5 => "connection refused",
-        6 => "TTL expired",
-        7 => "command not supported",
-        8 => "address type not supported",
-        _ => "unknown reply",
-    }
-}
-
 /// The proxy an attempt goes through, decided from the client's setting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Route {

@@ -727,7 +727,7 @@ impl Machine {
         let kind = match cause {
             Cause::Auth(_)
             | Cause::ProxyAuth(_)
-            | Cause::ProxyRejected { status: 407 }
+            | Cause::ProxyRejected { status: 401 | 407 }
             | Cause::HandshakeRejected {
                 status: 401 | 403, ..
             } => ErrorKind::Auth,
