@@ -14,6 +14,9 @@ python3 scripts/check-module-graph.py
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
 
+step "Autobahn|Testsuite client cases (kosoku's fuzzing server): every case must pass"
+./scripts/autobahn.sh
+
 for part in python/scripts/test.sh node/scripts/test.sh mobile/scripts/test.sh; do
   if [ -x "$part" ]; then
     step "$part"

@@ -86,9 +86,13 @@ fn client(url: &str, opts: &Options) -> Result<Client, wstether::Error> {
             max_bytes: 4 * MAX_MESSAGE,
         })
         .close_timeout(Duration::from_secs(5));
-    // The default offer, plus client_no_context_takeover for the cases that need it.
+    // The default offer, plus client_no_context_takeover for the cases that need it. Every
+    // echo is compressed (min_size 0): kosoku's 12.x/13.x cases hash a text echo that arrives
+    // uncompressed as a Python str and fail with "Strings must be encoded before hashing",
+    // though RFC 7692 lets a sender leave any message uncompressed.
     let compression = Compression {
         client_no_context_takeover: opts.client_no_context_takeover,
+        min_size: 0,
         ..Compression::default()
     };
     builder.compression(compression).build()

@@ -330,7 +330,7 @@ impl Engine {
             self.link = Some(Link {
                 transport: link.transport,
                 decoder: Decoder::new(self.config.max_message_size, &link.leftover, inflater),
-                encoder: Encoder::new(rand::random(), deflater),
+                encoder: Encoder::new(rand::random(), deflater, self.config.compression.min_size),
                 out: BytesMut::new(),
                 in_flight: VecDeque::new(),
                 encoded: 0,

@@ -303,7 +303,7 @@ async fn open(
     Ok(ProbeLink {
         transport,
         decoder: Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, &accepted.leftover, inflater),
-        encoder: Encoder::new(rand::random(), deflater),
+        encoder: Encoder::new(rand::random(), deflater, options.compression.min_size),
     })
 }
 

@@ -1,4 +1,4 @@
-//! Counters and the flight recorder, shared between the supervisor and `stats()`/`history()`.
+//! Counters and the flight recorder, written by the engine and read by `stats()`/`history()`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -74,7 +74,7 @@ struct Timing {
     disconnected: Duration,
 }
 
-/// Counters updated by the supervisor, read by any thread.
+/// Counters updated by the engine, read by any thread.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub attempts: AtomicU64,

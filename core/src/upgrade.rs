@@ -314,6 +314,7 @@ mod tests {
         server_max_window_bits: None,
         client_no_context_takeover: false,
         server_no_context_takeover: false,
+        min_size: 0,
     };
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 

@@ -218,7 +218,7 @@ fn dropping_a_client_leaves_no_task_and_no_socket() {
         while client_rt.metrics().num_alive_tasks() > 0 {
             assert!(
                 std::time::Instant::now() < deadline,
-                "supervisor task survived the drop"
+                "client's task survived the drop"
             );
             std::thread::sleep(ms(10));
         }

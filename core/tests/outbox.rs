@@ -222,7 +222,7 @@ async fn async_greeting_is_computed_on_every_open_and_a_failing_one_is_reported(
 #[tokio::test]
 async fn send_on_an_idle_open_link_writes_before_it_returns() {
     let server = TestServer::start().await.unwrap();
-    // No heartbeat: nothing else wakes the supervisor, so the link is idle between round trips.
+    // No heartbeat: nothing else wakes the client's task, so the link is idle between round trips.
     let (client, mut events) = open(builder(&server.url()).heartbeat(None)).await;
     let mut written_by_send = 0;
     for i in 0..50 {
@@ -240,7 +240,7 @@ async fn send_on_an_idle_open_link_writes_before_it_returns() {
         )
         .await;
     }
-    // A send that finds the supervisor mid-poll hands the message over instead; that is rare.
+    // A send that finds the client's task mid-poll hands the message over instead; that is rare.
     assert!(
         written_by_send >= 40,
         "only {written_by_send} of 50 written directly"
@@ -280,7 +280,7 @@ async fn senders_on_many_threads_keep_their_order_and_every_message_is_counted()
         assert_eq!(n, next[t], "thread {t}'s messages arrived out of order");
         next[t] += 1;
     }
-    // Every message counted once, whether `send` or the supervisor wrote it.
+    // Every message counted once, whether `send` or the client's task wrote it.
     let deadline = tokio::time::Instant::now() + ms(3000);
     while client.stats().messages_out < (THREADS * EACH) as u64
         && tokio::time::Instant::now() < deadline
@@ -306,7 +306,7 @@ async fn large_sends_through_a_slow_link_all_arrive_in_order_and_are_counted_onc
     }))
     .await;
     // A proxy that reads slowly fills the socket: a send then leaves its frame half-written
-    // for the supervisor to finish, and later sends queue behind it.
+    // for the client's task to finish, and later sends queue behind it.
     proxy.set_mode(ProxyMode::Delay(ms(50))).await;
     for i in 0..N {
         let text = format!("{i:02}:{}", "x".repeat(SIZE));

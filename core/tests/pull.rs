@@ -1,5 +1,5 @@
 //! `Events::blocking_pull_batch`: the consumer's thread reads data frames itself. Order, counts
-//! and every supervisor duty (heartbeat, close, reconnect, app pongs) must survive the read turn
+//! and every duty of the client's task (heartbeat, close, reconnect, app pongs) must survive the read turn
 //! moving between the two threads.
 
 mod common;
@@ -79,12 +79,12 @@ async fn pulled_messages_keep_their_order_and_are_counted() {
 
 #[tokio::test]
 async fn without_a_heartbeat_pulled_and_drained_batches_interleave_in_order() {
-    // The turn goes back after every batch, so the supervisor reads while the consumer is away.
+    // The turn goes back after every batch, so the client's task reads while the consumer is away.
     pull_a_blast(64, None).await;
 }
 
 #[tokio::test]
-async fn long_pulls_let_the_supervisor_in_and_keep_the_order() {
+async fn long_pulls_let_the_clients_task_in_and_keep_the_order() {
     // Batches of up to 4,096 span several holds of the lock, and a tick every 5 ms takes the
     // turn back in the middle of them.
     pull_a_blast(4096, Some(fast_heartbeat(5, 2000))).await;
@@ -94,7 +94,7 @@ async fn long_pulls_let_the_supervisor_in_and_keep_the_order() {
 async fn order_holds_while_the_read_turn_moves_back_and_forth_mid_stream() {
     let server = TestServer::start().await.unwrap();
     // Every blast message whose index ends in "00" looks like this app pong, so the puller
-    // hands it to the supervisor, which reads on until the puller takes the turn again: the
+    // hands it to the client's task, which reads on until the puller takes the turn again: the
     // turn changes hands hundreds of times while data keeps coming.
     let hb = app_heartbeat(60_000, 60_000, "unused", PongMatch::Contains("00:".into()));
     let (client, events) = open(builder(&server.url()).heartbeat(Some(hb))).await;

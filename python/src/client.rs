@@ -274,7 +274,7 @@ impl NativeClient {
         })
     }
 
-    /// Close and wait (GIL released) for the supervisor; returns the unsent payloads. `code`
+    /// Close and wait (GIL released) for the client's task; returns the unsent payloads. `code`
     /// arrives clamped to 64 bits; what a `u16` cannot hold is `InvalidCloseCode`.
     fn close<'py>(&self, py: Python<'py>, code: i64, reason: &str) -> PyResult<Bound<'py, PyList>> {
         guard(py, || {

@@ -165,6 +165,7 @@ fn offer_carries_every_parameter() {
         server_max_window_bits: None,
         client_no_context_takeover: true,
         server_no_context_takeover: true,
+        min_size: 0,
     };
     assert_eq!(
         offer(&c).as_deref(),

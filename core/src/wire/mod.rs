@@ -347,16 +347,13 @@ pub(crate) fn close_code_may_be_sent(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
-/// Messages shorter than this go uncompressed even when permessage-deflate is on: compressing
-/// a few dozen bytes costs microseconds and saves a handful of bytes.
-pub(crate) const MIN_COMPRESS: usize = 128;
-
 /// Turns outgoing messages and control frames into masked frames.
 pub(crate) struct Encoder {
     /// Masking keys must be unpredictable (RFC 6455 §10.3): a CSPRNG seeded from the OS.
     keys: StdRng,
-    /// permessage-deflate, when negotiated.
+    /// permessage-deflate, when negotiated, and the size from which messages are compressed.
     deflater: Option<Deflater>,
+    min_compress: usize,
     /// Reused output of compressing.
     compressed: Vec<u8>,
 }
@@ -369,11 +366,13 @@ impl std::fmt::Debug for Encoder {
 
 impl Encoder {
     /// An encoder whose masking keys come from `seed` (the driver takes it from the OS),
-    /// compressing with `deflater` when permessage-deflate was negotiated.
-    pub fn new(seed: [u8; 32], deflater: Option<Deflater>) -> Encoder {
+    /// compressing messages of `min_compress` bytes or more with `deflater` when
+    /// permessage-deflate was negotiated.
+    pub fn new(seed: [u8; 32], deflater: Option<Deflater>, min_compress: usize) -> Encoder {
         Encoder {
             keys: StdRng::from_seed(seed),
             deflater,
+            min_compress,
             compressed: Vec::new(),
         }
     }
@@ -393,7 +392,9 @@ impl Encoder {
             Message::Binary(b) => (Data::Binary, &b[..]),
         };
         if let Some(deflater) = self.deflater.as_mut() {
-            if payload.len() >= MIN_COMPRESS && deflater.compress(payload, &mut self.compressed) {
+            if payload.len() >= self.min_compress
+                && deflater.compress(payload, &mut self.compressed)
+            {
                 let compressed = std::mem::take(&mut self.compressed);
                 self.frame_with(OpCode::Data(opcode), true, &compressed, out);
                 self.compressed = compressed;

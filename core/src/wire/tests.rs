@@ -186,7 +186,7 @@ fn server_reads(bytes: &[u8]) -> (u8, Vec<u8>) {
 
 #[test]
 fn the_encoder_masks_every_frame_with_a_fresh_key() {
-    let mut e = Encoder::new([7; 32], None);
+    let mut e = Encoder::new([7; 32], None, 0);
     for size in [0, 5, 125, 126, 65_535, 65_536, 100_000] {
         let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
         let mut out = BytesMut::new();
@@ -320,7 +320,7 @@ fn a_deflate_bomb_is_refused_with_1009_while_inflating() {
 
 #[test]
 fn the_encoder_compresses_messages_worth_it_and_only_those() {
-    let mut e = Encoder::new([1; 32], Some(Deflater::new(&params())));
+    let mut e = Encoder::new([1; 32], Some(Deflater::new(&params())), 128);
     let big = "x".repeat(1000);
     let mut out = BytesMut::new();
     e.message(&Message::text(big.clone()), &mut out);
