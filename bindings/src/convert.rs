@@ -144,7 +144,7 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
     if let Some(pem) = o.root_certificate_pem {
         b = b.add_root_certificate_pem(pem);
     }
-    Ok(b)
+    crate::transport::apply(b, o.transport)
 }
 
 /// The core's defaults as an options record.
@@ -187,6 +187,7 @@ pub(crate) fn default_options() -> FfiOptions {
         root_certificate_pem: None,
         event_buffer: wstether::config::DEFAULT_EVENT_BUFFER as u64,
         close_timeout_secs: wstether::config::DEFAULT_CLOSE_TIMEOUT.as_secs_f64(),
+        transport: crate::transport::defaults(),
     }
 }
 
@@ -258,6 +259,10 @@ fn cause_kind(c: &Cause) -> FfiCauseKind {
         Cause::HandshakeRejected { .. } => FfiCauseKind::HandshakeRejected,
         Cause::Handshake(_) => FfiCauseKind::Handshake,
         Cause::Auth(_) => FfiCauseKind::Auth,
+        Cause::UrlProvider(_) => FfiCauseKind::UrlProvider,
+        Cause::ProxyRejected { .. } => FfiCauseKind::ProxyRejected,
+        Cause::SocksRejected { .. } => FfiCauseKind::SocksRejected,
+        Cause::ProxyAuth(_) => FfiCauseKind::ProxyAuth,
         Cause::Incompatible(_) => FfiCauseKind::Incompatible,
         Cause::Closed { .. } => FfiCauseKind::Closed,
         Cause::HeartbeatTimeout => FfiCauseKind::HeartbeatTimeout,
@@ -284,6 +289,7 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
         elapsed_secs: None,
         last_kind: None,
         last_description: None,
+        socks_reply: None,
     };
     match c {
         Cause::HandshakeRejected {
@@ -293,6 +299,8 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
             out.status = Some(status);
             out.retry_after_secs = retry_after.map(|d| d.as_secs_f64());
         }
+        Cause::ProxyRejected { status } => out.status = Some(status),
+        Cause::SocksRejected { reply } => out.socks_reply = Some(reply),
         Cause::Closed { code, reason } => {
             out.close_code = Some(code);
             out.close_reason = Some(reason);
@@ -424,6 +432,7 @@ pub(crate) fn stats(s: Stats) -> FfiStats {
         }),
         time_connected_secs: s.time_connected.as_secs_f64(),
         time_disconnected_secs: s.time_disconnected.as_secs_f64(),
+        address: s.address.map(|a| a.to_string()),
     }
 }
 

@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod options;
 mod stats;
+mod transport;
 
 pub use auth::{AuthProvider, GreetingProvider};
 pub use bytes::FfiBytes;
@@ -30,5 +31,6 @@ pub use options::{
     FfiAuthRequest, FfiBackoff, FfiHeader, FfiHeartbeat, FfiLimits, FfiOptions, FfiPongMatch,
 };
 pub use stats::{FfiCloseInfo, FfiStats, FfiTransition};
+pub use transport::{FfiProxy, FfiResolve, FfiTransport, UrlProvider};
 
 uniffi::setup_scaffolding!();

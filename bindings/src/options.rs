@@ -72,6 +72,8 @@ pub struct FfiOptions {
     /// Inbound messages buffered for a slow consumer before reading stops.
     pub event_buffer: u64,
     pub close_timeout_secs: f64,
+    /// Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+    pub transport: crate::transport::FfiTransport,
 }
 
 /// What the auth provider is told about the attempt it is called for.

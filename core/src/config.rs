@@ -492,8 +492,8 @@ pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ClientBuilder;
     use crate::AppPing;
+    use crate::ClientBuilder;
 
     fn reason(result: Result<Config, Error>, option: &str) -> String {
         match result {
