@@ -19,6 +19,7 @@ mod logging;
 #[cfg(unix)]
 mod pump;
 mod stats;
+mod transport;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _auth, _native, _values
+from . import _auth, _native, _transport, _values
 from .errors import InvalidType
 from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
 
@@ -24,7 +24,7 @@ def _header(item: object) -> Tuple[str, str]:
 
 
 def native_client(
-    url: str,
+    url: _transport.Url,
     *,
     protocols: Sequence[str],
     headers: Headers,
@@ -43,8 +43,22 @@ def native_client(
     ca_pem: Optional[str],
     event_buffer: int,
     close_timeout: float,
+    proxy: _transport.ProxySetting = True,
+    pinned_cert_pem: Union[str, Sequence[str], None] = None,
+    client_cert_pem: Optional[str] = None,
+    client_key_pem: Optional[str] = None,
+    resolve: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> _native.NativeClient:
-    url = _values.text("url", url)
+    url, transport = _transport.transport(
+        url,
+        proxy=proxy,
+        pinned_cert_pem=pinned_cert_pem,
+        client_cert_pem=client_cert_pem,
+        client_key_pem=client_key_pem,
+        resolve=resolve,
+        loop_of=loop_of,
+        timeout=_values.seconds("connect_timeout", connect_timeout),
+    )
     if isinstance(protocols, str):
         raise InvalidType("protocols must be a sequence of str, not a str")
     header_items = [_header(item) for item in (headers.items() if isinstance(headers, Mapping) else headers or ())]
@@ -102,4 +116,5 @@ def native_client(
         ca_pem=None if ca_pem is None else _values.text("ca_pem", ca_pem),
         event_buffer=_values.count("event_buffer", event_buffer),
         close_timeout=_values.seconds("close_timeout", close_timeout),
+        transport=transport,
     )

@@ -6,11 +6,12 @@ import itertools
 import logging
 import threading
 from types import TracebackType
-from typing import Callable, List, Optional, Sequence, Type, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Type, Union
 
 from . import _build, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
+from ._transport import ProxySetting, Url
 from ._native import (
     Closed,
     Connecting,
@@ -75,7 +76,7 @@ class Client(Controls):
 
     def __init__(
         self,
-        url: str,
+        url: Url,
         *,
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
@@ -93,6 +94,11 @@ class Client(Controls):
         ca_pem: Optional[str] = None,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        proxy: ProxySetting = True,
+        pinned_cert_pem: Union[str, Sequence[str], None] = None,
+        client_cert_pem: Optional[str] = None,
+        client_key_pem: Optional[str] = None,
+        resolve: Optional[Mapping[str, Sequence[str]]] = None,
         on_message: Optional[Callable[[Payload], object]] = None,
         on_open: Optional[Callable[[Open], object]] = None,
         on_close: Optional[Callable[[Closed], object]] = None,
@@ -110,6 +116,14 @@ class Client(Controls):
         take an :class:`AuthRequest` argument and may be ``async`` (run with ``asyncio.run`` on
         a helper thread). ``greeting`` messages (or a function returning them) are sent first on
         every open. Durations are seconds.
+
+        ``url`` may be a function called before every attempt for that attempt's URL (plain or
+        ``async``, like ``auth``). ``proxy`` is ``True`` (from the environment: ``HTTP_PROXY``,
+        ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), ``None`` (direct) or a proxy URL
+        (``http://user:pass@host:port``, ``https://…``, ``socks5h://…``; credentials are never
+        shown). ``pinned_cert_pem`` trusts exactly the given certificate(s), self-signed or
+        CA-flagged; ``client_cert_pem`` with ``client_key_pem`` is presented for mutual TLS;
+        ``resolve`` maps host names to IP addresses used instead of DNS.
         """
         _logging.start()
         self._native: NativeClient = _build.native_client(
@@ -131,6 +145,11 @@ class Client(Controls):
             ca_pem=ca_pem,
             event_buffer=event_buffer,
             close_timeout=close_timeout,
+            proxy=proxy,
+            pinned_cert_pem=pinned_cert_pem,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            resolve=resolve,
         )
         for name, cb in (
             ("on_message", on_message),
