@@ -254,10 +254,10 @@ pub(crate) fn failure_text(err: &std::io::Error) -> String {
         return err.to_string();
     };
     const PIN: &str = "pin it with the pinned-certificate option (Rust pin_certificate_pem, \
-                       Python pinned_cert_pem, Node pinnedCertPem, Kotlin/Swift \
+                       Python pinned_cert_pem, Node tls.pinnedCertPem, Kotlin/Swift \
                        pinnedCertificatePem, CLI --pin-cert)";
     const CA: &str = "add its CA with the root-certificate option (Rust \
-                      add_root_certificate_pem, Python ca_pem, Node caPem, Kotlin/Swift \
+                      add_root_certificate_pem, Python ca_pem, Node tls.ca, Kotlin/Swift \
                       rootCertificatePem, CLI --ca-file)";
     match tls {
         // webpki's reason rides in `Other`; its name is all rustls lets through.
@@ -298,7 +298,8 @@ pub(crate) fn failure_text(err: &std::io::Error) -> String {
         | rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA) => format!(
             "the server refused the handshake ({tls}): it may want a client certificate it \
              trusts (the client-certificate option: Rust client_certificate_pem, Python \
-             client_cert_pem/client_key_pem, Node clientCertPem/clientKeyPem, CLI \
+             client_cert_pem/client_key_pem, Node tls.clientCertPem/clientKeyPem, Kotlin/Swift \
+             clientCertificatePem/clientKeyPem, CLI \
              --client-cert/--client-key)"
         ),
         other => other.to_string(),

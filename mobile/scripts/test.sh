@@ -6,6 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
+echo "== real proxies for the proxy tests (tinyproxy, dante)"
+"$ROOT/scripts/install-proxies.sh"
+
 echo "== building wstether-ffi, uniffi-bindgen, wstether-testd (release)"
 cargo build --release -p wstether-ffi -p uniffi-bindgen -p wstether-testkit 2>&1 | tail -n 3
 

@@ -8,6 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cd "$here"
 
+echo "== real proxies for the proxy tests (tinyproxy, dante)"
+"$repo/scripts/install-proxies.sh"
+
 echo "== npm ci (node/)"
 # The install hook would build too; build explicitly below so a stale build is never tested.
 WSTETHER_SKIP_BUILD=1 npm ci --no-audit --no-fund

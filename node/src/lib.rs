@@ -9,5 +9,6 @@ mod errors;
 mod greeting;
 mod options;
 mod pump;
+mod transport;
 
 pub use client::NativeClient;
