@@ -11,6 +11,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 python3 scripts/check-module-graph.py
 
+step "Real proxies for the proxy tests (tinyproxy, dante; installed when missing)"
+./scripts/install-proxies.sh
+
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
 
