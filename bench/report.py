@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Prints the benches' results: one section per layer and one table of targets for all of them.
 
-Every bench (core, python, node, kotlin) writes a JSON file with its raw rounds; this script is
-the one place that turns rounds into medians, ranges and ratios and checks them against the
-targets of issue 13. Standard library only.
+Every bench (core, python, node, kotlin, compression) writes a JSON file with its raw rounds;
+this script is the one place that turns rounds into medians, ranges and ratios and checks them
+against the targets of issue 13. The compression bench (issue 14, item 7) has no targets: its
+table puts wstether next to python-websockets and ws on the same deflate servers. Standard
+library only.
 
   report.py show FILE...                 sections and the target table
   report.py busy                         % of all CPUs busy over the next second, and loadavg
@@ -80,7 +82,21 @@ LAYERS: Dict[str, Dict[str, Any]] = {
         ],
     },
 }
-ORDER = ["core", "python", "node", "kotlin"]
+ORDER = ["core", "python", "node", "kotlin", "compression"]
+
+# The compression bench: (wstether client, the client it is compared with), every pair measured
+# against the same server in the same run. The last pair shows what enabling compression costs
+# (and saves on the wire) against a server that accepts it.
+COMPRESSION_OFF = "wstether core (Compression::disabled())"
+COMPRESSION_PAIRS = [
+    ("wstether core", "websockets"),
+    ("wstether core", "ws"),
+    ("wstether Python asyncio", "websockets"),
+    ("wstether Node", "ws"),
+    ("wstether core", COMPRESSION_OFF),
+    ("wstether core", "wstether core (shared runtime)"),  # only with --clients naming it
+]
+COMPRESSION_SIZES = {"256": "256 B", "2048": "2 KiB", "65536": "64 KiB"}
 
 
 def median(v: Sequence[float]) -> float:
@@ -232,6 +248,99 @@ def rows(doc: Dict[str, Any]) -> List[List[str]]:
     return out
 
 
+def cpu_ms_per_mb(c: Dict[str, Any], size: int) -> float:
+    """Median client CPU time (every thread of its process) per MB (10^6 B) of payload, in ms."""
+    cpu, count = c.get("cpu_s", []), c.get("count", 0)
+    if not cpu or not count:
+        return float("nan")
+    return median([x / (count * size / 1e6) * 1e3 for x in cpu])
+
+
+def wire_per_msg(c: Dict[str, Any], direction: str) -> float:
+    """Bytes on the wire per message in the direction the payload went (receive: down)."""
+    w = c.get("wire") or {}
+    return w.get("down_per_msg" if direction == "receive" else "up_per_msg", float("nan"))
+
+
+def wire_text(c: Dict[str, Any], direction: str, size: int) -> str:
+    b = wire_per_msg(c, direction)
+    return "—" if b != b else f"{b:,.0f} B ({b / size:.0%})"
+
+
+def compression_section(doc: Dict[str, Any]) -> None:
+    mode = (f"pinned: server CPU {doc.get('server_cpu')}, client CPU {doc.get('client_cpu')}"
+            if doc.get("pinned") else "UNPINNED: not comparable with pinned figures")
+    print(f"\n== {doc.get('title', 'compression')} ({mode})")
+    print(f"   {doc.get('rounds')} interleaved rounds of >= {doc.get('round_secs')} s; "
+          f"{'quick (smoke) run' if doc.get('quick') else 'full run'}")
+    servers = ", ".join(f"{k} server: {v.get('library')} {v.get('version')}"
+                        for k, v in doc.get("servers", {}).items())
+    clients = ", ".join(f"{v.get('library')} {v.get('version')}" for v in doc.get("clients", {}).values())
+    print(f"   {servers}\n   clients: {clients}")
+    for server, directions in doc.get("results", {}).items():
+        negotiated: Dict[str, str] = {}
+        for direction, sizes in directions.items():
+            for size, clients_ in sizes.items():
+                n = int(size)
+                print(f"\n   {server} server, {direction} {COMPRESSION_SIZES.get(size, size + ' B')}:"
+                      f"{'':<14}{'median':>11}{'':>11}{'range (msg/s)':>20}{'CPU ms/MB':>11}"
+                      f"{'server busy':>13}  wire per message (of payload)")
+                for name, c in clients_.items():
+                    r = c.get("msgs_per_s", [])
+                    busy = c.get("server_busy")
+                    negotiated.setdefault(name, c.get("compression") or "none (uncompressed)")
+                    print(f"     {name:<40}{rate_text(median(r), n):>11}{mb_text(median(r), n):>11}"
+                          f"{(f'{min(r):,.0f}-{max(r):,.0f}' if r else ''):>20}"
+                          f"{cpu_ms_per_mb(c, n):>11.2f}"
+                          f"{(f'{median(busy) * 100:.0f}%' if busy else ''):>13}  {wire_text(c, direction, n)}")
+        print(f"\n   negotiated with the {server} server:")
+        for name, ext in negotiated.items():
+            print(f"     {name:<40} {ext}")
+    lines, _ = affinity_lines(doc)
+    if lines:
+        print("\n   thread affinity, read from /proc while running:")
+        print("\n".join("   " + l for l in lines))
+
+
+def compression_rows(doc: Dict[str, Any]) -> List[List[str]]:
+    """One row per server, direction, size and pair: msg/s, CPU per MB and wire bytes, as
+    wstether's figure, the peer's and their ratio."""
+    out = []
+    for server, directions in doc.get("results", {}).items():
+        for direction, sizes in directions.items():
+            for size, clients in sizes.items():
+                n = int(size)
+                for subject, peer in COMPRESSION_PAIRS:
+                    if subject not in clients or peer not in clients:
+                        continue
+                    a, b = clients[subject], clients[peer]
+                    ra, rb = a["msgs_per_s"], b["msgs_per_s"]
+                    pr = paired(ra, rb)
+                    busy = max(median(c.get("server_busy") or [0.0]) for c in (a, b))
+                    capped = SERVER_BOUND if busy >= SERVER_BOUND_SHARE else ""
+                    ca, cb = cpu_ms_per_mb(a, n), cpu_ms_per_mb(b, n)
+                    wa, wb = wire_per_msg(a, direction), wire_per_msg(b, direction)
+                    out.append([
+                        server, f"{direction} {COMPRESSION_SIZES.get(size, size + ' B')}", subject,
+                        "same, disabled()" if peer == COMPRESSION_OFF else peer,
+                        f"{rate_text(median(ra), n)}", f"{rate_text(median(rb), n)}",
+                        f"{median(ra) / median(rb):.2f}x ({min(pr):.2f}-{max(pr):.2f}){capped}" if pr else "—",
+                        f"{ca:.2f} / {cb:.2f}", f"{ca / cb:.2f}x" if cb == cb and cb else "—",
+                        f"{wa:,.0f} / {wb:,.0f}" if wa == wa and wb == wb else "—",
+                    ])
+    return out
+
+
+def print_table(head: List[str], table: List[List[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in table + [head]) for i in range(len(head))]
+    line = "  ".join("-" * w for w in widths)
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    print(line)
+    for r in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    print(line)
+
+
 def machine_notes(docs: List[Dict[str, Any]]) -> List[str]:
     notes = []
     for d in docs:
@@ -256,25 +365,33 @@ def show(paths: List[str]) -> int:
             print(f"report: cannot read {p}: {e}", file=sys.stderr)
     docs.sort(key=lambda d: ORDER.index(d["layer"]) if d.get("layer") in ORDER else 99)
     for d in docs:
-        section(d)
-    table = [r for d in docs for r in rows(d)]
+        if d.get("layer") == "compression":
+            compression_section(d)
+        else:
+            section(d)
+    table = [r for d in docs if d.get("layer") != "compression" for r in rows(d)]
+    ctable = [r for d in docs if d.get("layer") == "compression" for r in compression_rows(d)]
     for d in docs:
         if not d.get("pinned"):  # no verdict from an unpinned run
             for r in table:
                 if r[0] == d["layer"] and r[-1] != "—":
                     r[-1] = "n/a (unpinned)"
-    if not table:
+    if not table and not ctable:
         return 1
-    head = ["layer", "measure", "wstether client", "peer", "wstether", "peer", "ratio (paired range)",
-            "target", "met?"]
-    widths = [max(len(str(r[i])) for r in table + [head]) for i in range(len(head))]
-    line = "  ".join("-" * w for w in widths)
-    print("\n\n== targets (issue 13, item 4)")
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
-    print(line)
-    for r in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-    print(line)
+    if table:
+        print("\n\n== targets (issue 13, item 4)")
+        print_table(["layer", "measure", "wstether client", "peer", "wstether", "peer",
+                     "ratio (paired range)", "target", "met?"], table)
+    if ctable:
+        print("\n\n== compression (issue 14, item 7): permessage-deflate on both sides unless "
+              "disabled(), same server, same run; no targets")
+        print_table(["server", "measure", "wstether client", "peer", "wstether", "peer",
+                     "msg/s ratio (paired range)", "CPU ms/MB", "CPU ratio",
+                     "wire B/msg"], ctable)
+        print("CPU ms/MB: client CPU time (every thread of its process) per MB of payload, "
+              "wstether / peer; lower is better.")
+        print("wire B/msg: bytes through a counting TCP relay per message in the payload's "
+              "direction (frames, masks, compressed payload), wstether / peer.")
     unpinned = [d["layer"] for d in docs if not d.get("pinned")]
     quick = [d["layer"] for d in docs if d.get("quick")]
     confined = all(affinity_lines(d)[1] for d in docs)

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Every bench, pinned (server on one CPU, client on the other; see bench/README.md), then one
-# table of issue 13's targets. Each layer's script also runs alone (bench/python/run.sh, ...).
+# table of issue 13's targets and one of the compression bench (issue 14). Each layer's script
+# also runs alone (bench/python/run.sh, bench/compression/run.sh, ...).
 #   bench/run.sh [--quick] [--unpinned] [--server-cpu 0] [--client-cpu 1]
-#                [--only core,python,node,kotlin] [any other flag: passed to every bench]
+#                [--only core,python,node,kotlin,compression] [any other flag: passed to every bench]
 # --quick is a smoke run (short rounds): it proves the harness works, it measures nothing.
 # Results (raw rounds, JSON) go to target/bench/<layer>.json; `bench/report.py show` reprints them.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/lib.sh"
 
-only="core,python,node,kotlin"
+only="core,python,node,kotlin,compression"
 pass=()
 while (($#)); do
   case "$1" in
@@ -22,7 +23,7 @@ bench_args ${pass[@]+"${pass[@]}"}
 export BENCH_NO_REPORT=1 BENCH_OUT
 
 failed=() done=()
-for layer in core python node kotlin; do
+for layer in core python node kotlin compression; do
   [[ ",$only," == *",$layer,"* ]] || continue
   echo "=== $layer"
   case "$layer" in

@@ -38,6 +38,39 @@ def node_doc(**over):
     return doc
 
 
+def compression_doc(**over):
+    def client(rates, cpu, count, wire_down, wire_up, busy=0.5, ext="permessage-deflate"):
+        return {"count": count, "msgs_per_s": rates, "cpu_s": cpu, "server_busy": [busy] * len(rates),
+                "compression": ext, "wire": {"n": 16, "down_per_msg": wire_down, "up_per_msg": wire_up}}
+
+    doc = {
+        "layer": "compression", "pinned": True, "server_cpu": 0, "client_cpu": 1, "quick": False,
+        "rounds": 3, "round_secs": 0.6,
+        "servers": {"ws": {"library": "ws", "version": "8"}},
+        "clients": {"wstether core": {"library": "wstether (Rust core)", "version": "0.1"}},
+        "results": {"ws": {
+            "receive": {"2048": {
+                # 1,000 messages of 2,048 B = 2.048 MB per round.
+                "wstether core": client([200.0, 100.0, 150.0], [0.02048, 0.02048, 0.04096], 1000, 550.0, 9.0),
+                "ws": client([100.0, 100.0, 100.0], [0.04096] * 3, 1000, 540.0, 9.0),
+                "wstether core (Compression::disabled())": client([400.0] * 3, [0.002048] * 3, 1000, 2052.0, 9.0,
+                                                                  busy=0.95, ext=None),
+            }},
+            "send": {"256": {
+                "wstether core": client([50.0] * 3, [0.0256] * 3, 1000, 9.0, 80.0),
+                "ws": client([100.0] * 3, [0.0256] * 3, 1000, 9.0, 73.0),
+            }},
+        }},
+        "affinity": [{"process": "client", "pid": 1, "threads": 2, "cpus": ["1"], "expected": "1", "ok": True}],
+    }
+    doc.update(over)
+    return doc
+
+
+def compression_rows(doc):
+    return {(r[1], r[2], r[3]): r for r in report.compression_rows(doc)}
+
+
 def by_measure(doc):
     return {(r[1], r[3]): r for r in report.rows(doc)}
 
@@ -73,6 +106,27 @@ class Rows(unittest.TestCase):
         self.assertNotIn(("receive 64 B", "ws"), by_measure(doc))
 
 
+class CompressionRows(unittest.TestCase):
+    def test_throughput_cpu_per_mb_and_wire_bytes_in_the_payloads_direction(self):
+        row = compression_rows(compression_doc())[("receive 2 KiB", "wstether core", "ws")]
+        self.assertEqual(row[0], "ws")
+        self.assertEqual(row[6], "1.50x (1.00-2.00)")
+        self.assertEqual(row[7], "10.00 / 20.00")  # median of 10, 10, 20 ms per 2.048 MB
+        self.assertEqual(row[8], "0.50x")
+        self.assertEqual(row[9], "550 / 540")  # received: bytes that came down
+        sent = compression_rows(compression_doc())[("send 256 B", "wstether core", "ws")]
+        self.assertEqual(sent[6], "0.50x (0.50-0.50)")
+        self.assertEqual(sent[9], "80 / 73")  # sent: bytes that went up
+
+    def test_the_disabled_pair_shows_the_cost_of_compression_and_server_bound_rounds(self):
+        row = compression_rows(compression_doc())[("receive 2 KiB", "wstether core", "same, disabled()")]
+        self.assertEqual(row[6], "0.38x (0.25-0.50)" + report.SERVER_BOUND)
+        self.assertEqual(row[9], "550 / 2,052")
+
+    def test_a_pair_with_a_client_missing_gives_no_row(self):
+        self.assertNotIn(("send 256 B", "wstether core", "websockets"), compression_rows(compression_doc()))
+
+
 class Show(unittest.TestCase):
     def show(self, *docs):
         paths = []
@@ -106,6 +160,20 @@ class Show(unittest.TestCase):
     def test_cpu_per_message(self):
         c = {"msgs_per_s": [1e6, 2e6], "client_busy": [0.5, 0.5], "server_busy": [0.2, 0.2]}
         self.assertEqual(report.cpu_per_msg(c), "375, 150")
+
+    def test_compression_alone_prints_its_table_and_flags(self):
+        text = self.show(compression_doc(quick=True, machine={"busy_before": "60", "busy_after": "5"}))
+        self.assertIn("== compression (issue 14, item 7)", text)
+        self.assertNotIn("== targets", text)
+        self.assertIn("negotiated with the ws server", text)
+        self.assertIn("none (uncompressed)", text)
+        self.assertIn("SMOKE RUN", text)
+        self.assertIn("NOISY MACHINE", text)
+
+    def test_compression_next_to_the_other_layers(self):
+        text = self.show(node_doc(), compression_doc())
+        self.assertIn("== targets", text)
+        self.assertIn("== compression (issue 14, item 7)", text)
 
     def test_clean_run_says_so(self):
         text = self.show(node_doc(machine={"busy_before": "2", "busy_after": "3"}))

@@ -53,7 +53,7 @@ pub async fn run(args: ProbeArgs) -> i32 {
         extra_root_pem: checked.ca_pem,
         pings: args.pings,
         ping_timeout: args.ping_timeout,
-        ..ProbeOptions::default()
+        compression: Default::default(),
     };
     let report = match wstether::probe::probe(&args.target.url, options).await {
         Ok(r) => r,

@@ -241,7 +241,8 @@ impl Client {
         } else {
             lock(&self.handle.engine).queued()
         };
-        self.handle.shared.counters.snapshot(n, b)
+        let now = crate::clock::Clock::shared().now();
+        self.handle.shared.counters.snapshot(n, b, now)
     }
 
     /// The last 64 state changes, oldest first, with their causes.

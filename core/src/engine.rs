@@ -463,9 +463,10 @@ impl Engine {
         let reason = crate::event::Cause::Internal(why);
         let unsent = self.outbox.seal(Sealed::Failed);
         self.shared.set_state(State::Failed);
+        let (now, wall) = (self.clock.now(), std::time::SystemTime::now());
         self.shared
             .counters
-            .record(from, State::Failed, &reason.to_string());
+            .record(from, State::Failed, &reason.to_string(), now, wall);
         self.push_event(Event::StateChanged {
             state: State::Failed,
         });
@@ -547,7 +548,8 @@ impl Engine {
         match action {
             Action::Transition { from, to, cause } => {
                 self.shared.set_state(to);
-                self.shared.counters.record(from, to, &cause);
+                let wall = std::time::SystemTime::now();
+                self.shared.counters.record(from, to, &cause, now, wall);
                 self.push_event(Event::StateChanged { state: to });
             }
             Action::Emit(event) => self.push_event(event),
@@ -1025,14 +1027,11 @@ fn encode_message(link: &mut Link, message: Message) {
 
 fn poll_read(link: &mut Link) -> Poll<std::io::Result<usize>> {
     let mut cx = Context::from_waker(&link.read_waker);
-    let buf = link.decoder.read_buffer();
-    let spare = buf.spare_capacity_mut();
-    let mut read_buf = ReadBuf::uninit(spare);
+    let mut read_buf = ReadBuf::uninit(link.decoder.spare());
     match Pin::new(&mut link.transport).poll_read(&mut cx, &mut read_buf) {
         Poll::Ready(Ok(())) => {
             let n = read_buf.filled().len();
-            // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
-            unsafe { buf.set_len(buf.len() + n) };
+            link.decoder.filled(n);
             Poll::Ready(Ok(n))
         }
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

@@ -14,7 +14,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
@@ -334,11 +337,18 @@ impl ProbeLink {
                 Ok(None) => {}
                 Err(v) => return Err(Cause::Protocol(v.detail)),
             }
-            let n = self
-                .transport
-                .read_buf(self.decoder.read_buffer())
-                .await
-                .map_err(|e| Cause::Network(e.to_string()))?;
+            let (transport, decoder) = (&mut self.transport, &mut self.decoder);
+            let n = std::future::poll_fn(|cx| {
+                let mut buf = tokio::io::ReadBuf::uninit(decoder.spare());
+                match Pin::new(&mut *transport).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await
+            .map_err(|e| Cause::Network(e.to_string()))?;
+            self.decoder.filled(n);
             if n == 0 {
                 return Err(Cause::Network("connection ended".into()));
             }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
+use crate::time::Time;
 
 use crate::event::State;
 
@@ -68,8 +68,8 @@ pub struct Transition {
 
 #[derive(Default)]
 struct Timing {
-    open_since: Option<Instant>,
-    down_since: Option<Instant>,
+    open_since: Option<Time>,
+    down_since: Option<Time>,
     connected: Duration,
     disconnected: Duration,
 }
@@ -121,16 +121,16 @@ impl Counters {
         *lock(&self.address) = address;
     }
 
-    /// Record a state change: the flight recorder and the connected/disconnected clocks.
-    pub fn record(&self, from: State, to: State, cause: &str) {
-        let now = Instant::now();
+    /// Record a state change at `now` (the machine's time; `wall` is the same instant on the
+    /// wall clock, for the flight recorder): the history and the connected/disconnected clocks.
+    pub fn record(&self, from: State, to: State, cause: &str, now: Time, wall: SystemTime) {
         {
             let mut t = lock(&self.timing);
             if let Some(s) = t.open_since.take() {
-                t.connected += now - s;
+                t.connected += now.since(s);
             }
             if let Some(s) = t.down_since.take() {
-                t.disconnected += now - s;
+                t.disconnected += now.since(s);
             }
             match to {
                 State::Open => t.open_since = Some(now),
@@ -143,7 +143,7 @@ impl Counters {
             h.pop_front();
         }
         h.push_back(Transition {
-            at: SystemTime::now(),
+            at: wall,
             from,
             to,
             cause: cause.to_string(),
@@ -154,8 +154,8 @@ impl Counters {
         lock(&self.history).iter().cloned().collect()
     }
 
-    pub fn snapshot(&self, queued_messages: usize, queued_bytes: usize) -> Stats {
-        let now = Instant::now();
+    /// The counters at `now`.
+    pub fn snapshot(&self, queued_messages: usize, queued_bytes: usize, now: Time) -> Stats {
         let t = lock(&self.timing);
         let rtt = self.last_rtt_micros.load(Relaxed);
         Stats {
@@ -170,8 +170,9 @@ impl Counters {
             last_rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
             last_close: lock(&self.last_close).clone(),
             address: *lock(&self.address),
-            time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now - s),
-            time_disconnected: t.disconnected + t.down_since.map_or(Duration::ZERO, |s| now - s),
+            time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now.since(s)),
+            time_disconnected: t.disconnected
+                + t.down_since.map_or(Duration::ZERO, |s| now.since(s)),
         }
     }
 }

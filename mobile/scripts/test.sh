@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Kotlin + Swift packages: build the ffi cdylib, uniffi-bindgen and the testkit daemon (one
-# release build), generate the Kotlin bindings, run the JUnit suite, then check that the
-# committed Swift bindings are exactly what the library generates. Exits non-zero on failure.
+# Kotlin + Swift packages: `mvn test` in mobile/kotlin builds the ffi cdylib, uniffi-bindgen and the
+# testkit daemon (one cargo release build, run by the pom), generates the Kotlin bindings and runs
+# the JUnit suite; then check that the committed Swift bindings are exactly what the library
+# generates. Exits non-zero on failure.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -9,18 +10,10 @@ cd "$ROOT"
 echo "== real proxies for the proxy tests (tinyproxy, dante)"
 "$ROOT/scripts/install-proxies.sh"
 
-echo "== building wstether-ffi, uniffi-bindgen, wstether-testd (release)"
-cargo build --release -p wstether-ffi -p uniffi-bindgen -p wstether-testkit 2>&1 | tail -n 3
-
-echo "== generating Kotlin bindings"
-GEN="$ROOT/mobile/kotlin/target/generated-sources/uniffi"
-rm -rf "$GEN"
-"$BINDGEN" generate --no-format --library "$LIB" --language kotlin --out-dir "$GEN" >/dev/null
-
-echo "== Kotlin: mvn test"
+echo "== Kotlin: mvn test (the pom runs cargo build --release -p wstether-ffi -p uniffi-bindgen -p wstether-testkit and generates the bindings)"
 status=0
 (cd "$ROOT/mobile/kotlin" && mvn -B -q test \
-  -Dwstether.libDir="$PROFILE_DIR" \
+  -Dwstether.cargoTargetDir="$TARGET_DIR" \
   -Dwstether.testd="${WSTETHER_TESTD:-$PROFILE_DIR/wstether-testd}") || status=1
 # One plain closing line from Surefire's reports (mvn -q prints no summary on success).
 python3 - "$ROOT/mobile/kotlin/target/surefire-reports" <<'PY' || status=1

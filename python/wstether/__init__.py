@@ -18,6 +18,8 @@ asyncio::
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
+
 from ._native import Stats, Transition
 from .aio import AsyncClient, connect
 from .client import Client
@@ -55,6 +57,9 @@ from .events import (
     StateChanged,
 )
 from .options import LIMITS, AuthRequest, Backoff, Heartbeat, Limits, Outbox, TerminalPolicy
+
+#: The installed version (the repository's one version, from the workspace Cargo.toml).
+__version__: str = _metadata.version("wstether")
 
 __all__ = [
     "AsyncClient",

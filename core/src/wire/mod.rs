@@ -9,16 +9,16 @@
 //! header and handed out without another copy.
 
 use std::io::Cursor;
+use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::deflate::{Deflater, InflateError, Inflater};
-use crate::event::Message;
+use crate::event::{Message, Utf8Bytes};
 
 /// Most bytes a control frame may carry (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -72,19 +72,31 @@ pub(crate) struct Decoder {
     input: BytesMut,
     partial: Option<Partial>,
     max_message_size: usize,
-    /// The payload length of the frame whose header is at the front of `input`, when known and
-    /// not yet complete: the reader sizes its next read from it.
-    awaiting: usize,
+    /// A large frame whose payload is being read straight into a buffer of its exact size.
+    big: Option<BigFrame>,
     /// permessage-deflate, when negotiated.
     inflater: Option<Inflater>,
     /// Reused output of inflating.
     inflated: Vec<u8>,
 }
 
+/// A large frame's payload, read into its own buffer: one allocation of exactly its size, never
+/// a growing read buffer (whose reallocations crossed malloc's mmap threshold and cost page
+/// faults on every 64 KiB message), and handed out without a copy.
+#[derive(Debug)]
+struct BigFrame {
+    header: FrameHeader,
+    payload: Vec<u8>,
+    length: usize,
+}
+
 /// Smallest read buffer; also what an idle link keeps.
 const MIN_READ: usize = 4 * 1024;
-/// Largest read of many small frames at once.
-const MAX_READ: usize = 64 * 1024;
+/// The read buffer of a busy link: many small frames, or a 64 KiB one, per read.
+const MAX_READ: usize = 128 * 1024;
+/// Frames from this size on are read into a buffer of their own (the read buffer does not grow
+/// for them); smaller ones are copied out of the read buffer, which is reused for good.
+const BIG_FRAME: usize = 128 * 1024;
 
 impl Decoder {
     /// A decoder that refuses messages over `max_message_size` bytes (1009, the inflated size
@@ -97,7 +109,7 @@ impl Decoder {
             input,
             partial: None,
             max_message_size,
-            awaiting: 0,
+            big: None,
             inflater,
             inflated: Vec::new(),
         }
@@ -111,21 +123,51 @@ impl Decoder {
         self.inflated = Vec::new();
     }
 
-    /// Room for the next read: enough for the frame being awaited (so a large payload arrives in
-    /// one buffer, in as few reads as the socket allows), else a chunk for many small frames.
-    pub fn read_buffer(&mut self) -> &mut BytesMut {
-        let want = if self.awaiting > 0 {
-            self.awaiting.saturating_sub(self.input.len()).max(MIN_READ)
-        } else if self.input.capacity() - self.input.len() >= MIN_READ {
-            0
-        } else {
-            MAX_READ
-        };
-        if want > 0 {
-            self.input
-                .reserve(want.min(self.max_message_size.saturating_add(14)));
+    /// Where the next read goes: the rest of a large frame's own buffer, or room in the input
+    /// buffer for many small frames. Report what was read with [`filled`](Self::filled).
+    pub fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+        if let Some(big) = self.big.as_mut().filter(|b| b.payload.len() < b.length) {
+            return big.payload.spare_capacity_mut();
         }
-        &mut self.input
+        if self.input.capacity() - self.input.len() < MIN_READ {
+            // Never shared (payloads are copied out), so this moves the unread tail to the
+            // front or grows the one buffer, once, to a busy link's size.
+            self.input
+                .reserve(MAX_READ.saturating_sub(self.input.len()).max(MIN_READ));
+        }
+        self.input.spare_capacity_mut()
+    }
+
+    /// `n` bytes were read into [`spare`](Self::spare).
+    pub fn filled(&mut self, n: usize) {
+        // SAFETY: the reader initialised the first `n` bytes of the spare capacity `spare`
+        // handed out, which is still the spare capacity of the same buffer.
+        unsafe {
+            match self.big.as_mut().filter(|b| b.payload.len() < b.length) {
+                Some(big) => {
+                    let len = big.payload.len() + n;
+                    big.payload.set_len(len);
+                }
+                None => {
+                    let len = self.input.len() + n;
+                    self.input.set_len(len);
+                }
+            }
+        }
+    }
+
+    /// Copy `bytes` in as if read (tests and the bytes that came behind the `101`).
+    #[cfg(test)]
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let spare = self.spare();
+            let n = spare.len().min(bytes.len());
+            for (dst, src) in spare.iter_mut().zip(&bytes[..n]) {
+                dst.write(*src);
+            }
+            self.filled(n);
+            bytes = &bytes[n..];
+        }
     }
 
     /// Let an idle link give back a large read buffer.
@@ -138,6 +180,16 @@ impl Decoder {
     /// The next frame or message in the bytes read so far, if complete.
     pub fn decode(&mut self) -> Result<Option<Decoded>, Violation> {
         loop {
+            if let Some(big) = &self.big {
+                if big.payload.len() < big.length {
+                    return Ok(None);
+                }
+                let big = self.big.take().expect("checked");
+                if let Some(decoded) = self.frame(big.header, Bytes::from(big.payload))? {
+                    return Ok(Some(decoded));
+                }
+                continue;
+            }
             let mut cursor = Cursor::new(&self.input[..]);
             let (header, length) = match FrameHeader::parse(&mut cursor) {
                 Ok(Some(parsed)) => parsed,
@@ -177,10 +229,13 @@ impl Decoder {
             // while inflating.
             let compressed = header.rsv1 || self.partial.as_ref().is_some_and(|p| p.compressed);
             let buffered = self.partial.as_ref().map_or(0, |p| p.payload.len());
-            if !control
-                && !compressed
-                && length.saturating_add(buffered as u64) > self.max_message_size as u64
-            {
+            // Compressed, the frame itself is still bounded (deflate may expand a little).
+            let limit = if compressed {
+                (self.max_message_size as u64).saturating_add(64 * 1024)
+            } else {
+                self.max_message_size as u64
+            };
+            if !control && length.saturating_add(buffered as u64) > limit {
                 return Err(Violation {
                     code: 1009,
                     detail: format!(
@@ -191,12 +246,24 @@ impl Decoder {
             }
             let length = length as usize;
             if self.input.len() < head_len + length {
-                self.awaiting = head_len + length;
+                if length >= BIG_FRAME {
+                    // Read the rest straight into a buffer of its own.
+                    self.input.advance(head_len);
+                    let mut payload = Vec::with_capacity(length);
+                    payload.extend_from_slice(&self.input);
+                    self.input.clear();
+                    self.big = Some(BigFrame {
+                        header,
+                        payload,
+                        length,
+                    });
+                }
                 return Ok(None);
             }
-            self.awaiting = 0;
-            let _ = self.input.split_to(head_len);
-            let payload = self.input.split_to(length);
+            // One copy of exactly the payload's size: the read buffer stays ours, so it is
+            // reused rather than reallocated (no page faults per large message).
+            let payload = Bytes::copy_from_slice(&self.input[head_len..head_len + length]);
+            self.input.advance(head_len + length);
             if let Some(decoded) = self.frame(header, payload)? {
                 return Ok(Some(decoded));
             }
@@ -204,14 +271,10 @@ impl Decoder {
     }
 
     /// One complete frame: a control frame, a whole message, or a fragment of one.
-    fn frame(
-        &mut self,
-        header: FrameHeader,
-        payload: BytesMut,
-    ) -> Result<Option<Decoded>, Violation> {
+    fn frame(&mut self, header: FrameHeader, payload: Bytes) -> Result<Option<Decoded>, Violation> {
         match header.opcode {
-            OpCode::Control(Control::Ping) => Ok(Some(Decoded::Ping(payload.freeze()))),
-            OpCode::Control(Control::Pong) => Ok(Some(Decoded::Pong(payload.freeze()))),
+            OpCode::Control(Control::Ping) => Ok(Some(Decoded::Ping(payload))),
+            OpCode::Control(Control::Pong) => Ok(Some(Decoded::Pong(payload))),
             OpCode::Control(Control::Close) => close_frame(&payload).map(Some),
             OpCode::Control(Control::Reserved(op)) | OpCode::Data(Data::Reserved(op)) => {
                 Err(Violation::protocol(format!("reserved opcode {op}")))
@@ -267,11 +330,12 @@ impl Decoder {
                 }
                 let partial = self.partial.take().expect("set above");
                 let payload = if partial.compressed {
-                    let whole = BytesMut::from(&self.inflated[..]);
+                    // The inflated buffer is reused; the message gets a copy of its exact size.
+                    let whole = Bytes::copy_from_slice(&self.inflated);
                     self.inflated.clear();
                     whole
                 } else {
-                    partial.payload
+                    partial.payload.freeze()
                 };
                 Ok(Some(Decoded::Message(finish(partial.text, payload)?)))
             }
@@ -309,8 +373,7 @@ fn invalid_utf8() -> Violation {
 }
 
 /// The message a complete payload makes.
-fn finish(text: bool, payload: BytesMut) -> Result<Message, Violation> {
-    let payload = payload.freeze();
+fn finish(text: bool, payload: Bytes) -> Result<Message, Violation> {
     if text {
         Utf8Bytes::try_from(payload)
             .map(Message::Text)

@@ -60,7 +60,7 @@ fn bytes_arriving_one_at_a_time_decode_the_same() {
     let mut d = Decoder::new(1 << 20, &[], None);
     let mut out = Vec::new();
     for chunk in bytes.chunks(997) {
-        d.read_buffer().extend_from_slice(chunk);
+        d.feed(chunk);
         while let Some(item) = d.decode().unwrap() {
             out.push(item);
         }
@@ -71,14 +71,16 @@ fn bytes_arriving_one_at_a_time_decode_the_same() {
 }
 
 #[test]
-fn a_large_frame_sizes_the_next_read() {
-    let mut d = Decoder::new(1 << 20, &frame(true, 0x2, &[0; 100_000])[..20], None);
+fn a_large_frame_is_read_into_a_buffer_of_its_exact_size() {
+    let mut d = Decoder::new(1 << 20, &frame(true, 0x2, &[0; 300_000])[..20], None);
     assert_eq!(d.decode(), Ok(None));
-    let room = {
-        let b = d.read_buffer();
-        b.capacity() - b.len()
-    };
-    assert!(room >= 100_000 - 10, "room for {room}");
+    // The next read goes straight into the payload's own buffer, sized for what is missing.
+    assert_eq!(d.spare().len(), 300_000 - 10);
+    d.feed(&[0; 300_000 - 10]);
+    match d.decode() {
+        Ok(Some(Decoded::Message(m))) => assert_eq!(m.len(), 300_000),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
