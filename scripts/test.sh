@@ -17,6 +17,9 @@ python3 scripts/check-module-graph.py
 step "versions: every manifest carries the workspace version"
 ./scripts/check-versions.sh
 
+step "Real proxies for the proxy tests (tinyproxy, dante; installed when missing)"
+./scripts/install-proxies.sh
+
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
 

@@ -11,6 +11,7 @@ use crate::errors::FfiError;
 use crate::events::{FfiEvent, FfiMessage, FfiPackedBatch, FfiSendStatus, FfiState};
 use crate::options::FfiOptions;
 use crate::stats::{FfiStats, FfiTransition};
+use crate::transport::{ForeignUrl, UrlProvider};
 
 /// Most events one `next_batch` call may carry, whatever the host asks for.
 const MAX_BATCH: u32 = 4096;
@@ -39,24 +40,26 @@ impl FfiClient {
         auth: Option<Arc<dyn AuthProvider>>,
         greeting: Option<Arc<dyn GreetingProvider>>,
     ) -> Result<Arc<Self>, FfiError> {
-        let mut builder = convert::builder(url, options)?;
-        if let Some(provider) = auth {
-            builder = builder.auth(ForeignAuth(provider));
-        }
-        if let Some(provider) = greeting {
-            builder = builder.greeting_async(auth::greeting_fn(provider));
-        }
-        // Every client runs on the process-wide runtime: foreign threads have no runtime context.
-        let inner = builder
-            .runtime(wstether::runtime::handle())
-            .build()
-            .map_err(convert::error)?;
-        let events = inner.events().map_err(convert::error)?;
-        Ok(Arc::new(FfiClient {
-            inner,
-            events: Mutex::new(Some(events)),
-            dispatch: std::sync::OnceLock::new(),
-        }))
+        Self::start(convert::builder(url, options)?, auth, greeting)
+    }
+
+    /// Like `new`, with the URL named by `url_provider` before every attempt.
+    #[uniffi::constructor]
+    pub fn with_url_provider(
+        url_provider: Arc<dyn UrlProvider>,
+        options: FfiOptions,
+        auth: Option<Arc<dyn AuthProvider>>,
+        greeting: Option<Arc<dyn GreetingProvider>>,
+    ) -> Result<Arc<Self>, FfiError> {
+        let url = "ws://url-provider.invalid/".to_string();
+        let builder = convert::builder(url, options)?.url_provider(ForeignUrl(url_provider));
+        Self::start(builder, auth, greeting)
+    }
+
+    /// Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+    /// client connects to `url` without a backoff delay; `url` is its URL from then on.
+    pub fn reconnect_to(&self, url: String) -> Result<(), FfiError> {
+        self.inner.reconnect_to(&url).map_err(convert::error)
     }
 
     /// Start connecting. Does nothing while connecting or open.
@@ -200,6 +203,33 @@ impl FfiClient {
     /// means the stream has ended.
     pub fn next_packed_batch(&self, max: u32) -> FfiPackedBatch {
         convert::packed(self.blocking_batch(max))
+    }
+}
+
+impl FfiClient {
+    /// Add the providers and start the client on the process-wide runtime.
+    fn start(
+        mut builder: wstether::ClientBuilder,
+        auth: Option<Arc<dyn AuthProvider>>,
+        greeting: Option<Arc<dyn GreetingProvider>>,
+    ) -> Result<Arc<Self>, FfiError> {
+        if let Some(provider) = auth {
+            builder = builder.auth(ForeignAuth(provider));
+        }
+        if let Some(provider) = greeting {
+            builder = builder.greeting_async(auth::greeting_fn(provider));
+        }
+        // Every client runs on the process-wide runtime: foreign threads have no runtime context.
+        let inner = builder
+            .runtime(wstether::runtime::handle())
+            .build()
+            .map_err(convert::error)?;
+        let events = inner.events().map_err(convert::error)?;
+        Ok(Arc::new(FfiClient {
+            inner,
+            events: Mutex::new(Some(events)),
+            dispatch: std::sync::OnceLock::new(),
+        }))
     }
 }
 

@@ -155,7 +155,7 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
     if let Some(pem) = o.root_certificate_pem {
         b = b.add_root_certificate_pem(pem);
     }
-    Ok(b)
+    crate::transport::apply(b, o.transport)
 }
 
 /// The core's defaults as an options record.
@@ -207,6 +207,7 @@ pub(crate) fn default_options() -> FfiOptions {
             client_no_context_takeover: compression.client_no_context_takeover,
             server_no_context_takeover: compression.server_no_context_takeover,
         },
+        transport: crate::transport::defaults(),
     }
 }
 
@@ -278,6 +279,10 @@ fn cause_kind(c: &Cause) -> FfiCauseKind {
         Cause::HandshakeRejected { .. } => FfiCauseKind::HandshakeRejected,
         Cause::Handshake(_) => FfiCauseKind::Handshake,
         Cause::Auth(_) => FfiCauseKind::Auth,
+        Cause::UrlProvider(_) => FfiCauseKind::UrlProvider,
+        Cause::ProxyRejected { .. } => FfiCauseKind::ProxyRejected,
+        Cause::SocksRejected { .. } => FfiCauseKind::SocksRejected,
+        Cause::ProxyAuth(_) => FfiCauseKind::ProxyAuth,
         Cause::Incompatible(_) => FfiCauseKind::Incompatible,
         Cause::Closed { .. } => FfiCauseKind::Closed,
         Cause::HeartbeatTimeout => FfiCauseKind::HeartbeatTimeout,
@@ -304,6 +309,7 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
         elapsed_secs: None,
         last_kind: None,
         last_description: None,
+        socks_reply: None,
     };
     match c {
         Cause::HandshakeRejected {
@@ -313,6 +319,8 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
             out.status = Some(status);
             out.retry_after_secs = retry_after.map(|d| d.as_secs_f64());
         }
+        Cause::ProxyRejected { status } => out.status = Some(status),
+        Cause::SocksRejected { reply } => out.socks_reply = Some(reply),
         Cause::Closed { code, reason } => {
             out.close_code = Some(code);
             out.close_reason = Some(reason);
@@ -444,6 +452,7 @@ pub(crate) fn stats(s: Stats) -> FfiStats {
         }),
         time_connected_secs: s.time_connected.as_secs_f64(),
         time_disconnected_secs: s.time_disconnected.as_secs_f64(),
+        address: s.address.map(|a| a.to_string()),
     }
 }
 

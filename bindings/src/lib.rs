@@ -18,6 +18,7 @@ mod errors;
 mod events;
 mod options;
 mod stats;
+mod transport;
 
 pub use auth::{AuthProvider, GreetingProvider};
 pub use bytes::FfiBytes;
@@ -34,5 +35,6 @@ pub use options::{
     FfiHeartbeat, FfiLimits, FfiOptions, FfiPongMatch,
 };
 pub use stats::{FfiCloseInfo, FfiStats, FfiTransition};
+pub use transport::{FfiProxy, FfiResolve, FfiTransport, UrlProvider};
 
 uniffi::setup_scaffolding!();

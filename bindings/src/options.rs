@@ -91,6 +91,8 @@ pub struct FfiOptions {
     pub require_protocol: bool,
     /// permessage-deflate, offered by default.
     pub compression: FfiCompression,
+    /// Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+    pub transport: crate::transport::FfiTransport,
 }
 
 /// What the auth provider is told about the attempt it is called for.

@@ -105,6 +105,9 @@ pub struct ConnectArgs {
     /// Give up after this many failed attempts in a row (default: never).
     #[arg(long = "max-retries", value_name = "N")]
     pub max_retries: Option<u32>,
+    /// Proxy, pinned and client certificates, fixed addresses.
+    #[command(flatten)]
+    pub transport: crate::transport::TransportArgs,
     /// After stdin ends (and everything queued is sent), keep printing for this long, then close.
     #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
     pub linger: Duration,

@@ -152,6 +152,7 @@ fn build(args: &ConnectArgs, secrets: &Secrets) -> Result<(Client, String), Usag
     if let Some(pem) = checked.ca_pem {
         builder = builder.add_root_certificate_pem(pem);
     }
+    builder = crate::transport::apply(builder, &args.transport, secrets)?;
     Ok((builder.build()?, checked.display_url))
 }
 

@@ -266,6 +266,23 @@ pub enum Cause {
     Handshake(String),
     /// The auth provider returned an error (or panicked).
     Auth(String),
+    /// The URL provider returned an error, panicked, or gave a URL that is not `ws://`/`wss://`.
+    UrlProvider(String),
+    /// The HTTP proxy answered `CONNECT` with this status (407, or 401 from some proxies: it
+    /// wants other credentials, which is terminal; 403: it forbids the destination; 502: it
+    /// could not reach it).
+    ProxyRejected {
+        /// HTTP status code of the proxy's answer.
+        status: u16,
+    },
+    /// The SOCKS5 proxy refused the connection with this reply code (RFC 1928 §6: 2 not
+    /// allowed, 3 network unreachable, 4 host unreachable, 5 refused, …).
+    SocksRejected {
+        /// The reply code.
+        reply: u8,
+    },
+    /// The SOCKS5 proxy refused the credentials, or wants some and none were given. Terminal.
+    ProxyAuth(String),
     /// The server's upgrade answer does not fit the offer (a subprotocol or extension that was
     /// not offered, or none when one is required). Terminal: retrying gets the same answer.
     Incompatible(String),
@@ -318,6 +335,10 @@ impl Cause {
             Cause::HandshakeRejected { .. } => "handshake_rejected",
             Cause::Handshake(_) => "handshake",
             Cause::Auth(_) => "auth",
+            Cause::UrlProvider(_) => "url_provider",
+            Cause::ProxyRejected { .. } => "proxy_rejected",
+            Cause::SocksRejected { .. } => "socks_rejected",
+            Cause::ProxyAuth(_) => "proxy_auth",
             Cause::Incompatible(_) => "incompatible",
             Cause::Closed { .. } => "closed",
             Cause::HeartbeatTimeout => "heartbeat_timeout",
@@ -354,6 +375,22 @@ impl fmt::Display for Cause {
             }
             Cause::Handshake(m) => write!(f, "handshake failed: {m}"),
             Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
+            Cause::UrlProvider(m) => write!(f, "URL provider failed: {m}"),
+            Cause::ProxyRejected {
+                status: status @ (401 | 407),
+            } => write!(
+                f,
+                "proxy rejected CONNECT with HTTP {status}: it wants other credentials (put them in the proxy URL: http://user:password@host:port)"
+            ),
+            Cause::ProxyRejected { status } => {
+                write!(f, "proxy rejected CONNECT with HTTP {status}")
+            }
+            Cause::SocksRejected { reply } => write!(
+                f,
+                "SOCKS5 proxy refused the connection: {} (reply {reply})",
+                socks_reply_text(*reply)
+            ),
+            Cause::ProxyAuth(m) => write!(f, "proxy authentication failed: {m}"),
             Cause::Incompatible(m) => write!(f, "server incompatible with the offer: {m}"),
             Cause::Closed { code, reason } if reason.is_empty() => {
                 write!(f, "closed with {code} ({})", close_code_name(*code))
@@ -379,6 +416,21 @@ impl fmt::Display for Cause {
                 elapsed.as_secs_f64()
             ),
         }
+    }
+}
+
+/// What a SOCKS5 reply code means (RFC 1928 §6).
+fn socks_reply_text(reply: u8) -> &'static str {
+    match reply {
+        1 => "general SOCKS server failure",
+        2 => "connection not allowed by ruleset",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address type not supported",
+        _ => "unknown reply",
     }
 }
 
@@ -453,7 +505,8 @@ pub enum Event {
         /// The extension the server accepted, as negotiated (e.g. `permessage-deflate;
         /// server_max_window_bits=12`); `None` when messages travel uncompressed.
         compression: Option<String>,
-        /// The address the link connected to (after DNS, not through a proxy's).
+        /// The address the TCP connection reached (after DNS and Happy Eyeballs): the server's,
+        /// or the proxy's when the link goes through one.
         address: Option<std::net::SocketAddr>,
     },
     /// A message arrived.

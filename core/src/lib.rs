@@ -32,7 +32,7 @@
 //! Modules, one concept each: `machine` (the state machine: every decision, no I/O), the pure
 //! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and `budget`, `engine` (what the
 //! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
-//! layer), `connect`/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
+//! layer), `connect`/`dns`/[`proxy`]/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
 //! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
 //! [`time`]. `docs/architecture.md` explains how they fit.
 
@@ -46,6 +46,7 @@ pub mod config;
 mod connect;
 mod deflate;
 pub mod dispatch;
+mod dns;
 mod driver;
 mod engine;
 pub mod error;
@@ -56,6 +57,7 @@ mod machine;
 pub mod outbox;
 pub mod policy;
 pub mod probe;
+pub mod proxy;
 pub mod redact;
 pub mod runtime;
 pub mod stats;
@@ -68,6 +70,7 @@ pub use backoff::Backoff;
 pub use client::{Client, ClientBuilder, Events, SendStatus};
 pub use config::{
     AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
+    UrlFuture, UrlProvider, UrlResult,
 };
 pub use deflate::Compression;
 pub use error::Error;
@@ -75,6 +78,7 @@ pub use event::{CallbackFailure, Cause, ErrorKind, Event, Initiator, Message, St
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
 pub use outbox::OutboxLimits;
 pub use policy::TerminalPolicy;
+pub use proxy::Proxy;
 pub use stats::{CloseInfo, Stats, Transition};
 
 /// Re-exported so users can name payload types without another dependency.

@@ -19,7 +19,6 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::deflate::{Deflater, Inflater};
@@ -255,17 +254,22 @@ async fn open(
     report: &mut ProbeReport,
 ) -> Result<ProbeLink, Cause> {
     let started = Instant::now();
-    let tcp = crate::connect::tcp_connect(url).await?;
+    let (host, port) = crate::connect::host_port(url);
+    let (tcp, address) = crate::dns::connect(host, port, &Default::default()).await?;
     report.tcp_time = Some(started.elapsed());
-    report.address = tcp.peer_addr().ok();
+    report.address = Some(address);
 
     let upgrading = Instant::now();
-    let secured = crate::connect::secure(url, tls.as_ref(), tcp).await;
+    let tunnel = crate::connect::Tunnel::Tcp(tcp);
+    let secured = match &tls {
+        Some(tls) => crate::connect::secure(url, tls, tunnel).await,
+        None => Ok(crate::connect::Transport::Plain(tunnel)),
+    };
     if secured.is_err() {
         report.handshake_time = Some(upgrading.elapsed());
     }
     let mut transport = secured?;
-    if let MaybeTlsStream::Rustls(tls) = &transport {
+    if let crate::connect::Transport::Tls(tls) = &transport {
         let (_, session) = tls.get_ref();
         report.tls = Some(TlsInfo {
             version: session

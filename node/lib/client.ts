@@ -17,7 +17,7 @@ import { inspect } from 'node:util'
 import { ConnectionError, argumentError, errorFromCode, rethrow, type ErrorKind } from './errors'
 import { EventIterator, ITERATOR_HIGH_WATER, type ClientEvent, type ClientEventMap, type Cause, type State } from './events'
 import { native, type NativeClient } from './native'
-import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data } from './options'
+import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data, type UrlProvider } from './options'
 
 /** Counters of one client; times in milliseconds. */
 export interface ClientStats {
@@ -34,6 +34,8 @@ export interface ClientStats {
   lastCloseReason?: string
   timeConnectedMs: number
   timeDisconnectedMs: number
+  /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy). */
+  address?: string
 }
 
 /** One state change of the flight recorder (`at`: ms since the Unix epoch). */
@@ -46,6 +48,8 @@ type Listener<K extends keyof ClientEventMap> = (...args: ClientEventMap[K]) => 
 type NativeEvent = Record<string, unknown> & { type: string }
 
 const EMPTY: unknown[] = []
+/** Where a client with a `url` function points until the function's first answer. */
+const PROVIDED_URL = 'ws://url-provider.invalid/'
 
 function isMessage (item: unknown): item is Data {
   return typeof item === 'string' || item instanceof Uint8Array
@@ -86,10 +90,26 @@ export class Client extends EventEmitter {
   private terminalReached!: () => void
   private readonly terminalDispatched = new Promise<void>(resolve => { this.terminalReached = resolve })
 
-  /** Validate the URL and options (throws `InvalidArgumentError`) and build an idle client; call `connect()`. */
-  constructor (url: string, options?: ClientOptions) {
+  /**
+   * Validate the URL and options (throws `InvalidArgumentError`) and build an idle client; call
+   * `connect()`. `url` may be a function (may be async) called before every attempt for that
+   * attempt's URL; one that throws fails that attempt (cause kind `url_provider`).
+   */
+  constructor (url: string | UrlProvider, options?: ClientOptions) {
     super()
-    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    if (typeof url !== 'string' && typeof url !== 'function') throw argumentError('url', 'a string or a function', url)
+    const urlFn = typeof url === 'function' ? url : undefined
+    const urlBridge = urlFn === undefined
+      ? undefined
+      : async (attempt: number, afterUnauthorized: boolean): Promise<{ url?: string, error?: string }> => {
+        try {
+          const u = await urlFn(attempt, { afterUnauthorized })
+          if (typeof u !== 'string') return { error: 'url() must return a string' }
+          return { url: u }
+        } catch (e) {
+          return { error: messageOf(e) }
+        }
+      }
     const nativeOptions = toNativeOptions(options)
     const auth = options?.auth
     const authBridge = auth === undefined
@@ -114,7 +134,7 @@ export class Client extends EventEmitter {
         }
       }
     try {
-      this.native = new native.NativeClient(url, nativeOptions, authBridge, greetingBridge)
+      this.native = new native.NativeClient(typeof url === 'string' ? url : PROVIDED_URL, nativeOptions, authBridge, greetingBridge, urlBridge)
     } catch (e) {
       rethrow(e)
     }
@@ -188,6 +208,16 @@ export class Client extends EventEmitter {
   resume (): void { this.command(() => this.native.resume()) }
   /** Skip the current backoff delay (the handshake budget still applies). */
   reconnectNow (): void { this.command(() => this.native.reconnectNow()) }
+
+  /**
+   * Move to `url` at once (a server-directed reconnect, as Twitch and Discord send): the link
+   * closes with 1000 and the client connects to `url` without a backoff delay. `url` is the
+   * client's URL from then on (with a `url` function: the next attempt only).
+   */
+  reconnectTo (url: string): void {
+    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    this.command(() => this.native.reconnectTo(url))
+  }
   /** The network changed (e.g. Wi-Fi switch): verify the open link now, or retry now if waiting. */
   networkChanged (): void { this.command(() => this.native.networkChanged()) }
 

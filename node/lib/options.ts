@@ -16,6 +16,9 @@ export type AuthProvider = (
   info: { afterUnauthorized: boolean }
 ) => HeadersInit | Promise<HeadersInit>
 
+/** Called before every connection attempt for that attempt's URL (e.g. a one-time URL fetched over HTTPS). */
+export type UrlProvider = (attempt: number, info: { afterUnauthorized: boolean }) => string | Promise<string>
+
 /** Computes the greeting on every open, e.g. the current subscriptions. */
 export type GreetingProvider = () => Array<Data | ArrayBufferView | ArrayBuffer> | Promise<Array<Data | ArrayBufferView | ArrayBuffer>>
 
@@ -91,8 +94,22 @@ export interface ClientOptions {
   terminal?: { closeCodes?: number[], statuses?: number[] }
   /** Largest message in either direction, bytes (default 16 MiB). */
   maxMessageSize?: number
-  /** TLS: an extra trusted root CA (PEM). Verification cannot be turned off. */
-  tls?: { ca?: string }
+  /**
+   * TLS (verification cannot be turned off): `ca`, an extra trusted root CA (PEM);
+   * `pinnedCertPem`, trust exactly this certificate (or list), self-signed or CA-flagged, its
+   * validity and names still checked; `clientCertPem` + `clientKeyPem`, a client certificate for
+   * mutual TLS (the key is never shown).
+   */
+  tls?: { ca?: string, pinnedCertPem?: string | string[], clientCertPem?: string, clientKeyPem?: string }
+  /**
+   * `true` (default): from `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`, as curl reads them;
+   * `null`: always direct; or a proxy URL: `http://user:pass@host:port`, `https://…`, `socks5h://…`
+   * (credentials are never shown). A refusal is a cause of kind `proxy_rejected` (`status`),
+   * `socks_rejected` (`socksReply`) or `proxy_auth`.
+   */
+  proxy?: true | null | string
+  /** Addresses used instead of DNS: `{ 'example.test': ['::1', '127.0.0.1'] }` (Happy Eyeballs races them). */
+  resolve?: Record<string, string[]>
   /** Inbound messages buffered for a slow consumer before reading stops (default 1024). */
   eventBuffer?: number
   /** How long `close()` waits for the server's close frame, in ms (default 2000). */
@@ -112,7 +129,7 @@ export interface ClientOptions {
 const KNOWN = new Set([
   'protocols', 'headers', 'auth', 'connectTimeoutMs', 'backoff', 'maxRetries', 'maxElapsedMs',
   'heartbeat', 'outbox', 'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'tls',
-  'eventBuffer', 'closeTimeoutMs', 'requireProtocol', 'compression'
+  'eventBuffer', 'closeTimeoutMs', 'requireProtocol', 'compression', 'proxy', 'resolve'
 ])
 
 function isObject (v: unknown): v is Record<string, unknown> {
@@ -205,6 +222,35 @@ function pairs (flat: string[]): string[][] {
   return out
 }
 
+/** The proxy, pinned and client certificates and fixed addresses, type-checked. */
+function transportOptions (o: Record<string, unknown>, tls: Record<string, unknown> | undefined): NonNullable<NativeOptions['transport']> {
+  const t: NonNullable<NativeOptions['transport']> = {}
+  if (o.proxy === null) t.proxyOff = true
+  else if (typeof o.proxy === 'string') t.proxyUrl = o.proxy
+  else if (o.proxy !== undefined && o.proxy !== true) throw argumentError('options.proxy', 'true, null or a proxy URL string', o.proxy)
+  if (tls) {
+    for (const key of Object.keys(tls)) {
+      if (!['ca', 'pinnedCertPem', 'clientCertPem', 'clientKeyPem'].includes(key)) {
+        throw new InvalidArgumentError('ERR_INVALID_OPTION', `unknown option ${JSON.stringify(`tls.${key}`)}`)
+      }
+    }
+    const pins = tls.pinnedCertPem
+    if (pins !== undefined) {
+      t.pinnedCertPem = typeof pins === 'string' ? [pins] : Array.isArray(pins) ? pins.map((p, i) => str(`options.tls.pinnedCertPem[${i}]`, p)) : [str('options.tls.pinnedCertPem', pins)]
+    }
+    if (tls.clientCertPem !== undefined) t.clientCertPem = str('options.tls.clientCertPem', tls.clientCertPem)
+    if (tls.clientKeyPem !== undefined) t.clientKeyPem = str('options.tls.clientKeyPem', tls.clientKeyPem)
+  }
+  const r = obj('options.resolve', o.resolve)
+  if (r) {
+    t.resolve = Object.entries(r).map(([host, ips]) => {
+      if (!Array.isArray(ips)) throw argumentError(`options.resolve.${host}`, 'an array of IP address strings', ips)
+      return [host, ...ips.map((ip, i) => str(`options.resolve.${host}[${i}]`, ip))]
+    })
+  }
+  return t
+}
+
 /** Check option types and build the native options object. */
 export function toNativeOptions (options: unknown): NativeOptions {
   const o = obj('options', options) ?? {}
@@ -262,6 +308,7 @@ export function toNativeOptions (options: unknown): NativeOptions {
   n.maxMessageSize = num('options.maxMessageSize', o.maxMessageSize)
   const tls = obj('options.tls', o.tls)
   if (tls && tls.ca !== undefined) n.ca = str('options.tls.ca', tls.ca)
+  n.transport = transportOptions(o, tls)
   n.eventBuffer = num('options.eventBuffer', o.eventBuffer)
   n.closeTimeoutMs = num('options.closeTimeoutMs', o.closeTimeoutMs)
   n.requireProtocol = bool('options.requireProtocol', o.requireProtocol)

@@ -164,6 +164,9 @@ pub fn apply_options(mut b: ClientBuilder, o: NativeOptions) -> JsResult<ClientB
     if let Some(c) = o.compression {
         b = b.compression(compression(c)?);
     }
+    if let Some(t) = o.transport {
+        b = crate::transport::apply(b, t)?;
+    }
     Ok(b)
 }
 
@@ -400,6 +403,8 @@ fn cause_object<'e>(env: &'e Env, cause: &Cause) -> napi::Result<Object<'e>> {
                 o.set("retryAfterMs", ms(*d))?;
             }
         }
+        Cause::ProxyRejected { status } => o.set("status", *status as u32)?,
+        Cause::SocksRejected { reply } => o.set("socksReply", *reply as u32)?,
         Cause::RetriesExhausted { attempts, last } => {
             o.set("attempts", *attempts)?;
             o.set("last", cause_object(env, last)?)?;
@@ -442,6 +447,8 @@ pub struct NativeStats {
     pub time_connected_ms: f64,
     /// Total time not open.
     pub time_disconnected_ms: f64,
+    /// `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+    pub address: Option<String>,
 }
 
 impl From<Stats> for NativeStats {
@@ -460,6 +467,7 @@ impl From<Stats> for NativeStats {
             last_close_reason: s.last_close.map(|c| c.reason),
             time_connected_ms: ms(s.time_connected),
             time_disconnected_ms: ms(s.time_disconnected),
+            address: s.address.map(|a| a.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ mod errors;
 mod greeting;
 mod options;
 mod pump;
+mod transport;
 
 pub use callback::{callback_failure, CallbackFailure};
 pub use client::NativeClient;

@@ -72,6 +72,8 @@ pub struct CompressionOptions {
 /// Every client option, already type-checked by the TypeScript layer.
 #[napi(object)]
 pub struct NativeOptions {
+    /// Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+    pub transport: Option<crate::transport::TransportOptions>,
     /// Subprotocols offered in the handshake.
     pub protocols: Option<Vec<String>>,
     /// Static handshake headers as `[name, value]` pairs.

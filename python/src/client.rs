@@ -61,7 +61,7 @@ impl NativeClient {
     #[pyo3(signature = (url, *, protocols, headers, auth, connect_timeout, backoff, max_retries,
         max_elapsed, heartbeat, outbox, handshake_budget, greeting, greeting_provider,
         terminal, max_message_size, ca_pem, event_buffer, close_timeout, require_protocol,
-        compression))]
+        compression, transport))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -85,6 +85,7 @@ impl NativeClient {
         close_timeout: f64,
         require_protocol: bool,
         compression: Option<CompressionArgs>,
+        transport: crate::transport::TransportArgs,
     ) -> PyResult<Self> {
         guard(py, || {
             let (initial, max, factor, jitter, stable_after) = backoff;
@@ -166,6 +167,7 @@ impl NativeClient {
             if let Some(pem) = ca_pem {
                 b = b.add_root_certificate_pem(pem);
             }
+            b = crate::transport::apply(py, b, transport)?;
             let client = b.build().py_err(py)?;
             let events = client.events().py_err(py)?;
             Ok(NativeClient {
@@ -220,6 +222,11 @@ impl NativeClient {
     /// Leave `paused` and connect at once.
     fn resume(&self, py: Python<'_>) -> PyResult<()> {
         guard(py, || self.client.resume().py_err(py))
+    }
+
+    /// Move to `url` at once (a server-directed reconnect).
+    fn reconnect_to(&self, py: Python<'_>, url: &str) -> PyResult<()> {
+        guard(py, || self.client.reconnect_to(url).py_err(py))
     }
 
     /// Skip the current backoff delay.

@@ -111,6 +111,7 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
         attempts: None,
         elapsed: None,
         last: None,
+        socks_reply: None,
     };
     match cause {
         Cause::Closed { code, reason } => {
@@ -124,6 +125,8 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
             out.status = Some(*status);
             out.retry_after = retry_after.map(|d| d.as_secs_f64());
         }
+        Cause::ProxyRejected { status } => out.status = Some(*status),
+        Cause::SocksRejected { reply } => out.socks_reply = Some(*reply),
         Cause::RetriesExhausted { attempts, last } => {
             out.attempts = Some(*attempts);
             out.last = Some(cause_to_py(py, last)?);
@@ -243,6 +246,7 @@ pub(crate) fn stats_to_py(s: wstether::Stats) -> stats::Stats {
         last_close_reason: s.last_close.map(|c| c.reason),
         time_connected: s.time_connected.as_secs_f64(),
         time_disconnected: s.time_disconnected.as_secs_f64(),
+        address: s.address.map(|a| a.to_string()),
     }
 }
 

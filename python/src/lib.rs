@@ -20,6 +20,7 @@ mod logging;
 #[cfg(unix)]
 mod pump;
 mod stats;
+mod transport;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _auth, _native, _values
+from . import _auth, _native, _transport, _values
 from .errors import InvalidType
 from .options import Backoff, Compression, Heartbeat, Outbox, TerminalPolicy
 
@@ -41,7 +41,7 @@ def _header(item: object) -> Tuple[str, str]:
 
 
 def native_client(
-    url: str,
+    url: _transport.Url,
     *,
     protocols: Sequence[str],
     headers: Headers,
@@ -62,8 +62,22 @@ def native_client(
     close_timeout: float,
     require_protocol: bool,
     compression: CompressionOption,
+    proxy: _transport.ProxySetting = True,
+    pinned_cert_pem: Union[str, Sequence[str], None] = None,
+    client_cert_pem: Optional[str] = None,
+    client_key_pem: Optional[str] = None,
+    resolve: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> _native.NativeClient:
-    url = _values.text("url", url)
+    url, transport = _transport.transport(
+        url,
+        proxy=proxy,
+        pinned_cert_pem=pinned_cert_pem,
+        client_cert_pem=client_cert_pem,
+        client_key_pem=client_key_pem,
+        resolve=resolve,
+        loop_of=loop_of,
+        timeout=_values.seconds("connect_timeout", connect_timeout),
+    )
     if isinstance(protocols, str):
         raise InvalidType("protocols must be a sequence of str, not a str")
     header_items = [_header(item) for item in (headers.items() if isinstance(headers, Mapping) else headers or ())]
@@ -125,4 +139,5 @@ def native_client(
         close_timeout=_values.seconds("close_timeout", close_timeout),
         require_protocol=require_protocol,
         compression=_compression(compression),
+        transport=transport,
     )

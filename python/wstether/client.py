@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import Callable, List, Optional, Sequence, Type, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Type, Union
 
 from . import _build, _dispatch, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
+from ._transport import ProxySetting, Url
 from ._native import (
     Closed,
     Connecting,
@@ -77,7 +78,7 @@ class Client(Controls):
 
     def __init__(
         self,
-        url: str,
+        url: Url,
         *,
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
@@ -97,6 +98,11 @@ class Client(Controls):
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         require_protocol: bool = False,
         compression: _build.CompressionOption = True,
+        proxy: ProxySetting = True,
+        pinned_cert_pem: Union[str, Sequence[str], None] = None,
+        client_cert_pem: Optional[str] = None,
+        client_key_pem: Optional[str] = None,
+        resolve: Optional[Mapping[str, Sequence[str]]] = None,
         on_message: Optional[Callable[[Payload], object]] = None,
         on_open: Optional[Callable[[Open], object]] = None,
         on_close: Optional[Callable[[Closed], object]] = None,
@@ -113,8 +119,18 @@ class Client(Controls):
         ``auth`` is called before every attempt and returns headers (a mapping or pairs); it may
         take an :class:`AuthRequest` argument and may be ``async`` (run with ``asyncio.run`` on
         a helper thread). ``greeting`` messages (or a function returning them) are sent first on
-        every open. Durations are seconds. ``compression`` is ``True`` (offer permessage-deflate
-        with the core's defaults), ``False``/``None`` (offer nothing) or a :class:`Compression`.
+        every open. Durations are seconds.
+
+        ``url`` may be a function called before every attempt for that attempt's URL (plain or
+        ``async``, like ``auth``). ``proxy`` is ``True`` (from the environment: ``HTTP_PROXY``,
+        ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), ``None`` (direct) or a proxy URL
+        (``http://user:pass@host:port``, ``https://…``, ``socks5h://…``; credentials are never
+        shown). ``pinned_cert_pem`` trusts exactly the given certificate(s), self-signed or
+        CA-flagged; ``client_cert_pem`` with ``client_key_pem`` is presented for mutual TLS;
+        ``resolve`` maps host names to IP addresses used instead of DNS.
+
+        ``compression`` is ``True`` (offer permessage-deflate with the core's defaults),
+        ``False``/``None`` (offer nothing) or a :class:`Compression`.
         With ``require_protocol=True`` a server that selects none of ``protocols`` fails the
         client (terminal); by default the link opens with ``Open.protocol`` None.
         """
@@ -140,6 +156,11 @@ class Client(Controls):
             close_timeout=close_timeout,
             require_protocol=require_protocol,
             compression=compression,
+            proxy=proxy,
+            pinned_cert_pem=pinned_cert_pem,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            resolve=resolve,
         )
         for name, cb in (
             ("on_message", on_message),

@@ -43,16 +43,34 @@ public final class Client: @unchecked Sendable {
 
     /// Validates every option and builds the client (idle; call `connect()`).
     /// - Throws: `WstetherError` for a bad URL, header or option.
-    public init(url: String, options: ClientOptions = ClientOptions()) throws {
+    public convenience init(url: String, options: ClientOptions = ClientOptions()) throws {
         let ffiOptions = try Convert.options(options)
-        native = try Convert.native {
+        try self.init(options: options, native: try Convert.native {
             try FfiClient(
                 url: url,
                 options: ffiOptions,
                 auth: options.auth.map { NativeAuth($0) },
                 greeting: options.greetingProvider.map { NativeGreeting($0) }
             )
-        }
+        })
+    }
+
+    /// A client whose URL `urlProvider` names before every attempt (e.g. a one-time URL fetched
+    /// over HTTPS, as Slack's Socket Mode hands out).
+    public convenience init(urlProvider: UrlProviding, options: ClientOptions = ClientOptions()) throws {
+        let ffiOptions = try Convert.options(options)
+        try self.init(options: options, native: try Convert.native {
+            try FfiClient.withUrlProvider(
+                urlProvider: NativeUrl(urlProvider),
+                options: ffiOptions,
+                auth: options.auth.map { NativeAuth($0) },
+                greeting: options.greetingProvider.map { NativeGreeting($0) }
+            )
+        })
+    }
+
+    private init(options: ClientOptions, native: FfiClient) throws {
+        self.native = native
         let batch = UInt32(Swift.max(1, Swift.min(options.eventBatchSize, 4096)))
         let t = Thread { [native, weak self] in
             // Blocks in Rust without holding any Swift lock; empty means the stream ended.
@@ -131,6 +149,11 @@ public final class Client: @unchecked Sendable {
 
     /// Skip the current backoff delay.
     public func reconnectNow() throws { try Convert.native { try native.reconnectNow() } }
+
+    /// Move to `url` at once (a server-directed reconnect, as Twitch and Discord send): the link
+    /// closes with 1000 and the client connects to `url` without a backoff delay; `url` is the
+    /// client's URL from then on (with a `UrlProviding`: the next attempt only).
+    public func reconnectTo(_ url: String) throws { try Convert.native { try native.reconnectTo(url: url) } }
 
     /// The network changed (NWPathMonitor): verify the link now with a short ping.
     public func networkChanged() throws { try Convert.native { try native.networkChanged() } }

@@ -113,6 +113,31 @@ public protocol GreetingProviding: Sendable {
     func greeting() throws -> [Message]
 }
 
+/// Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a native
+/// background thread, so it may block; a thrown error fails that attempt (`.urlProvider`).
+public protocol UrlProviding: Sendable {
+    func url(for request: AuthRequest) throws -> String
+}
+
+/// Which proxy attempts go through.
+public enum ProxySetting: Sendable, Equatable, CustomStringConvertible {
+    /// From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), as curl reads it.
+    case fromEnvironment
+    /// Always direct.
+    case off
+    /// Always through this proxy: `http://user:pass@host:port`, `https://…` or `socks5h://…`.
+    case url(String)
+
+    /// The proxy URL with its password hidden (the core's redaction).
+    public var description: String {
+        switch self {
+        case .fromEnvironment: return "fromEnvironment"
+        case .off: return "off"
+        case let .url(u): return "url(\(redactedUrl(url: u)))"
+        }
+    }
+}
+
 /// Every option of SPEC.md "Configuration and defaults"; defaults come from the core.
 public struct ClientOptions: Sendable {
     /// Subprotocols offered; a server that selects none opens with `protocol == nil`.
@@ -147,6 +172,17 @@ public struct ClientOptions: Sendable {
     public var closeTimeout: TimeInterval = CoreDefaults.options.closeTimeoutSecs
     /// Most events carried per native call.
     public var eventBatchSize: Int = 512
+    /// The proxy (default: from the environment); refusals are `.proxyRejected` and kin.
+    public var proxy: ProxySetting = .fromEnvironment
+    /// Trust exactly these server certificates (PEM), self-signed or CA-flagged; their validity
+    /// and names are still checked. With any pin, the roots are not consulted.
+    public var pinnedCertificatePem: [String] = []
+    /// A client certificate chain (PEM) for mutual TLS; needs `clientKeyPem`.
+    public var clientCertificatePem: String?
+    /// Its private key (PEM). Never shown.
+    public var clientKeyPem: String?
+    /// Addresses used instead of DNS, e.g. `["example.test": ["::1", "127.0.0.1"]]`.
+    public var resolve: [String: [String]] = [:]
     public init() {}
 }
 
@@ -180,6 +216,11 @@ extension ClientOptions: CustomStringConvertible, CustomDebugStringConvertible, 
             "eventBuffer": eventBuffer,
             "closeTimeout": closeTimeout,
             "eventBatchSize": eventBatchSize,
+            "proxy": proxy.description,
+            "pinnedCertificatePem": "<\(pinnedCertificatePem.count) certificates>",
+            "clientCertificatePem": clientCertificatePem == nil ? "nil" : "<set>",
+            "clientKeyPem": clientKeyPem == nil ? "nil" : "<redacted>",
+            "resolve": resolve,
         ], displayStyle: .struct)
     }
 

@@ -105,7 +105,8 @@ enum Convert {
                 },
                 clientNoContextTakeover: o.compression.clientNoContextTakeover,
                 serverNoContextTakeover: o.compression.serverNoContextTakeover
-            )
+            ),
+            transport: transport(o)
         )
     }
 
@@ -175,6 +176,23 @@ enum Convert {
         }
     }
 
+    /// The proxy, pinned and client certificates and fixed addresses.
+    private static func transport(_ o: ClientOptions) -> FfiTransport {
+        let proxy: FfiProxy
+        switch o.proxy {
+        case .fromEnvironment: proxy = .fromEnv
+        case .off: proxy = .off
+        case let .url(url): proxy = .url(url: url)
+        }
+        return FfiTransport(
+            proxy: proxy,
+            pinnedCertificatePem: o.pinnedCertificatePem,
+            clientCertificatePem: o.clientCertificatePem,
+            clientKeyPem: o.clientKeyPem,
+            resolve: o.resolve.map { FfiResolve(host: $0.key, addresses: $0.value) }
+        )
+    }
+
     private static func causeKind(_ k: FfiCauseKind) -> CauseKind {
         switch k {
         case .connectFailed: return .connectFailed
@@ -183,6 +201,10 @@ enum Convert {
         case .handshakeRejected: return .handshakeRejected
         case .handshake: return .handshake
         case .auth: return .auth
+        case .urlProvider: return .urlProvider
+        case .proxyRejected: return .proxyRejected
+        case .socksRejected: return .socksRejected
+        case .proxyAuth: return .proxyAuth
         case .incompatible: return .incompatible
         case .closed: return .closed
         case .heartbeatTimeout: return .heartbeatTimeout
@@ -208,7 +230,8 @@ enum Convert {
             attempts: c.attempts.map { Int($0) },
             elapsed: c.elapsedSecs,
             lastKind: c.lastKind.map(causeKind),
-            lastDescription: c.lastDescription
+            lastDescription: c.lastDescription,
+            socksReply: c.socksReply.map { Int($0) }
         )
     }
 
@@ -239,7 +262,8 @@ enum Convert {
             queuedMessages: Int(s.queuedMessages), queuedBytes: Int(s.queuedBytes),
             lastRtt: s.lastRttSecs,
             lastClose: s.lastClose.map { CloseInfo(code: Int($0.code), reason: $0.reason) },
-            timeConnected: s.timeConnectedSecs, timeDisconnected: s.timeDisconnectedSecs
+            timeConnected: s.timeConnectedSecs, timeDisconnected: s.timeDisconnectedSecs,
+            address: s.address
         )
     }
 

@@ -920,6 +920,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func reconnectNow() throws 
     
     /**
+     * Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+     * client connects to `url` without a backoff delay; `url` is its URL from then on.
+     */
+    func reconnectTo(url: String) throws 
+    
+    /**
      * The URL with its password and token-like query values hidden.
      */
     func redactedUrl()  -> String
@@ -1046,6 +1052,21 @@ public convenience init(url: String, options: FfiOptions, auth: AuthProvider?, g
     }
 
     
+    /**
+     * Like `new`, with the URL named by `url_provider` before every attempt.
+     */
+public static func withUrlProvider(urlProvider: UrlProvider, options: FfiOptions, auth: AuthProvider?, greeting: GreetingProvider?)throws  -> FfiClient  {
+    return try  FfiConverterTypeFfiClient_lift(try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_constructor_fficlient_with_url_provider(
+        FfiConverterTypeUrlProvider_lower(urlProvider),
+        FfiConverterTypeFfiOptions_lower(options),
+        FfiConverterOptionTypeAuthProvider.lower(auth),
+        FfiConverterOptionTypeGreetingProvider.lower(greeting),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -1133,6 +1154,19 @@ open func reconnectNow()throws   {try rustCallWithError(FfiConverterTypeFfiError
         uniffiCallStatus in
     uniffi_wstether_ffi_fn_method_fficlient_reconnect_now(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+     * client connects to `url` without a backoff delay; `url` is its URL from then on.
+     */
+open func reconnectTo(url: String)throws   {try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_reconnect_to(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
     )
 }
 }
@@ -1673,6 +1707,220 @@ public func FfiConverterTypeGreetingProvider_lower(_ value: GreetingProvider) ->
 
 
 
+
+
+/**
+ * Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a
+ * blocking-pool thread, so it may block.
+ */
+public protocol UrlProvider: AnyObject, Sendable {
+    
+    /**
+     * The `ws://`/`wss://` URL for this attempt; an error fails the attempt and the client retries.
+     */
+    func url(request: FfiAuthRequest) throws  -> String
+    
+}
+/**
+ * Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a
+ * blocking-pool thread, so it may block.
+ */
+open class UrlProviderImpl: UrlProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wstether_ffi_fn_clone_urlprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wstether_ffi_fn_free_urlprovider(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The `ws://`/`wss://` URL for this attempt; an error fails the attempt and the client retries.
+     */
+open func url(request: FfiAuthRequest)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_urlprovider_url(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFfiAuthRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceUrlProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceUrlProvider = UniffiVTableCallbackInterfaceUrlProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeUrlProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface UrlProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeUrlProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface UrlProvider: handle missing in uniffiClone")
+            }
+        },
+        url: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeUrlProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.url(
+                     request: try FfiConverterTypeFfiAuthRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeFfiError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceUrlProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceUrlProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitUrlProvider() {
+    uniffi_wstether_ffi_fn_init_callback_vtable_urlprovider(UniffiCallbackInterfaceUrlProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUrlProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<UrlProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = UrlProvider
+
+    public static func lift(_ handle: UInt64) throws -> UrlProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return UrlProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: UrlProvider) -> UInt64 {
+         if let rustImpl = value as? UrlProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UrlProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: UrlProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUrlProvider_lift(_ handle: UInt64) throws -> UrlProvider {
+    return try FfiConverterTypeUrlProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUrlProvider_lower(_ value: UrlProvider) -> UInt64 {
+    return FfiConverterTypeUrlProvider.lower(value)
+}
+
+
+
+
 /**
  * An application-level ping and its answer.
  */
@@ -1957,7 +2205,7 @@ public struct FfiCause: Equatable, Hashable {
      */
     public var description: String
     /**
-     * HTTP status of a rejected handshake.
+     * HTTP status of a rejected handshake, or of a proxy's refusal (`ProxyRejected`).
      */
     public var status: UInt16?
     /**
@@ -1988,6 +2236,10 @@ public struct FfiCause: Equatable, Hashable {
      * Text of the last failure, for the two exhausted kinds.
      */
     public var lastDescription: String?
+    /**
+     * The SOCKS5 reply code, for `SocksRejected` (RFC 1928: 2 not allowed, 5 refused, …).
+     */
+    public var socksReply: UInt8?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1996,7 +2248,7 @@ public struct FfiCause: Equatable, Hashable {
          * Human-readable text, secrets redacted.
          */description: String, 
         /**
-         * HTTP status of a rejected handshake.
+         * HTTP status of a rejected handshake, or of a proxy's refusal (`ProxyRejected`).
          */status: UInt16?, 
         /**
          * `Retry-After` of a rejected handshake, in seconds.
@@ -2018,7 +2270,10 @@ public struct FfiCause: Equatable, Hashable {
          */lastKind: FfiCauseKind?, 
         /**
          * Text of the last failure, for the two exhausted kinds.
-         */lastDescription: String?) {
+         */lastDescription: String?, 
+        /**
+         * The SOCKS5 reply code, for `SocksRejected` (RFC 1928: 2 not allowed, 5 refused, …).
+         */socksReply: UInt8?) {
         self.kind = kind
         self.description = description
         self.status = status
@@ -2029,6 +2284,7 @@ public struct FfiCause: Equatable, Hashable {
         self.elapsedSecs = elapsedSecs
         self.lastKind = lastKind
         self.lastDescription = lastDescription
+        self.socksReply = socksReply
     }
 
     
@@ -2056,7 +2312,8 @@ public struct FfiConverterTypeFfiCause: FfiConverterRustBuffer {
                 attempts: FfiConverterOptionUInt32.read(from: &buf), 
                 elapsedSecs: FfiConverterOptionDouble.read(from: &buf), 
                 lastKind: FfiConverterOptionTypeFfiCauseKind.read(from: &buf), 
-                lastDescription: FfiConverterOptionString.read(from: &buf)
+                lastDescription: FfiConverterOptionString.read(from: &buf), 
+                socksReply: FfiConverterOptionUInt8.read(from: &buf)
         )
     }
 
@@ -2071,6 +2328,7 @@ public struct FfiConverterTypeFfiCause: FfiConverterRustBuffer {
         FfiConverterOptionDouble.write(value.elapsedSecs, into: &buf)
         FfiConverterOptionTypeFfiCauseKind.write(value.lastKind, into: &buf)
         FfiConverterOptionString.write(value.lastDescription, into: &buf)
+        FfiConverterOptionUInt8.write(value.socksReply, into: &buf)
     }
 }
 
@@ -2529,6 +2787,10 @@ public struct FfiOptions: Equatable, Hashable {
      * permessage-deflate, offered by default.
      */
     public var compression: FfiCompression
+    /**
+     * Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+     */
+    public var transport: FfiTransport
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2559,7 +2821,10 @@ public struct FfiOptions: Equatable, Hashable {
          */requireProtocol: Bool, 
         /**
          * permessage-deflate, offered by default.
-         */compression: FfiCompression) {
+         */compression: FfiCompression, 
+        /**
+         * Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+         */transport: FfiTransport) {
         self.protocols = protocols
         self.headers = headers
         self.connectTimeoutSecs = connectTimeoutSecs
@@ -2579,6 +2844,7 @@ public struct FfiOptions: Equatable, Hashable {
         self.closeTimeoutSecs = closeTimeoutSecs
         self.requireProtocol = requireProtocol
         self.compression = compression
+        self.transport = transport
     }
 
     
@@ -2615,7 +2881,8 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
                 eventBuffer: FfiConverterUInt64.read(from: &buf), 
                 closeTimeoutSecs: FfiConverterDouble.read(from: &buf), 
                 requireProtocol: FfiConverterBool.read(from: &buf), 
-                compression: FfiConverterTypeFfiCompression.read(from: &buf)
+                compression: FfiConverterTypeFfiCompression.read(from: &buf), 
+                transport: FfiConverterTypeFfiTransport.read(from: &buf)
         )
     }
 
@@ -2639,6 +2906,7 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.closeTimeoutSecs, into: &buf)
         FfiConverterBool.write(value.requireProtocol, into: &buf)
         FfiConverterTypeFfiCompression.write(value.compression, into: &buf)
+        FfiConverterTypeFfiTransport.write(value.transport, into: &buf)
     }
 }
 
@@ -2722,6 +2990,69 @@ public func FfiConverterTypeFfiPackedBatch_lower(_ value: FfiPackedBatch) -> Rus
 
 
 /**
+ * Addresses a host name resolves to, instead of asking the system resolver.
+ */
+public struct FfiResolve: Equatable, Hashable {
+    public var host: String
+    /**
+     * IP addresses as text (`::1`, `127.0.0.1`).
+     */
+    public var addresses: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(host: String, 
+        /**
+         * IP addresses as text (`::1`, `127.0.0.1`).
+         */addresses: [String]) {
+        self.host = host
+        self.addresses = addresses
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiResolve: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiResolve: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiResolve {
+        return
+            try FfiResolve(
+                host: FfiConverterString.read(from: &buf), 
+                addresses: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiResolve, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.host, into: &buf)
+        FfiConverterSequenceString.write(value.addresses, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiResolve_lift(_ buf: RustBuffer) throws -> FfiResolve {
+    return try FfiConverterTypeFfiResolve.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiResolve_lower(_ value: FfiResolve) -> RustBuffer {
+    return FfiConverterTypeFfiResolve.lower(value)
+}
+
+
+/**
  * A snapshot of the client's counters (`Client::stats()`).
  */
 public struct FfiStats: Equatable, Hashable {
@@ -2737,10 +3068,17 @@ public struct FfiStats: Equatable, Hashable {
     public var lastClose: FfiCloseInfo?
     public var timeConnectedSecs: Double
     public var timeDisconnectedSecs: Double
+    /**
+     * `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+     */
+    public var address: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(attempts: UInt64, opens: UInt64, messagesIn: UInt64, messagesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64, queuedMessages: UInt64, queuedBytes: UInt64, lastRttSecs: Double?, lastClose: FfiCloseInfo?, timeConnectedSecs: Double, timeDisconnectedSecs: Double) {
+    public init(attempts: UInt64, opens: UInt64, messagesIn: UInt64, messagesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64, queuedMessages: UInt64, queuedBytes: UInt64, lastRttSecs: Double?, lastClose: FfiCloseInfo?, timeConnectedSecs: Double, timeDisconnectedSecs: Double, 
+        /**
+         * `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+         */address: String?) {
         self.attempts = attempts
         self.opens = opens
         self.messagesIn = messagesIn
@@ -2753,6 +3091,7 @@ public struct FfiStats: Equatable, Hashable {
         self.lastClose = lastClose
         self.timeConnectedSecs = timeConnectedSecs
         self.timeDisconnectedSecs = timeDisconnectedSecs
+        self.address = address
     }
 
     
@@ -2782,7 +3121,8 @@ public struct FfiConverterTypeFfiStats: FfiConverterRustBuffer {
                 lastRttSecs: FfiConverterOptionDouble.read(from: &buf), 
                 lastClose: FfiConverterOptionTypeFfiCloseInfo.read(from: &buf), 
                 timeConnectedSecs: FfiConverterDouble.read(from: &buf), 
-                timeDisconnectedSecs: FfiConverterDouble.read(from: &buf)
+                timeDisconnectedSecs: FfiConverterDouble.read(from: &buf), 
+                address: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2799,6 +3139,7 @@ public struct FfiConverterTypeFfiStats: FfiConverterRustBuffer {
         FfiConverterOptionTypeFfiCloseInfo.write(value.lastClose, into: &buf)
         FfiConverterDouble.write(value.timeConnectedSecs, into: &buf)
         FfiConverterDouble.write(value.timeDisconnectedSecs, into: &buf)
+        FfiConverterOptionString.write(value.address, into: &buf)
     }
 }
 
@@ -2890,6 +3231,95 @@ public func FfiConverterTypeFfiTransition_lower(_ value: FfiTransition) -> RustB
 
 
 /**
+ * The proxy, TLS trust and identity, and fixed addresses of a client.
+ */
+public struct FfiTransport: Equatable, Hashable {
+    public var proxy: FfiProxy
+    /**
+     * Trust exactly these server certificates (PEM), self-signed or CA-flagged; with any,
+     * the roots are not consulted.
+     */
+    public var pinnedCertificatePem: [String]
+    /**
+     * A client certificate chain (PEM) for mutual TLS; needs `client_key_pem`.
+     */
+    public var clientCertificatePem: String?
+    /**
+     * Its private key (PEM). A secret: never shown.
+     */
+    public var clientKeyPem: String?
+    public var resolve: [FfiResolve]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(proxy: FfiProxy, 
+        /**
+         * Trust exactly these server certificates (PEM), self-signed or CA-flagged; with any,
+         * the roots are not consulted.
+         */pinnedCertificatePem: [String], 
+        /**
+         * A client certificate chain (PEM) for mutual TLS; needs `client_key_pem`.
+         */clientCertificatePem: String?, 
+        /**
+         * Its private key (PEM). A secret: never shown.
+         */clientKeyPem: String?, resolve: [FfiResolve]) {
+        self.proxy = proxy
+        self.pinnedCertificatePem = pinnedCertificatePem
+        self.clientCertificatePem = clientCertificatePem
+        self.clientKeyPem = clientKeyPem
+        self.resolve = resolve
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiTransport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiTransport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiTransport {
+        return
+            try FfiTransport(
+                proxy: FfiConverterTypeFfiProxy.read(from: &buf), 
+                pinnedCertificatePem: FfiConverterSequenceString.read(from: &buf), 
+                clientCertificatePem: FfiConverterOptionString.read(from: &buf), 
+                clientKeyPem: FfiConverterOptionString.read(from: &buf), 
+                resolve: FfiConverterSequenceTypeFfiResolve.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiTransport, into buf: inout [UInt8]) {
+        FfiConverterTypeFfiProxy.write(value.proxy, into: &buf)
+        FfiConverterSequenceString.write(value.pinnedCertificatePem, into: &buf)
+        FfiConverterOptionString.write(value.clientCertificatePem, into: &buf)
+        FfiConverterOptionString.write(value.clientKeyPem, into: &buf)
+        FfiConverterSequenceTypeFfiResolve.write(value.resolve, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiTransport_lift(_ buf: RustBuffer) throws -> FfiTransport {
+    return try FfiConverterTypeFfiTransport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiTransport_lower(_ value: FfiTransport) -> RustBuffer {
+    return FfiConverterTypeFfiTransport.lower(value)
+}
+
+
+/**
  * One batch for the host: the client it belongs to and its events (empty `data`: that
  * client's stream has ended, its last work).
  */
@@ -2959,6 +3389,22 @@ public enum FfiCauseKind: Equatable, Hashable {
     case handshakeRejected
     case handshake
     case auth
+    /**
+     * The URL provider failed, panicked or named no `ws://`/`wss://` URL.
+     */
+    case urlProvider
+    /**
+     * The HTTP proxy refused `CONNECT`; `status` holds its HTTP status (401/407: terminal).
+     */
+    case proxyRejected
+    /**
+     * The SOCKS5 proxy refused; `socks_reply` holds its reply code.
+     */
+    case socksRejected
+    /**
+     * The SOCKS5 proxy refused the credentials (terminal).
+     */
+    case proxyAuth
     case incompatible
     case closed
     case heartbeatTimeout
@@ -3003,27 +3449,35 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
         
         case 6: return .auth
         
-        case 7: return .incompatible
+        case 7: return .urlProvider
         
-        case 8: return .closed
+        case 8: return .proxyRejected
         
-        case 9: return .heartbeatTimeout
+        case 9: return .socksRejected
         
-        case 10: return .writeStalled
+        case 10: return .proxyAuth
         
-        case 11: return .network
+        case 11: return .incompatible
         
-        case 12: return .`protocol`
+        case 12: return .closed
         
-        case 13: return .messageTooLarge
+        case 13: return .heartbeatTimeout
         
-        case 14: return .networkChanged
+        case 14: return .writeStalled
         
-        case 15: return .retriesExhausted
+        case 15: return .network
         
-        case 16: return .elapsedExhausted
+        case 16: return .`protocol`
         
-        case 17: return .`internal`
+        case 17: return .messageTooLarge
+        
+        case 18: return .networkChanged
+        
+        case 19: return .retriesExhausted
+        
+        case 20: return .elapsedExhausted
+        
+        case 21: return .`internal`
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3057,48 +3511,64 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .incompatible:
+        case .urlProvider:
             writeInt(&buf, Int32(7))
         
         
-        case .closed:
+        case .proxyRejected:
             writeInt(&buf, Int32(8))
         
         
-        case .heartbeatTimeout:
+        case .socksRejected:
             writeInt(&buf, Int32(9))
         
         
-        case .writeStalled:
+        case .proxyAuth:
             writeInt(&buf, Int32(10))
         
         
-        case .network:
+        case .incompatible:
             writeInt(&buf, Int32(11))
         
         
-        case .`protocol`:
+        case .closed:
             writeInt(&buf, Int32(12))
         
         
-        case .messageTooLarge:
+        case .heartbeatTimeout:
             writeInt(&buf, Int32(13))
         
         
-        case .networkChanged:
+        case .writeStalled:
             writeInt(&buf, Int32(14))
         
         
-        case .retriesExhausted:
+        case .network:
             writeInt(&buf, Int32(15))
         
         
-        case .elapsedExhausted:
+        case .`protocol`:
             writeInt(&buf, Int32(16))
         
         
-        case .`internal`:
+        case .messageTooLarge:
             writeInt(&buf, Int32(17))
+        
+        
+        case .networkChanged:
+            writeInt(&buf, Int32(18))
+        
+        
+        case .retriesExhausted:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .elapsedExhausted:
+            writeInt(&buf, Int32(20))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(21))
         
         }
     }
@@ -3880,6 +4350,94 @@ public func FfiConverterTypeFfiPongMatch_lower(_ value: FfiPongMatch) -> RustBuf
 
 
 /**
+ * Which proxy attempts go through.
+ */
+
+public enum FfiProxy: Equatable, Hashable {
+    
+    /**
+     * From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`): the default.
+     */
+    case fromEnv
+    /**
+     * Always direct.
+     */
+    case off
+    /**
+     * Always through this proxy: `http://[user:pass@]host:port`, `https://…`, `socks5h://…`.
+     */
+    case url(url: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FfiProxy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiProxy: FfiConverterRustBuffer {
+    typealias SwiftType = FfiProxy
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiProxy {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .fromEnv
+        
+        case 2: return .off
+        
+        case 3: return .url(url: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FfiProxy, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .fromEnv:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .off:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .url(url):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(url, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiProxy_lift(_ buf: RustBuffer) throws -> FfiProxy {
+    return try FfiConverterTypeFfiProxy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiProxy_lower(_ value: FfiProxy) -> RustBuffer {
+    return FfiConverterTypeFfiProxy.lower(value)
+}
+
+
+
+/**
  * What `send` did with a message.
  */
 
@@ -4454,6 +5012,31 @@ fileprivate struct FfiConverterSequenceTypeFfiHeader: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeFfiResolve: FfiConverterRustBuffer {
+    typealias SwiftType = [FfiResolve]
+
+    public static func write(_ value: [FfiResolve], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFfiResolve.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FfiResolve] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FfiResolve]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFfiResolve.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeFfiTransition: FfiConverterRustBuffer {
     typealias SwiftType = [FfiTransition]
 
@@ -4716,6 +5299,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now() != 56790) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_to() != 64877) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_method_fficlient_redacted_url() != 29477) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4749,7 +5335,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_ffiworker_next_work() != 56541) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_urlprovider_url() != 51883) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_constructor_fficlient_new() != 10950) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_constructor_fficlient_with_url_provider() != 24023) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_constructor_ffiworker_new() != 60825) {
@@ -4758,6 +5350,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitAuthProvider()
     uniffiCallbackInitGreetingProvider()
+    uniffiCallbackInitUrlProvider()
     return InitializationResult.ok
 }()
 

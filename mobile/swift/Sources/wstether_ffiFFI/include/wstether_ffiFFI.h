@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceGreetingProviderMethod0)(uint64_t, RustBuf
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_URL_PROVIDER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_URL_PROVIDER_METHOD0
+typedef void (*UniffiCallbackInterfaceUrlProviderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_PROVIDER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_PROVIDER
 typedef struct UniffiVTableCallbackInterfaceAuthProvider {
@@ -273,6 +280,15 @@ typedef struct UniffiVTableCallbackInterfaceGreetingProvider {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceGreetingProviderMethod0 _Nonnull greeting;
 } UniffiVTableCallbackInterfaceGreetingProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_URL_PROVIDER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_URL_PROVIDER
+typedef struct UniffiVTableCallbackInterfaceUrlProvider {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceUrlProviderMethod0 _Nonnull url;
+} UniffiVTableCallbackInterfaceUrlProvider;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_AUTHPROVIDER
@@ -330,6 +346,11 @@ void uniffi_wstether_ffi_fn_free_fficlient(uint64_t handle, RustCallStatus *_Non
 uint64_t uniffi_wstether_ffi_fn_constructor_fficlient_new(RustBuffer url, RustBuffer options, RustBuffer auth, RustBuffer greeting, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+uint64_t uniffi_wstether_ffi_fn_constructor_fficlient_with_url_provider(uint64_t url_provider, RustBuffer options, RustBuffer auth, RustBuffer greeting, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_CONNECT
 void uniffi_wstether_ffi_fn_method_fficlient_connect(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -363,6 +384,11 @@ void uniffi_wstether_ffi_fn_method_fficlient_pause(uint64_t ptr, RustCallStatus 
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_NOW
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_NOW
 void uniffi_wstether_ffi_fn_method_fficlient_reconnect_now(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_TO
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_TO
+void uniffi_wstether_ffi_fn_method_fficlient_reconnect_to(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_REDACTED_URL
@@ -434,6 +460,26 @@ uint64_t uniffi_wstether_ffi_fn_constructor_ffiworker_new(RustCallStatus *_Nonnu
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
 RustBuffer uniffi_wstether_ffi_fn_method_ffiworker_next_work(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_URLPROVIDER
+uint64_t uniffi_wstether_ffi_fn_clone_urlprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_URLPROVIDER
+void uniffi_wstether_ffi_fn_free_urlprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_INIT_CALLBACK_VTABLE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_INIT_CALLBACK_VTABLE_URLPROVIDER
+void uniffi_wstether_ffi_fn_init_callback_vtable_urlprovider(const UniffiVTableCallbackInterfaceUrlProvider* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_URLPROVIDER_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_URLPROVIDER_URL
+RustBuffer uniffi_wstether_ffi_fn_method_urlprovider_url(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_SHUTDOWN
@@ -831,6 +877,12 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_TO
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_TO
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_reconnect_to(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
 uint16_t uniffi_wstether_ffi_checksum_method_fficlient_redacted_url(void
@@ -897,9 +949,21 @@ uint16_t uniffi_wstether_ffi_checksum_method_ffiworker_next_work(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_URLPROVIDER_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_URLPROVIDER_URL
+uint16_t uniffi_wstether_ffi_checksum_method_urlprovider_url(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 uint16_t uniffi_wstether_ffi_checksum_constructor_fficlient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+uint16_t uniffi_wstether_ffi_checksum_constructor_fficlient_with_url_provider(void
     
 );
 #endif

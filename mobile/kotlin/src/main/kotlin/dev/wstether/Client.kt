@@ -46,14 +46,28 @@ fun interface ClientListener {
  *
  * @throws WstetherException for a bad URL, header or option — at construction, never at first use.
  */
-class Client(url: String, options: ClientOptions = ClientOptions()) : AutoCloseable {
+class Client private constructor(
+    url: String?,
+    urlProvider: UrlProvider?,
+    options: ClientOptions,
+) : AutoCloseable {
+    /** A client for [url] (`ws://` or `wss://`). */
+    constructor(url: String, options: ClientOptions = ClientOptions()) : this(url, null, options)
+
+    /**
+     * A client whose URL [urlProvider] names before every attempt (e.g. a one-time URL fetched
+     * over HTTPS, as Slack's Socket Mode hands out).
+     */
+    constructor(urlProvider: UrlProvider, options: ClientOptions = ClientOptions()) : this(null, urlProvider, options)
+
     private val native: FfiClient = Convert.native {
-        FfiClient(
-            url,
-            Convert.options(options),
-            options.auth?.let(::NativeAuth),
-            options.greetingProvider?.let(::NativeGreeting),
-        )
+        val auth = options.auth?.let(::NativeAuth)
+        val greeting = options.greetingProvider?.let(::NativeGreeting)
+        if (urlProvider != null) {
+            FfiClient.withUrlProvider(NativeUrl(urlProvider), Convert.options(options), auth, greeting)
+        } else {
+            FfiClient(url!!, Convert.options(options), auth, greeting)
+        }
     }
     private val listeners = CopyOnWriteArrayList<ClientListener>()
 
@@ -139,6 +153,13 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
 
     /** Skip the current backoff delay. */
     fun reconnectNow() = Convert.native { native.reconnectNow() }
+
+    /**
+     * Move to [url] at once (a server-directed reconnect, as Twitch and Discord send): the link
+     * closes with 1000 and the client connects to [url] without a backoff delay. [url] is the
+     * client's URL from then on (with a [UrlProvider]: the next attempt only).
+     */
+    fun reconnectTo(url: String) = Convert.native { native.reconnectTo(url) }
 
     /** The network changed (Wi-Fi ↔ cellular): verify the link now with a short ping. */
     fun networkChanged() = Convert.native { native.networkChanged() }

@@ -132,6 +132,37 @@ fun interface GreetingProvider {
     fun greeting(): List<Message>
 }
 
+/**
+ * Called before every attempt for that attempt's URL (e.g. a one-time URL fetched over HTTPS).
+ * Runs on a native background thread, so it may block. A thrown exception fails that attempt
+ * (cause [CauseKind.URL_PROVIDER]); the client retries.
+ */
+fun interface UrlProvider {
+    /** The `ws://`/`wss://` URL for this attempt. */
+    fun url(request: AuthRequest): String
+}
+
+/** Which proxy attempts go through. */
+sealed class ProxySetting {
+    /** From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), as curl reads it. */
+    object FromEnvironment : ProxySetting() {
+        override fun toString() = "FromEnvironment"
+    }
+
+    /** Always direct. */
+    object Off : ProxySetting() {
+        override fun toString() = "Off"
+    }
+
+    /** Always through [url]: `http://user:pass@host:port`, `https://…` or `socks5h://…`. */
+    class Url(val url: String) : ProxySetting() {
+        /** The URL with its password hidden (by the core). */
+        override fun toString() = "Url(${dev.wstether.ffi.redactedUrl(url)})"
+        override fun equals(other: Any?) = other is Url && other.url == url
+        override fun hashCode() = url.hashCode()
+    }
+}
+
 /** Every option of SPEC.md "Configuration and defaults"; defaults come from the core. */
 data class ClientOptions(
     /** Subprotocols offered in the handshake. A server that selects none opens with `protocol == null`. */
@@ -171,6 +202,20 @@ data class ClientOptions(
     val closeTimeout: Duration = CoreDefaults.options.closeTimeoutSecs.seconds,
     /** Most events carried per native call (one JNA crossing per batch, not per message). */
     val eventBatchSize: Int = 1024,
+    /** The proxy (default: from the environment); refusals are [CauseKind.PROXY_REJECTED] and kin. */
+    val proxy: ProxySetting = ProxySetting.FromEnvironment,
+    /**
+     * Trust exactly these server certificates (PEM), self-signed or CA-flagged: the server's
+     * certificate must be one of them byte for byte, within its validity, naming the host if it
+     * names any. With any pin, the roots are not consulted.
+     */
+    val pinnedCertificatePem: List<String> = emptyList(),
+    /** A client certificate chain (PEM) for mutual TLS; needs [clientKeyPem]. */
+    val clientCertificatePem: String? = null,
+    /** The client certificate's private key (PEM). Never shown. */
+    val clientKeyPem: String? = null,
+    /** Addresses used instead of DNS, e.g. `mapOf("example.test" to listOf("::1", "127.0.0.1"))`. */
+    val resolve: Map<String, List<String>> = emptyMap(),
 ) {
     /** Every option, with secret header values redacted by the core (never a token in a log). */
     override fun toString(): String {
@@ -181,6 +226,9 @@ data class ClientOptions(
             "greeting=<${greeting.size} messages>, greetingProvider=${greetingProvider?.let { "<provider>" }}, " +
             "terminal=$terminal, maxMessageSize=$maxMessageSize, " +
             "rootCertificatePem=${rootCertificatePem?.let { "<${it.length} chars>" }}, eventBuffer=$eventBuffer, " +
-            "closeTimeout=$closeTimeout, eventBatchSize=$eventBatchSize)"
+            "closeTimeout=$closeTimeout, eventBatchSize=$eventBatchSize, proxy=$proxy, " +
+            "pinnedCertificatePem=<${pinnedCertificatePem.size} certificates>, " +
+            "clientCertificatePem=${clientCertificatePem?.let { "<set>" }}, clientKeyPem=${clientKeyPem?.let { "<redacted>" }}, " +
+            "resolve=$resolve)"
     }
 }
