@@ -112,6 +112,7 @@ fn main() {
         idle: number("--idle", if quick { 200.0 } else { 1000.0 }) as usize,
         json: value("--json"),
     };
+    let probe = value("--probe");
     if let Some((server, client)) = opts.cpus {
         if server == client {
             fail("--server-cpu and --client-cpu must differ");
@@ -130,6 +131,13 @@ fn main() {
         .build()
         .unwrap();
     // Both clients run on the runtime's one worker, as in an async app.
+    if let Some(spec) = probe {
+        return rt
+            .block_on(
+                async move { tokio::spawn(async move { run_probe(&opts, &spec).await }).await },
+            )
+            .unwrap();
+    }
     rt.block_on(async move { tokio::spawn(async move { run(&opts).await }).await })
         .unwrap();
 }
@@ -344,6 +352,66 @@ async fn run(o: &Opts) {
     if !ok {
         fail("a thread was not confined to its CPU: these figures are not pinned");
     }
+}
+
+/// `--probe KIND,SIZE,N`: only that receive, `--rounds` times, with CPU nanoseconds per
+/// message of this process and of the server from `/proc/PID/task/*/schedstat` (nanosecond
+/// clocks, where `/proc/PID/stat` counts 10 ms ticks). KIND is `raw`, `next` or `batch`. For
+/// looking at one path under `strace` or `perf`, not for the report.
+async fn run_probe(o: &Opts, spec: &str) {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [kind, size, n] = parts[..] else {
+        fail("--probe takes KIND,SIZE,N")
+    };
+    let name = match kind {
+        "raw" => RAW,
+        "next" => NEXT,
+        "batch" => BATCH,
+        _ => fail("--probe KIND: raw, next or batch"),
+    };
+    let size: usize = size.parse().unwrap_or_else(|_| fail("--probe SIZE"));
+    let n: usize = n.parse().unwrap_or_else(|_| fail("--probe N"));
+    let far = Server::start(o.cpus.map(|(s, _)| s));
+    receive(name, &far.url, n.min(2_000), size).await;
+    for r in 0..o.rounds {
+        let (server0, client0) = (task_ns(far.child.id()), task_ns(std::process::id()));
+        let faults0 = minor_faults(std::process::id());
+        let rate = receive(name, &far.url, n, size).await;
+        let (server1, client1) = (task_ns(far.child.id()), task_ns(std::process::id()));
+        let faults1 = minor_faults(std::process::id());
+        println!(
+            "  probe {name} {size} B round {}: {rate:>10.0} msg/s, client {:>8.0} ns/msg, server {:>8.0} ns/msg, client {:>6.2} page faults/msg",
+            r + 1,
+            (client1 - client0) / n as f64,
+            (server1 - server0) / n as f64,
+            (faults1 - faults0) / n as f64,
+        );
+    }
+    far.stop();
+}
+
+/// Minor page faults of a process so far (`/proc/PID/stat`, field 10).
+fn minor_faults(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().nth(7).and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// CPU time of every thread of a process, in nanoseconds (`/proc/PID/task/*/schedstat`).
+fn task_ns(pid: u32) -> f64 {
+    let mut total = 0.0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        }
+    }
+    total
 }
 
 /// Client order in round `r`: forwards on even rounds, backwards on odd ones, so no client is

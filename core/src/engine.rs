@@ -41,6 +41,14 @@ use crate::wire::{Decoded, Decoder, Encoder, Violation};
 
 /// Most frames decoded under one hold of the lock before writes and timers get a look.
 const READ_SPAN: usize = 512;
+/// Most message bytes decoded in one span, whatever the frame count: a batch of large messages
+/// is handed out and freed before the next is read. A span that read everything the socket had
+/// (hundreds of 64 KiB messages, megabytes) allocated them all, and the app then freed them all
+/// at once: glibc hands such a freed top of its heap back to the kernel (beyond its 128 KiB pad),
+/// so the next span page-faulted on every message (about 14 faults, 4× a raw client's CPU per
+/// 64 KiB message; see bench/README.md). Kept near that pad, the same memory is reused, as a
+/// raw client reading one message at a time reuses it. Small messages never reach this bound.
+const READ_BYTES: usize = 128 * 1024;
 /// A link with no data messages for this long lets its compressor state go (about 300 KiB
 /// at 12-bit windows, down to the two 4 KiB windows), so an idle link stays small.
 const COMPRESSION_QUIET: Duration = Duration::from_secs(10);
@@ -384,12 +392,13 @@ impl Engine {
     pub fn poll_events(&mut self, cx: &Context<'_>, max: usize, out: &mut Vec<Event>) -> Poll<()> {
         // Events this call produces need no wake-up: the caller is here to take them.
         self.consumer_waker = None;
+        let mut more = false;
         if self.events.is_empty() && !self.ended {
             self.reader.consumer_turn = true;
             self.reader.consumer_waiting = true;
             self.read_slot.set(cx.waker());
             let now = self.clock.now();
-            self.drive(now, max.max(READ_SPAN));
+            more = self.drive(now, max.max(READ_SPAN));
             self.settle(now);
         }
         if self.events.is_empty() {
@@ -411,6 +420,11 @@ impl Engine {
         if self.config.heartbeat.is_none() {
             // No timers to take the turn back from an absent consumer: give it back now.
             self.release_turn();
+            if more {
+                // The span ran out with bytes still in the socket: readiness will not fire
+                // again for them, so the driver must be told.
+                self.wake_driver();
+            }
         }
         self.take(max, out);
         Poll::Ready(())
@@ -481,7 +495,7 @@ impl Engine {
     // ----- driving -----------------------------------------------------------------------
 
     /// Do everything that can be done now: the machine's actions, one span of reading (up to
-    /// `span` frames), due timers, writing. Returns whether the span ran out with more to read.
+    /// `span` frames or `READ_BYTES`), due timers, writing. Returns whether the span ran out with more to read.
     fn drive(&mut self, now: Time, span: usize) -> bool {
         let mut more = false;
         let mut read = false;
@@ -680,8 +694,9 @@ impl Engine {
         }
     }
 
-    /// Read and decode what the socket has, up to `span` frames: data to the consumer, the
-    /// rest to the machine. Returns whether anything moved, and whether the span ran out.
+    /// Read and decode what the socket has, up to `span` frames or [`READ_BYTES`] of messages:
+    /// data to the consumer, the rest to the machine. Returns whether anything moved, and
+    /// whether the span ran out.
     fn read(&mut self, now: Time, span: usize) -> (bool, bool) {
         let Some(link) = self.link.as_mut() else {
             return (false, false);
@@ -691,7 +706,8 @@ impl Engine {
         }
         let mut moved = false;
         let mut frames = 0;
-        while frames < span {
+        let mut bytes = 0;
+        while frames < span && bytes < READ_BYTES {
             if !link.closing
                 && self.consumer != Consumer::Gone
                 && self.messages_ready >= self.config.event_buffer
@@ -764,6 +780,7 @@ impl Engine {
                         }
                     }
                     link.note_traffic(now);
+                    bytes += message.len();
                     self.unpublished_in.0 += 1;
                     self.unpublished_in.1 += message.len() as u64;
                     if self.consumer != Consumer::Gone {
@@ -799,7 +816,7 @@ impl Engine {
         if moved && !self.events.is_empty() {
             self.wake_consumer();
         }
-        (moved, frames >= span)
+        (moved, frames >= span || bytes >= READ_BYTES)
     }
 
     /// Report bytes read to the machine and fire its timers and the write-stall check.
