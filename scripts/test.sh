@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-step() { printf '\n==== %s ====\n' "$*"; }
+started=$SECONDS
+# Each step says when it began (seconds into the run), so a slow CI run shows where time went.
+step() { printf '\n==== %s [%ds] ====\n' "$*" "$((SECONDS - started))"; }
 
 step "Rust: format check, lints, and the core's module graph"
 cargo fmt --all -- --check
@@ -55,3 +57,4 @@ for f in bench/compression/*.mjs; do node --check "$f"; done
 bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh \
   bench/compression/run.sh
 step "all suites passed"
+echo "total: $((SECONDS - started)) s"

@@ -11,7 +11,7 @@ pub enum FfiMessage {
     Binary { data: FfiBytes },
 }
 
-/// The client's lifecycle state (SPEC "States").
+/// The client's lifecycle state (docs/contract.md, "States").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum FfiState {
     Idle,
@@ -99,7 +99,7 @@ pub struct FfiCause {
     pub socks_reply: Option<u8>,
 }
 
-/// One event of the client, in order (SPEC "Events").
+/// One event of the client, in order (docs/contract.md, "Events").
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum FfiEvent {
     StateChanged {

@@ -11,7 +11,7 @@ pub struct FfiHeader {
     pub value: String,
 }
 
-/// The reconnect delay curve (SPEC "backoff").
+/// The reconnect delay curve (docs/contract.md, `backoff`).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FfiBackoff {
     pub initial_secs: f64,
@@ -59,7 +59,7 @@ pub struct FfiCompression {
     pub server_no_context_takeover: bool,
 }
 
-/// Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
+/// Every option of docs/contract.md "Options and defaults" except the URL and the providers.
 /// Start from [`default_options`] so the defaults stay in the core.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FfiOptions {
@@ -104,7 +104,7 @@ pub struct FfiAuthRequest {
     pub after_unauthorized: bool,
 }
 
-/// The core's defaults, so host layers never restate a number from SPEC.md.
+/// The core's defaults, so host layers never restate a number from docs/contract.md.
 #[uniffi::export]
 pub fn default_options() -> FfiOptions {
     crate::convert::default_options()

@@ -1,4 +1,4 @@
-//! The builder: every option, its default (the numbers in SPEC.md live here and in the
+//! The builder: every option, its default (the numbers in docs/contract.md live here and in the
 //! option types), and validation so that bad input fails at build time, never at first use.
 
 use std::fmt;
@@ -173,7 +173,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Every default of SPEC.md, for `url`.
+    /// Every default of docs/contract.md, for `url`.
     pub(crate) fn new(url: Url) -> Self {
         let shared_tls = crate::tls::client_config(&TlsOptions::default())
             .expect("the default TLS configuration builds");

@@ -1,4 +1,4 @@
-// The public options (SPEC.md in camelCase and milliseconds) and their translation to the native
+// The public options (docs/contract.md in camelCase and milliseconds) and their translation to the native
 // options object. Types are checked here; ranges and values are checked by the Rust core.
 
 import { argumentError, InvalidArgumentError } from './errors'
@@ -61,7 +61,7 @@ export interface CompressionOptions {
   serverNoContextTakeover?: boolean
 }
 
-/** Every option of SPEC.md. All durations are in milliseconds. */
+/** Every option of docs/contract.md. All durations are in milliseconds. */
 export interface ClientOptions {
   /** Subprotocols offered in the handshake. */
   protocols?: string[]

@@ -1,4 +1,4 @@
-//! The options object the TypeScript layer hands to the native constructor: SPEC.md's options in
+//! The options object the TypeScript layer hands to the native constructor: docs/contract.md's options in
 //! camelCase and milliseconds. `lib/options.ts` checks types first; `convert` checks ranges.
 
 use napi::bindgen_prelude::{Buffer, Either, Null};

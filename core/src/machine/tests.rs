@@ -22,7 +22,7 @@ fn at(ms: u64) -> Time {
     Time::from_epoch(Duration::from_millis(ms))
 }
 
-/// The defaults of SPEC.md, heartbeat and budget off unless a test turns them on.
+/// The defaults of docs/contract.md, heartbeat and budget off unless a test turns them on.
 fn settings() -> Settings {
     Settings {
         log_url: "ws://sim/".into(),

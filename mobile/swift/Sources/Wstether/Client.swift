@@ -10,7 +10,7 @@ public protocol ClientDelegate: AnyObject, Sendable {
     func client(_ client: Client, didReceive event: Event) throws
 }
 
-/// A WebSocket client that stays connected (see SPEC.md): reconnects with backoff, detects dead
+/// A WebSocket client that stays connected (see docs/contract.md): reconnects with backoff, detects dead
 /// links, queues messages while disconnected and hands back what was never sent.
 ///
 /// ```swift

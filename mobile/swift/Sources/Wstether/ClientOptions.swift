@@ -138,7 +138,7 @@ public enum ProxySetting: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Every option of SPEC.md "Configuration and defaults"; defaults come from the core.
+/// Every option of docs/contract.md "Options and defaults"; defaults come from the core.
 public struct ClientOptions: Sendable {
     /// Subprotocols offered; a server that selects none opens with `protocol == nil`.
     public var protocols: [String] = []

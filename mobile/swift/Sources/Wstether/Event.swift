@@ -8,7 +8,7 @@ public enum Message: Sendable, Equatable, Hashable {
     case binary(Data)
 }
 
-/// The client's lifecycle state (SPEC "States").
+/// The client's lifecycle state (docs/contract.md, "States").
 public enum State: String, Sendable {
     case idle, connecting, open, waiting, paused, closing, closed, failed
 }
@@ -78,7 +78,7 @@ public struct Cause: Sendable, Equatable, CustomStringConvertible {
     public let socksReply: Int?
 }
 
-/// Something the client tells its user, in order, one at a time (SPEC "Events").
+/// Something the client tells its user, in order, one at a time (docs/contract.md, "Events").
 public enum Event: Sendable, Equatable {
     case stateChanged(State)
     case connecting(attempt: Int)

@@ -2048,7 +2048,7 @@ public func FfiConverterTypeFfiAuthRequest_lower(_ value: FfiAuthRequest) -> Rus
 
 
 /**
- * The reconnect delay curve (SPEC "backoff").
+ * The reconnect delay curve (docs/contract.md, `backoff`).
  */
 public struct FfiBackoff: Equatable, Hashable {
     public var initialSecs: Double
@@ -2737,7 +2737,7 @@ public func FfiConverterTypeFfiLimits_lower(_ value: FfiLimits) -> RustBuffer {
 
 
 /**
- * Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
+ * Every option of docs/contract.md "Options and defaults" except the URL and the providers.
  * Start from [`default_options`] so the defaults stay in the core.
  */
 public struct FfiOptions: Equatable, Hashable {
@@ -3957,7 +3957,7 @@ public func FfiConverterTypeFfiErrorKind_lower(_ value: FfiErrorKind) -> RustBuf
 
 
 /**
- * One event of the client, in order (SPEC "Events").
+ * One event of the client, in order (docs/contract.md, "Events").
  */
 
 public enum FfiEvent: Equatable, Hashable {
@@ -4513,7 +4513,7 @@ public func FfiConverterTypeFfiSendStatus_lower(_ value: FfiSendStatus) -> RustB
 
 
 /**
- * The client's lifecycle state (SPEC "States").
+ * The client's lifecycle state (docs/contract.md, "States").
  */
 
 public enum FfiState: Equatable, Hashable {
@@ -5191,7 +5191,7 @@ public func callbackFailure(callback: String, exception: String, handlingError: 
 })
 }
 /**
- * The core's defaults, so host layers never restate a number from SPEC.md.
+ * The core's defaults, so host layers never restate a number from docs/contract.md.
  */
 public func defaultOptions() -> FfiOptions  {
     return try!  FfiConverterTypeFfiOptions_lift(try! rustCall() {

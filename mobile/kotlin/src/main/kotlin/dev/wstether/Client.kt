@@ -27,7 +27,7 @@ fun interface ClientListener {
 }
 
 /**
- * A WebSocket client that stays connected (see SPEC.md): reconnects with backoff, detects dead
+ * A WebSocket client that stays connected (see docs/contract.md): reconnects with backoff, detects dead
  * links, queues messages while disconnected and hands back what was never sent.
  *
  * ```
@@ -79,7 +79,7 @@ class Client private constructor(
 
     // The event threads reach this client only weakly, so a client the app drops without
     // close() can be collected; the cleaner then closes the native client, which ends the
-    // stream (SPEC: dropping a client leaves no thread or socket behind).
+    // stream (docs/contract.md, promise 5: dropping a client leaves no thread or socket behind).
     init {
         CLEANER.register(this, CloseWhenCollected(native))
         val self = WeakReference(this)

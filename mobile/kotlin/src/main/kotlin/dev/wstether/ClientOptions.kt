@@ -163,7 +163,7 @@ sealed class ProxySetting {
     }
 }
 
-/** Every option of SPEC.md "Configuration and defaults"; defaults come from the core. */
+/** Every option of docs/contract.md "Options and defaults"; defaults come from the core. */
 data class ClientOptions(
     /** Subprotocols offered in the handshake. A server that selects none opens with `protocol == null`. */
     val protocols: List<String> = emptyList(),

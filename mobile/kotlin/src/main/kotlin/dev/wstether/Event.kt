@@ -15,7 +15,7 @@ sealed class Message {
     }
 }
 
-/** The client's lifecycle state (SPEC "States"). */
+/** The client's lifecycle state (docs/contract.md, "States"). */
 enum class State {
     /** Built, `connect()` not called yet. */
     IDLE,
@@ -107,7 +107,7 @@ data class Cause(
     override fun toString(): String = "${kind.id}: $description"
 }
 
-/** Something the client tells its user, in order, one at a time (SPEC "Events"). */
+/** Something the client tells its user, in order, one at a time (docs/contract.md, "Events"). */
 sealed class Event {
     /** The state changed (emitted before the event that explains it). */
     data class StateChanged(val state: State) : Event()
