@@ -75,7 +75,7 @@ impl Bucket {
 
 /// The buckets of every host: one table per process (see [`shared`]), or one per simulation.
 #[derive(Debug, Default)]
-pub(crate) struct Budgets(Mutex<HashMap<String, Bucket>>);
+pub struct Budgets(Mutex<HashMap<String, Bucket>>);
 
 impl Budgets {
     /// Reserve a handshake slot for `host` (host:port) at `now`; returns how long to wait before
@@ -89,7 +89,7 @@ impl Budgets {
 }
 
 /// The process-wide table every client shares.
-pub(crate) fn shared() -> Arc<Budgets> {
+pub fn shared() -> Arc<Budgets> {
     static BUDGETS: OnceLock<Arc<Budgets>> = OnceLock::new();
     BUDGETS.get_or_init(Arc::default).clone()
 }
