@@ -56,7 +56,8 @@ export async function openPage (url) {
   const page = await context.newPage()
   const errors = []
   page.on('pageerror', e => errors.push(e))
-  page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') console.error(`[page] ${m.text()}`) })
+  // The browser logs every refused WebSocket itself; the tests cause many on purpose.
+  page.on('console', m => { if ((m.type() === 'error' || m.type() === 'warning') && !m.text().startsWith('WebSocket connection to')) console.error(`[page] ${m.text()}`) })
   await page.goto(url)
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', null, { timeout: 15000 })
   return { browser, context, page, errors }
