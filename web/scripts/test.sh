@@ -29,7 +29,7 @@ if [[ -z "${WSTETHER_TESTD:-}" ]]; then
 fi
 timed "build: wasm client + browser entry" ./web/scripts/build.sh
 timed "browser tests (headless Chromium)" bash -c 'cd node/test-browser && npm test'
-timed "download size (Vite builds of three minimal pages)" bash -c 'cd node/test-browser && npm run --silent size'
+timed "download size (Vite builds of three minimal pages)" bash -c "cd node/test-browser && node size/size.mjs"
 
 echo "== times"
 printf '   %s\n' "${TIMES[@]}" "total: $((SECONDS - started)) s"
