@@ -3,30 +3,8 @@
 mod common;
 
 use common::*;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use wstether::{Client, Event};
 use wstether_testkit::TestServer;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 #[test]
 fn debug_strings_hide_credentials() {
@@ -95,7 +73,7 @@ fn logs_hide_credentials_and_trace_every_step() {
             }
         });
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(!logs.contains("SEKRET"), "secret in logs:\n{logs}");
     for step in [
         "connecting",
