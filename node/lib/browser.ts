@@ -318,6 +318,8 @@ export class Client {
   private readonly greetingProvider?: GreetingProvider
   private readonly unwatch: () => void
   private scheduled = false
+  private pos = 0
+  private closeCalled = false
   private terminal = false
 
   /**
@@ -379,7 +381,11 @@ export class Client {
       } catch (e) {
         this.closers.pop()
         try { rethrow(e) } catch (err) { reject(err) }
+        return
       }
+      // From now on, messages nobody listens to no longer hold back the final events.
+      this.closeCalled = true
+      this.resumeDelivery()
     })
   }
 
@@ -408,7 +414,10 @@ export class Client {
   events (): AsyncIterableIterator<ClientEvent> {
     const it = new EventIterator(i => { this.iterators.delete(i) })
     if (this.terminal) it.end()
-    else this.iterators.add(it)
+    else {
+      this.iterators.add(it)
+      this.resumeDelivery()
+    }
     return it
   }
 
@@ -422,6 +431,7 @@ export class Client {
     const list = this.listeners.get(event)
     if (list) list.push(listener)
     else this.listeners.set(event, [listener])
+    if (event === 'message') this.resumeDelivery()
     return this
   }
 
@@ -469,25 +479,39 @@ export class Client {
   // and deliver on a microtask, so no listener ever runs inside a method call.
   private readonly onBatch = (batch: Item[]): void => {
     this.pending.push(batch)
-    if (!this.scheduled) {
-      this.scheduled = true
-      queueMicrotask(() => { this.deliver() })
-    }
+    this.resumeDelivery()
   }
 
+  // Deliver in order. A message waits until something consumes messages (a `message`
+  // listener, an `events()` iterator, or `close()` called), and every event after it waits too,
+  // as in the Node entry: a listener attached after `await`ing `open` misses nothing. (A page
+  // cannot stop reading its socket, so waiting messages are held in memory.)
   private deliver (): void {
     this.scheduled = false
     let batch: Item[] | undefined
-    while ((batch = this.pending.shift()) !== undefined) {
-      for (const item of batch) {
+    while ((batch = this.pending[0]) !== undefined) {
+      while (this.pos < batch.length) {
+        const item = batch[this.pos]
         if (typeof item === 'string' || item instanceof Uint8Array) {
+          if (!this.closeCalled && this.iterators.size === 0 && this.listenerCount('message') === 0) return
+          this.pos++
           this.toIterators({ type: 'message', data: item })
           this.emit('message', item)
         } else {
+          this.pos++
           this.deliverItem(item)
         }
       }
+      this.pending.shift()
+      this.pos = 0
     }
+  }
+
+  // A consumer of messages arrived: resume delivery on a later tick.
+  private resumeDelivery (): void {
+    if (this.scheduled || this.pending.length === 0) return
+    this.scheduled = true
+    queueMicrotask(() => { this.deliver() })
   }
 
   private deliverItem (item: Record<string, unknown> & { type: string }): void {

@@ -90,6 +90,12 @@ window.t = {
     const { client } = clients.get(id)
     return (0, eval)(`(${source})`)(client)
   },
+  /** A client without listeners (for the late-listener rule); `t.run(id, …)` reaches it. */
+  bare (id, url, options = {}) {
+    const client = new Client(url, options)
+    clients.set(id, { client, rec: null })
+    return client.url
+  },
   events (id) { return clients.get(id).rec.events },
   summary (id) { return clients.get(id).rec.summary() },
   waitFor (id, match, from = 0, timeoutMs = 5000) { return clients.get(id).rec.waitFor(match, from, timeoutMs) },

@@ -304,9 +304,13 @@ test('offline and online: the window events call networkChanged() (a waiting cli
   await c.connect()
   const waiting = await c.waitFor({ type: 'reconnecting' })
   await d.ctl(`/server/${srv.id}/restart`)
+  // `offline`: a waiting client tries at once (and fails: the page is offline).
   await b.context.setOffline(true)
+  const offlineTry = await c.waitFor({ type: 'error', kind: 'connect' }, { from: waiting, timeoutMs: 2000 })
+  const retry = await c.waitFor({ type: 'reconnecting' }, { from: offlineTry })
+  // `online`: it tries at once again, and opens.
   await b.context.setOffline(false)
-  await c.waitFor({ type: 'open' }, { from: waiting, timeoutMs: 2000 })
+  await c.waitFor({ type: 'open' }, { from: retry, timeoutMs: 2000 })
   await c.close()
 })
 
@@ -367,6 +371,32 @@ test('pause, resume, reconnectNow, stats and history', async () => {
   const states = (await c.run('(c) => c.history()')).map(h => h.to).join(' ')
   assert.match(states, /^connecting open (closing )?paused connecting open waiting connecting open$/)
   await c.close()
+})
+
+test('late listeners: a message waits for a message listener, and so does every event after it', async () => {
+  const srv = await d.ctl('/server/start')
+  await page.evaluate(async (url) => {
+    window.t.bare('late', url, { heartbeat: false })
+    const c = window.t.run('late', '(c) => c')
+    c.connect()
+    await new Promise(resolve => c.once('open', resolve))
+    c.send('early')
+  }, srv.url)
+  // The echo has arrived in the page (counted) but nobody listens yet.
+  await page.waitForFunction(() => window.t.run('late', '(c) => c.stats().messagesIn') === 1, null, { timeout: 5000 })
+  await d.ctl(`/server/${srv.id}/close_all?code=4001&reason=after`)
+  await page.waitForFunction(() => window.t.run('late', '(c) => c.stats().lastCloseCode') === 4001, null, { timeout: 5000 })
+  const seen = await page.evaluate(async () => {
+    const c = window.t.run('late', '(c) => c')
+    const seen = []
+    c.on('close', ({ code }) => seen.push(`close ${code}`))
+    await new Promise(resolve => {
+      c.on('message', (data) => { seen.push(`message ${data}`); queueMicrotask(resolve) })
+    })
+    await c.close()
+    return seen
+  })
+  assert.deepEqual(seen, ['message early', 'close 4001'])
 })
 
 test('bad options fail at build time with a typed error', async () => {
