@@ -27,7 +27,10 @@ if [[ -z "${WSTETHER_TESTD:-}" ]]; then
   timed "wstether-testd (debug)" cargo build --quiet -p wstether-testkit --bin wstether-testd
   export WSTETHER_TESTD="${CARGO_TARGET_DIR:-$WEB_REPO/target}/debug/wstether-testd"
 fi
+# The workspace's clippy sees the crate empty (host build): lint the wasm build here.
+timed "clippy (wasm32)" cargo clippy --quiet -p wstether-web --target wasm32-unknown-unknown -- -D warnings
 timed "build: wasm client + browser entry" ./web/scripts/build.sh
+timed "tsc --strict against the browser types" node/node_modules/.bin/tsc -p node/test-browser/types/tsconfig.json
 timed "browser tests (headless Chromium)" bash -c 'cd node/test-browser && npm test'
 timed "download size (Vite builds of three minimal pages)" bash -c "cd node/test-browser && node size/size.mjs"
 
