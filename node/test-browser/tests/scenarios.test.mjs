@@ -373,6 +373,29 @@ test('pause, resume, reconnectNow, stats and history', async () => {
   await c.close()
 })
 
+test('bufferedAmount backpressure: beyond 256 KiB in the browser buffer, messages wait in the outbox, and all arrive in order', async () => {
+  const srv = await d.ctl('/server/start')
+  const proxy = await d.ctl(`/proxy/start?target_port=${srv.port}`)
+  await d.ctl(`/proxy/${proxy.id}/mode?mode=throttle&rate=4000000`)
+  const c = await client(proxy.url, { ...FAST, outbox: { maxBytes: 4 << 20 } })
+  await c.connect()
+  await c.waitFor({ type: 'open' })
+  const queued = await c.run(`(c) => {
+    const big = 'x'.repeat(64 * 1024)
+    for (let i = 0; i < 40; i++) c.send(i + ':' + big)
+    return c.stats().queuedMessages
+  }`)
+  // 40 × 64 KiB handed over at once: about 4 are in the browser's buffer, the rest wait.
+  assert.ok(queued >= 30 && queued <= 37, `queued right after the sends: ${queued}`)
+  assert.deepEqual(await d.ctl(`/server/${srv.id}/wait_received?n=40&timeout_ms=20000`), { ok: true })
+  const received = (await d.ctl(`/server/${srv.id}/stats`)).received
+  assert.deepEqual(received.map(m => Number(m.split(':')[0])), [...Array(40).keys()])
+  // Counted as written once the browser's buffer drained past each one's last byte.
+  await page.waitForFunction((id) => window.t.run(id, '(c) => c.stats().messagesOut') === 40, c.id, { timeout: 5000 })
+  assert.equal((await c.run('(c) => c.stats()')).queuedMessages, 0)
+  await c.close()
+})
+
 test('late listeners: a message waits for a message listener, and so does every event after it', async () => {
   const srv = await d.ctl('/server/start')
   await page.evaluate(async (url) => {
