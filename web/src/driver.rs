@@ -238,14 +238,17 @@ impl Inner {
         self.machine.greeted(now, failed);
     }
 
+    /// The state as last published.
     pub fn state(&self) -> State {
         self.state
     }
 
+    /// The URL attempts go to, redacted.
     pub fn url(&self) -> &str {
         &self.options.settings.log_url
     }
 
+    /// `stats()` as a JavaScript object.
     pub fn stats(&self) -> JsValue {
         let now = js::now();
         convert::stats(
@@ -254,6 +257,7 @@ impl Inner {
         )
     }
 
+    /// `history()` as a JavaScript array.
     pub fn history(&self) -> JsValue {
         convert::history(self.counters.history())
     }

@@ -9,8 +9,10 @@ use wstether::time::Time;
 
 #[wasm_bindgen]
 extern "C" {
+    /// `setTimeout(handler, ms)`: the timer's id.
     #[wasm_bindgen(js_name = setTimeout)]
     pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    /// `clearTimeout(id)`.
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]

@@ -30,9 +30,13 @@ pub struct Options {
     pub url: Option<String>,
     /// Subprotocols offered, as the `WebSocket` constructor takes them.
     pub protocols: Array,
+    /// The outbox's limits.
     pub outbox: OutboxLimits,
+    /// The greeting sent first on every open.
     pub greeting: Greeting,
+    /// Largest message either way.
     pub max_message_size: usize,
+    /// How the app-level pong is recognised (a heartbeat's, when it has an app ping).
     pub app_pong: Option<PongMatch>,
 }
 
