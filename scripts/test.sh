@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-step() { printf '\n==== %s ====\n' "$*"; }
+started=$SECONDS
+# Each step says when it began (seconds into the run), so a slow CI run shows where time went.
+step() { printf '\n==== %s [%ds] ====\n' "$*" "$((SECONDS - started))"; }
 
 step "Rust: format check, lints, and the core's module graph"
 cargo fmt --all -- --check
@@ -16,6 +18,9 @@ python3 scripts/check-module-graph.py
 
 step "versions: every manifest carries the workspace version"
 ./scripts/check-versions.sh
+
+step "Real proxies for the proxy tests (tinyproxy, dante; installed when missing)"
+./scripts/install-proxies.sh
 
 step "Rust: core, testkit, CLI, uniffi glue"
 cargo test -p wstether -p wstether-testkit -p wstether-cli -p wstether-ffi
@@ -57,3 +62,4 @@ for f in bench/compression/*.mjs; do node --check "$f"; done
 bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh \
   bench/compression/run.sh
 step "all suites passed"
+echo "total: $((SECONDS - started)) s"

@@ -11,6 +11,7 @@ use crate::errors::FfiError;
 use crate::events::{FfiEvent, FfiMessage, FfiPackedBatch, FfiSendStatus, FfiState};
 use crate::options::FfiOptions;
 use crate::stats::{FfiStats, FfiTransition};
+use crate::transport::{ForeignUrl, UrlProvider};
 
 /// Most events one `next_batch` call may carry, whatever the host asks for.
 const MAX_BATCH: u32 = 4096;
@@ -22,8 +23,11 @@ const MAX_BATCH: u32 = 4096;
 #[derive(uniffi::Object)]
 pub struct FfiClient {
     inner: wstether::Client,
-    // Taken by nothing else: the host's one event thread drains it through `next_batch`.
+    // Drained by the host's event thread through `next_batch`, or handed to the shared
+    // dispatcher by `start_dispatch`.
     events: Mutex<Option<Events>>,
+    /// The client's slot in the shared dispatcher, once started.
+    dispatch: std::sync::OnceLock<wstether::dispatch::Handle<u64>>,
 }
 
 #[uniffi::export]
@@ -36,23 +40,26 @@ impl FfiClient {
         auth: Option<Arc<dyn AuthProvider>>,
         greeting: Option<Arc<dyn GreetingProvider>>,
     ) -> Result<Arc<Self>, FfiError> {
-        let mut builder = convert::builder(url, options)?;
-        if let Some(provider) = auth {
-            builder = builder.auth(ForeignAuth(provider));
-        }
-        if let Some(provider) = greeting {
-            builder = builder.greeting_async(auth::greeting_fn(provider));
-        }
-        // Every client runs on the process-wide runtime: foreign threads have no runtime context.
-        let inner = builder
-            .runtime(wstether::runtime::handle())
-            .build()
-            .map_err(convert::error)?;
-        let events = inner.events().map_err(convert::error)?;
-        Ok(Arc::new(FfiClient {
-            inner,
-            events: Mutex::new(Some(events)),
-        }))
+        Self::start(convert::builder(url, options)?, auth, greeting)
+    }
+
+    /// Like `new`, with the URL named by `url_provider` before every attempt.
+    #[uniffi::constructor]
+    pub fn with_url_provider(
+        url_provider: Arc<dyn UrlProvider>,
+        options: FfiOptions,
+        auth: Option<Arc<dyn AuthProvider>>,
+        greeting: Option<Arc<dyn GreetingProvider>>,
+    ) -> Result<Arc<Self>, FfiError> {
+        let url = "ws://url-provider.invalid/".to_string();
+        let builder = convert::builder(url, options)?.url_provider(ForeignUrl(url_provider));
+        Self::start(builder, auth, greeting)
+    }
+
+    /// Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+    /// client connects to `url` without a backoff delay; `url` is its URL from then on.
+    pub fn reconnect_to(&self, url: String) -> Result<(), FfiError> {
+        self.inner.reconnect_to(&url).map_err(convert::error)
     }
 
     /// Start connecting. Does nothing while connecting or open.
@@ -165,11 +172,64 @@ impl FfiClient {
             .collect()
     }
 
+    /// Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+    /// tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+    pub fn start_dispatch(&self, client_id: u64) -> Result<(), FfiError> {
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| convert::error(wstether::Error::EventsTaken))?;
+        let _ = self
+            .dispatch
+            .set(crate::dispatch::shared().add(events, client_id));
+        Ok(())
+    }
+
+    /// After `shutdown`: wait until the stream's last events were handed to the host and handled,
+    /// at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+    pub fn wait_dispatched(&self, timeout_secs: f64) -> bool {
+        let Some(handle) = self.dispatch.get() else {
+            return true;
+        };
+        let timeout = std::time::Duration::try_from_secs_f64(timeout_secs.max(0.0))
+            .unwrap_or(wstether::limits::MAX_DURATION);
+        handle.wait_finished(timeout)
+    }
+
     /// [`next_batch`](Self::next_batch) with inbound messages packed into one byte string
     /// (see [`FfiPackedBatch`]): what a host uses when throughput matters. Empty `data`
     /// means the stream has ended.
     pub fn next_packed_batch(&self, max: u32) -> FfiPackedBatch {
         convert::packed(self.blocking_batch(max))
+    }
+}
+
+impl FfiClient {
+    /// Add the providers and start the client on the process-wide runtime.
+    fn start(
+        mut builder: wstether::ClientBuilder,
+        auth: Option<Arc<dyn AuthProvider>>,
+        greeting: Option<Arc<dyn GreetingProvider>>,
+    ) -> Result<Arc<Self>, FfiError> {
+        if let Some(provider) = auth {
+            builder = builder.auth(ForeignAuth(provider));
+        }
+        if let Some(provider) = greeting {
+            builder = builder.greeting_async(auth::greeting_fn(provider));
+        }
+        // Every client runs on the process-wide runtime: foreign threads have no runtime context.
+        let inner = builder
+            .runtime(wstether::runtime::handle())
+            .build()
+            .map_err(convert::error)?;
+        let events = inner.events().map_err(convert::error)?;
+        Ok(Arc::new(FfiClient {
+            inner,
+            events: Mutex::new(Some(events)),
+            dispatch: std::sync::OnceLock::new(),
+        }))
     }
 }
 

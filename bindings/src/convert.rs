@@ -14,7 +14,9 @@ use crate::events::{
     FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiPackedBatch,
     FfiSendStatus, FfiState,
 };
-use crate::options::{FfiAppPing, FfiBackoff, FfiHeader, FfiHeartbeat, FfiOptions, FfiPongMatch};
+use crate::options::{
+    FfiAppPing, FfiBackoff, FfiCompression, FfiHeader, FfiHeartbeat, FfiOptions, FfiPongMatch,
+};
 use crate::stats::{FfiCloseInfo, FfiStats, FfiTransition};
 
 // ---- errors ----
@@ -134,7 +136,16 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
         })
         .max_message_size(size(o.max_message_size))
         .event_buffer(size(o.event_buffer))
-        .close_timeout(secs("close_timeout", o.close_timeout_secs)?);
+        .close_timeout(secs("close_timeout", o.close_timeout_secs)?)
+        .require_protocol(o.require_protocol)
+        .compression(wstether::Compression {
+            enabled: o.compression.enabled,
+            client_max_window_bits: o.compression.client_max_window_bits,
+            server_max_window_bits: o.compression.server_max_window_bits,
+            client_no_context_takeover: o.compression.client_no_context_takeover,
+            server_no_context_takeover: o.compression.server_no_context_takeover,
+            ..wstether::Compression::default()
+        });
     for FfiHeader { name, value } in o.headers {
         b = b.header(name, value);
     }
@@ -144,7 +155,7 @@ pub(crate) fn builder(url: String, o: FfiOptions) -> Result<ClientBuilder, FfiEr
     if let Some(pem) = o.root_certificate_pem {
         b = b.add_root_certificate_pem(pem);
     }
-    Ok(b)
+    crate::transport::apply(b, o.transport)
 }
 
 /// The core's defaults as an options record.
@@ -153,6 +164,7 @@ pub(crate) fn default_options() -> FfiOptions {
     let hb = Heartbeat::default();
     let outbox = OutboxLimits::default();
     let terminal = TerminalPolicy::default();
+    let compression = wstether::Compression::default();
     FfiOptions {
         protocols: Vec::new(),
         headers: Vec::new(),
@@ -187,6 +199,15 @@ pub(crate) fn default_options() -> FfiOptions {
         root_certificate_pem: None,
         event_buffer: wstether::config::DEFAULT_EVENT_BUFFER as u64,
         close_timeout_secs: wstether::config::DEFAULT_CLOSE_TIMEOUT.as_secs_f64(),
+        require_protocol: false,
+        compression: FfiCompression {
+            enabled: compression.enabled,
+            client_max_window_bits: compression.client_max_window_bits,
+            server_max_window_bits: compression.server_max_window_bits,
+            client_no_context_takeover: compression.client_no_context_takeover,
+            server_no_context_takeover: compression.server_no_context_takeover,
+        },
+        transport: crate::transport::defaults(),
     }
 }
 
@@ -258,6 +279,10 @@ fn cause_kind(c: &Cause) -> FfiCauseKind {
         Cause::HandshakeRejected { .. } => FfiCauseKind::HandshakeRejected,
         Cause::Handshake(_) => FfiCauseKind::Handshake,
         Cause::Auth(_) => FfiCauseKind::Auth,
+        Cause::UrlProvider(_) => FfiCauseKind::UrlProvider,
+        Cause::ProxyRejected { .. } => FfiCauseKind::ProxyRejected,
+        Cause::SocksRejected { .. } => FfiCauseKind::SocksRejected,
+        Cause::ProxyAuth(_) => FfiCauseKind::ProxyAuth,
         Cause::Incompatible(_) => FfiCauseKind::Incompatible,
         Cause::Closed { .. } => FfiCauseKind::Closed,
         Cause::HeartbeatTimeout => FfiCauseKind::HeartbeatTimeout,
@@ -284,6 +309,7 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
         elapsed_secs: None,
         last_kind: None,
         last_description: None,
+        socks_reply: None,
     };
     match c {
         Cause::HandshakeRejected {
@@ -293,6 +319,8 @@ pub(crate) fn cause(c: Cause) -> FfiCause {
             out.status = Some(status);
             out.retry_after_secs = retry_after.map(|d| d.as_secs_f64());
         }
+        Cause::ProxyRejected { status } => out.status = Some(status),
+        Cause::SocksRejected { reply } => out.socks_reply = Some(reply),
         Cause::Closed { code, reason } => {
             out.close_code = Some(code);
             out.close_reason = Some(reason);
@@ -424,6 +452,7 @@ pub(crate) fn stats(s: Stats) -> FfiStats {
         }),
         time_connected_secs: s.time_connected.as_secs_f64(),
         time_disconnected_secs: s.time_disconnected.as_secs_f64(),
+        address: s.address.map(|a| a.to_string()),
     }
 }
 

@@ -11,7 +11,7 @@ pub enum FfiMessage {
     Binary { data: FfiBytes },
 }
 
-/// The client's lifecycle state (SPEC "States").
+/// The client's lifecycle state (docs/contract.md, "States").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum FfiState {
     Idle,
@@ -50,6 +50,14 @@ pub enum FfiCauseKind {
     HandshakeRejected,
     Handshake,
     Auth,
+    /// The URL provider failed, panicked or named no `ws://`/`wss://` URL.
+    UrlProvider,
+    /// The HTTP proxy refused `CONNECT`; `status` holds its HTTP status (401/407: terminal).
+    ProxyRejected,
+    /// The SOCKS5 proxy refused; `socks_reply` holds its reply code.
+    SocksRejected,
+    /// The SOCKS5 proxy refused the credentials (terminal).
+    ProxyAuth,
     Incompatible,
     Closed,
     HeartbeatTimeout,
@@ -71,7 +79,7 @@ pub struct FfiCause {
     pub kind: FfiCauseKind,
     /// Human-readable text, secrets redacted.
     pub description: String,
-    /// HTTP status of a rejected handshake.
+    /// HTTP status of a rejected handshake, or of a proxy's refusal (`ProxyRejected`).
     pub status: Option<u16>,
     /// `Retry-After` of a rejected handshake, in seconds.
     pub retry_after_secs: Option<f64>,
@@ -87,9 +95,11 @@ pub struct FfiCause {
     pub last_kind: Option<FfiCauseKind>,
     /// Text of the last failure, for the two exhausted kinds.
     pub last_description: Option<String>,
+    /// The SOCKS5 reply code, for `SocksRejected` (RFC 1928: 2 not allowed, 5 refused, …).
+    pub socks_reply: Option<u8>,
 }
 
-/// One event of the client, in order (SPEC "Events").
+/// One event of the client, in order (docs/contract.md, "Events").
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum FfiEvent {
     StateChanged {

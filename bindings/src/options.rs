@@ -11,7 +11,7 @@ pub struct FfiHeader {
     pub value: String,
 }
 
-/// The reconnect delay curve (SPEC "backoff").
+/// The reconnect delay curve (docs/contract.md, `backoff`).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FfiBackoff {
     pub initial_secs: f64,
@@ -44,7 +44,22 @@ pub struct FfiHeartbeat {
     pub app_ping: Option<FfiAppPing>,
 }
 
-/// Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
+/// permessage-deflate (RFC 7692). The core checks the window ranges (see [`FfiLimits`]).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiCompression {
+    /// Offer it at all.
+    pub enabled: bool,
+    /// Our compressor's window in bits, offered as a hint; `None` offers no limit.
+    pub client_max_window_bits: Option<u8>,
+    /// Ask the server to compress with at most this window; `None` lets it choose.
+    pub server_max_window_bits: Option<u8>,
+    /// Compress each outgoing message on its own.
+    pub client_no_context_takeover: bool,
+    /// Ask the server to compress each message on its own.
+    pub server_no_context_takeover: bool,
+}
+
+/// Every option of docs/contract.md "Options and defaults" except the URL and the providers.
 /// Start from [`default_options`] so the defaults stay in the core.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FfiOptions {
@@ -72,6 +87,12 @@ pub struct FfiOptions {
     /// Inbound messages buffered for a slow consumer before reading stops.
     pub event_buffer: u64,
     pub close_timeout_secs: f64,
+    /// A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+    pub require_protocol: bool,
+    /// permessage-deflate, offered by default.
+    pub compression: FfiCompression,
+    /// Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+    pub transport: crate::transport::FfiTransport,
 }
 
 /// What the auth provider is told about the attempt it is called for.
@@ -83,7 +104,7 @@ pub struct FfiAuthRequest {
     pub after_unauthorized: bool,
 }
 
-/// The core's defaults, so host layers never restate a number from SPEC.md.
+/// The core's defaults, so host layers never restate a number from docs/contract.md.
 #[uniffi::export]
 pub fn default_options() -> FfiOptions {
     crate::convert::default_options()
@@ -101,6 +122,12 @@ pub struct FfiLimits {
     pub max_event_buffer: u64,
     pub max_handshake_budget: u32,
     pub max_retries: u32,
+    /// Largest compression window in either direction, in bits.
+    pub max_window_bits: u8,
+    /// Smallest `client_max_window_bits`.
+    pub min_client_window_bits: u8,
+    /// Smallest `server_max_window_bits`.
+    pub min_server_window_bits: u8,
 }
 
 /// The core's limits, so host layers never restate one.
@@ -115,6 +142,34 @@ pub fn option_limits() -> FfiLimits {
         max_event_buffer: limits::MAX_EVENT_BUFFER as u64,
         max_handshake_budget: limits::MAX_HANDSHAKE_BUDGET,
         max_retries: limits::MAX_RETRIES,
+        max_window_bits: limits::MAX_WINDOW_BITS,
+        min_client_window_bits: limits::MIN_CLIENT_WINDOW_BITS,
+        min_server_window_bits: limits::MIN_SERVER_WINDOW_BITS,
+    }
+}
+
+/// What a host does about an exception thrown by an app callback (the core's rule, the
+/// `callback-error` scenario of tests/README.md): log `message`, then deliver `report`, if any,
+/// to every consumer right after the event being handled.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiCallbackFailure {
+    /// What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+    pub message: String,
+    /// The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+    pub report: Option<crate::events::FfiEvent>,
+}
+
+/// `callback` raised `exception` (as the host prints it) while handling an `Error` event or not.
+#[uniffi::export]
+pub fn callback_failure(
+    callback: String,
+    exception: String,
+    handling_error: bool,
+) -> FfiCallbackFailure {
+    let failure = wstether::CallbackFailure::new(&callback, &exception, handling_error);
+    FfiCallbackFailure {
+        message: failure.message,
+        report: failure.report.map(crate::convert::event),
     }
 }
 
@@ -204,6 +259,38 @@ mod tests {
                 at_most(limits.max_handshake_budget.into())
             )
         );
+    }
+
+    #[test]
+    fn callback_failures_follow_the_cores_rule() {
+        let reported = callback_failure("listener".into(), "E: boom".into(), false);
+        assert_eq!(reported.message, "listener raised E: boom");
+        assert!(matches!(
+            reported.report,
+            Some(crate::FfiEvent::Error {
+                kind: crate::FfiErrorKind::Callback,
+                ..
+            })
+        ));
+        assert_eq!(
+            callback_failure("listener".into(), "E".into(), true).report,
+            None
+        );
+    }
+
+    #[test]
+    fn compression_defaults_and_range_are_the_cores() {
+        let o = default_options();
+        let core = wstether::Compression::default();
+        assert_eq!(o.compression.enabled, core.enabled);
+        assert_eq!(
+            o.compression.client_max_window_bits,
+            core.client_max_window_bits
+        );
+        assert!(!o.require_protocol);
+        let mut bad = default_options();
+        bad.compression.server_max_window_bits = Some(option_limits().max_window_bits + 1);
+        assert_eq!(refused(bad).0, "compression.server_max_window_bits");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct FfiStats {
     pub last_close: Option<FfiCloseInfo>,
     pub time_connected_secs: f64,
     pub time_disconnected_secs: f64,
+    /// `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+    pub address: Option<String>,
 }
 
 /// One state change of the flight recorder (`Client::history()`).

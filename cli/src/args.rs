@@ -63,6 +63,19 @@ pub struct Target {
     /// Subprotocol to offer (repeatable, in order of preference).
     #[arg(long = "protocol", short = 'p', value_name = "P")]
     pub protocols: Vec<String>,
+    /// Fail (terminal) unless the server selects one of the --protocol values.
+    #[arg(long = "require-protocol", requires = "protocols")]
+    pub require_protocol: bool,
+    /// Offer no permessage-deflate (the client offers it by default).
+    #[arg(long = "no-compression")]
+    pub no_compression: bool,
+    /// permessage-deflate window in bits, both directions (default: the library's).
+    #[arg(
+        long = "window-bits",
+        value_name = "N",
+        conflicts_with = "no_compression"
+    )]
+    pub window_bits: Option<u8>,
     /// Trust this extra root CA (PEM file) for wss://.
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -92,6 +105,9 @@ pub struct ConnectArgs {
     /// Give up after this many failed attempts in a row (default: never).
     #[arg(long = "max-retries", value_name = "N")]
     pub max_retries: Option<u32>,
+    /// Proxy, pinned and client certificates, fixed addresses.
+    #[command(flatten)]
+    pub transport: crate::transport::TransportArgs,
     /// After stdin ends (and everything queued is sent), keep printing for this long, then close.
     #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
     pub linger: Duration,

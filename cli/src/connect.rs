@@ -129,6 +129,8 @@ fn build(args: &ConnectArgs, secrets: &Secrets) -> Result<(Client, String), Usag
     let (initial, max) = args.backoff;
     let mut builder = Client::builder(args.target.url.as_str())
         .protocols(args.target.protocols.iter().cloned())
+        .require_protocol(args.target.require_protocol)
+        .compression(checked.compression.clone())
         .connect_timeout(args.target.connect_timeout)
         .backoff(Backoff {
             initial,
@@ -150,6 +152,7 @@ fn build(args: &ConnectArgs, secrets: &Secrets) -> Result<(Client, String), Usag
     if let Some(pem) = checked.ca_pem {
         builder = builder.add_root_certificate_pem(pem);
     }
+    builder = crate::transport::apply(builder, &args.transport, secrets)?;
     Ok((builder.build()?, checked.display_url))
 }
 

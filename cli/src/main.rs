@@ -11,6 +11,7 @@ mod output;
 mod probe;
 mod render;
 mod target;
+mod transport;
 
 use clap::Parser;
 

@@ -49,11 +49,12 @@ pub async fn run(args: ProbeArgs) -> i32 {
     let options = ProbeOptions {
         headers,
         protocols: args.target.protocols.clone(),
+        require_protocol: args.target.require_protocol,
+        compression: checked.compression.clone(),
         connect_timeout: args.target.connect_timeout,
         extra_root_pem: checked.ca_pem,
         pings: args.pings,
         ping_timeout: args.ping_timeout,
-        compression: Default::default(),
     };
     let report = match wstether::probe::probe(&args.target.url, options).await {
         Ok(r) => r,
@@ -215,6 +216,14 @@ fn report_lines(report: &ProbeReport, code: i32) -> Vec<String> {
             "subprotocol",
             report.protocol.clone().unwrap_or_else(|| "(none)".into()),
         );
+        row(
+            &mut out,
+            "compression",
+            report
+                .compression
+                .clone()
+                .unwrap_or_else(|| "(none)".into()),
+        );
     }
     if !report.pings.is_empty() {
         let answered = report.pings.iter().filter(|p| p.is_some()).count();
@@ -304,6 +313,7 @@ fn report_json(report: &ProbeReport, code: i32) -> Value {
         "status": report.status,
         "headers": headers,
         "protocol": report.protocol,
+        "compression": report.compression,
         "tls": tls,
         "pings_ms": report.pings.iter().map(|p| p.map(render::millis)).collect::<Vec<_>>(),
         "answers_pings": report.answers_pings(),

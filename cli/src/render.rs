@@ -94,10 +94,14 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::StateChanged { .. } | Event::Message(_) => return None,
         Event::Connecting { attempt } => format!("attempt {attempt}: connecting"),
         Event::Open {
-            attempt, protocol, ..
+            attempt,
+            protocol,
+            compression,
+            ..
         } => format!(
-            "open: handshake 101 on attempt {attempt}, subprotocol {}",
-            protocol.as_deref().unwrap_or("(none)")
+            "open: handshake 101 on attempt {attempt}, subprotocol {}, compression {}",
+            protocol.as_deref().unwrap_or("(none)"),
+            compression.as_deref().unwrap_or("(none)")
         ),
         Event::Pong { rtt } => format!("heartbeat: pong after {}", duration(*rtt)),
         Event::Closed {
@@ -168,7 +172,16 @@ pub fn hint(cause: &Cause) -> Option<&'static str> {
             Some("no answer in time: a firewall may drop the packets, or the host is down (see --connect-timeout)")
         }
         Cause::Tls(m) if m.contains("UnknownIssuer") => {
-            Some("the certificate is not signed by a trusted CA: for a private CA, pass it with --ca-file")
+            Some("the certificate is not signed by a trusted CA: for a private CA, pass it with --ca-file; for a self-signed certificate, --pin-cert it")
+        }
+        Cause::Tls(m) if m.contains("CaUsedAsEndEntity") => {
+            Some("the server's certificate is itself a CA (as `openssl req -x509` makes): pass it with --pin-cert, not --ca-file")
+        }
+        Cause::Tls(m) if m.contains("pinned") => {
+            Some("the server presents another certificate than the one given with --pin-cert")
+        }
+        Cause::Tls(m) if m.contains("client certificate") => {
+            Some("the server wants a client certificate: pass --client-cert and --client-key")
         }
         Cause::Tls(m) if m.contains("NotValidForName") => {
             Some("the certificate is for another host name: connect with the name it was issued for")
@@ -180,6 +193,12 @@ pub fn hint(cause: &Cause) -> Option<&'static str> {
             Some("the server refused the credentials: check -H or --auth-cmd")
         }
         Cause::HandshakeRejected { status: 404, .. } => Some("no WebSocket endpoint at that path"),
+        Cause::ProxyRejected { status: 401 | 407 } | Cause::ProxyAuth(_) => {
+            Some("the proxy wants other credentials: --proxy http://user:password@host:port (or fix HTTP_PROXY / HTTPS_PROXY)")
+        }
+        Cause::ProxyRejected { .. } | Cause::SocksRejected { .. } => {
+            Some("the proxy would not open the tunnel; --no-proxy connects directly")
+        }
         _ => None,
     }
 }
@@ -200,6 +219,8 @@ pub fn cause_json(cause: &Cause) -> Value {
             v["code_name"] = json!(close_code_name(*code));
             v["reason"] = json!(reason);
         }
+        Cause::ProxyRejected { status } => v["status"] = json!(status),
+        Cause::SocksRejected { reply } => v["socks_reply"] = json!(reply),
         Cause::RetriesExhausted { attempts, last } => {
             v["attempts"] = json!(attempts);
             v["last"] = cause_json(last);

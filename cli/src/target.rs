@@ -27,6 +27,23 @@ pub struct Checked {
     pub display_url: String,
     /// The extra root CA, read from `--ca-file`.
     pub ca_pem: Option<String>,
+    /// The compression to offer (`--no-compression`, `--window-bits`), checked by the core.
+    pub compression: wstether::Compression,
+}
+
+/// The compression the arguments ask for: the core's default, off, or its windows set.
+fn compression(target: &Target) -> Result<wstether::Compression, UsageError> {
+    if target.no_compression {
+        return Ok(wstether::Compression::disabled());
+    }
+    let mut c = wstether::Compression::default();
+    if let Some(bits) = target.window_bits {
+        c.client_max_window_bits = Some(bits);
+        c.server_max_window_bits = Some(bits);
+    }
+    c.validate()
+        .map_err(|e| UsageError(format!("--window-bits: {e}")))?;
+    Ok(c)
 }
 
 /// Validate the URL (the core's rules), read the CA file, and remember secret header values.
@@ -59,5 +76,6 @@ pub fn check(target: &Target, secrets: &Secrets) -> Result<Checked, UsageError> 
     Ok(Checked {
         display_url: redact::url(&url),
         ca_pem,
+        compression: compression(target)?,
     })
 }

@@ -16,6 +16,13 @@ use crate::time::Time;
 
 const WINDOW: Duration = Duration::from_secs(1);
 
+/// The budget's key for a URL: `host:port`, the port explicit.
+pub fn host_key(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
+    format!("{host}:{port}")
+}
+
 /// The slots handed out for one host: each reservation says how long to wait for its slot.
 #[derive(Debug)]
 pub(crate) struct Bucket {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::backoff::Backoff;
-use crate::config::{parse_url, AuthProvider, Config, Greeting};
+use crate::config::{parse_url, AuthProvider, Config, Greeting, UrlProvider};
 use crate::driver::{settings, Driver};
 use crate::engine::{lock, Engine, Shared};
 use crate::error::Error;
@@ -84,6 +84,11 @@ impl Client {
     /// Start building a client for `url` (`ws://` or `wss://`).
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(url)
+    }
+
+    /// Start building a client whose URL `provider` names before every attempt.
+    pub fn builder_with_url_provider(provider: Arc<dyn UrlProvider>) -> ClientBuilder {
+        ClientBuilder::new(PROVIDED_URL).url_provider_arc(provider)
     }
 
     pub(crate) fn start(config: Config, runtime: Handle) -> Client {
@@ -205,6 +210,17 @@ impl Client {
         self.command(Command::ReconnectNow)
     }
 
+    /// Move to `url` at once (a server-directed reconnect, as Twitch and Discord send): an open
+    /// link closes with 1000 and the client connects to `url` without a backoff delay (the
+    /// handshake budget still applies); an attempt in flight is dropped for it. From then on
+    /// `url` is the client's URL; with a URL provider, only the next attempt goes to `url` and
+    /// later ones ask the provider again. Idle or paused, the move waits for `connect()` or
+    /// `resume()`.
+    pub fn reconnect_to(&self, url: &str) -> Result<(), Error> {
+        let url = parse_url(url)?;
+        self.command(Command::ReconnectTo(url))
+    }
+
     /// The network changed: verify an open link with a short ping, or retry now if waiting.
     pub fn network_changed(&self) -> Result<(), Error> {
         self.command(Command::NetworkChanged)
@@ -272,6 +288,9 @@ impl fmt::Debug for ClientBuilder {
         }
     }
 }
+
+/// The URL a client with a URL provider shows until the provider's first answer.
+const PROVIDED_URL: &str = "ws://url-provider.invalid/";
 
 /// Stands in for a URL that did not parse; never used, since `build()` returns the error first.
 const UNUSED_URL: &str = "ws://invalid.invalid/";
@@ -410,9 +429,70 @@ impl ClientBuilder {
         self
     }
 
-    /// Trust this root CA (PEM) in addition to the webpki roots.
+    /// Trust this root CA (PEM, one or more certificates) in addition to the webpki roots.
     pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
-        self.config.extra_root_pem = Some(pem.into());
+        let pem = pem.into();
+        let roots = &mut self.config.tls_options.extra_roots;
+        *roots = Some(match roots.take() {
+            Some(before) => format!("{before}\n{pem}"),
+            None => pem,
+        });
+        self
+    }
+
+    /// Trust exactly this server certificate (PEM; self-signed or CA-flagged alike): the
+    /// server's certificate must be byte-for-byte one of the pinned ones, within its validity
+    /// period, and name the host if it lists names at all. With a pin, the roots are not
+    /// consulted. May be called more than once (for a rotation).
+    pub fn pin_certificate_pem(mut self, pem: impl Into<String>) -> Self {
+        self.config.tls_options.pins.push(pem.into());
+        self
+    }
+
+    /// Present this client certificate (PEM chain, leaf first) and its private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1) to servers that ask for one (mutual TLS). The key is a secret:
+    /// it never appears in `Debug` or errors.
+    pub fn client_certificate_pem(
+        mut self,
+        cert_chain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> Self {
+        self.config.tls_options.client = Some((cert_chain.into(), private_key.into()));
+        self
+    }
+
+    /// Which proxy attempts go through: [`Proxy::FromEnv`](crate::Proxy) (the default: `HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, read at `build()`), `Proxy::None`, or
+    /// `Proxy::url("http://user:pass@proxy:3128")?` (also `https://` and `socks5h://`).
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.config.proxy = proxy;
+        self
+    }
+
+    /// Resolve `host` to these addresses instead of asking the system resolver (like curl's
+    /// `--resolve`; the port stays the URL's). Happy Eyeballs races them as it would DNS's.
+    pub fn resolve(
+        mut self,
+        host: impl AsRef<str>,
+        addresses: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Self {
+        self.config
+            .resolve
+            .insert(host.as_ref(), addresses.into_iter().collect());
+        self
+    }
+
+    /// Ask `provider` for the URL before every attempt (sync or async, as `auth` is). The
+    /// builder's URL is then used only until the first answer (in logs); a provider that fails,
+    /// panics or names no `ws://`/`wss://` URL fails that attempt like an auth provider does.
+    pub fn url_provider(mut self, provider: impl UrlProvider) -> Self {
+        self.config.url_provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Same as [`url_provider`](Self::url_provider), for a provider already behind an `Arc`.
+    pub fn url_provider_arc(mut self, provider: Arc<dyn UrlProvider>) -> Self {
+        self.config.url_provider = Some(provider);
         self
     }
 
@@ -513,6 +593,13 @@ impl Events {
     /// the link itself now); kept for bindings written against the earlier name.
     pub fn blocking_pull_batch(&mut self, max: usize) -> Vec<Event> {
         self.blocking_next_batch(max)
+    }
+
+    /// Poll form of [`next_batch`](Self::next_batch), for a binding that runs many clients'
+    /// streams from its own threads (see `wstether::dispatch`): `cx`'s waker is woken when
+    /// events may be ready. An empty batch means the stream has ended.
+    pub fn poll_next_batch(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Vec<Event>> {
+        self.poll_batch(cx, max)
     }
 
     /// Take up to `max` events that are ready now, without waiting.

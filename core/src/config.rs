@@ -1,4 +1,4 @@
-//! The builder: every option, its default (the numbers in SPEC.md live here and in the
+//! The builder: every option, its default (the numbers in docs/contract.md live here and in the
 //! option types), and validation so that bad input fails at build time, never at first use.
 
 use std::fmt;
@@ -12,13 +12,16 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::deflate::Compression;
+use crate::dns::Overrides;
 use crate::error::Error;
 use crate::event::Message;
 use crate::heartbeat::Heartbeat;
 use crate::limits::{self, positive_count as count, positive_duration as duration};
 use crate::outbox::OutboxLimits;
 use crate::policy::TerminalPolicy;
+use crate::proxy::{Proxy, Route};
 use crate::redact;
+use crate::tls::TlsOptions;
 
 /// Default for `connect_timeout`: TCP + TLS + HTTP upgrade.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +62,29 @@ where
     Fut: Future<Output = AuthResult> + Send + 'static,
 {
     fn headers(&self, request: AuthRequest) -> AuthFuture {
+        Box::pin(self(request))
+    }
+}
+
+/// What a URL provider's future resolves to: the attempt's URL, or why there is none.
+pub type UrlResult = Result<String, String>;
+/// The boxed future a URL provider returns.
+pub type UrlFuture = Pin<Box<dyn Future<Output = UrlResult> + Send>>;
+
+/// Names the URL of each attempt (a one-time URL fetched before every connect, as Slack's
+/// Socket Mode hands out). Told the same as an auth provider; a failure, a panic or a URL that
+/// is not `ws://`/`wss://` fails that attempt ([`Cause::UrlProvider`](crate::Cause)).
+pub trait UrlProvider: Send + Sync + 'static {
+    /// The URL for this attempt.
+    fn url(&self, request: AuthRequest) -> UrlFuture;
+}
+
+impl<F, Fut> UrlProvider for F
+where
+    F: Fn(AuthRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = UrlResult> + Send + 'static,
+{
+    fn url(&self, request: AuthRequest) -> UrlFuture {
         Box::pin(self(request))
     }
 }
@@ -116,6 +142,13 @@ pub struct Config {
     pub(crate) compression: Compression,
     pub(crate) headers: Headers,
     pub(crate) auth: Option<Arc<dyn AuthProvider>>,
+    /// Names each attempt's URL; `url` is then only where logs point before the first answer.
+    pub(crate) url_provider: Option<Arc<dyn UrlProvider>>,
+    /// The proxy setting as given; `route` is decided from it by `build()`.
+    pub(crate) proxy: Proxy,
+    pub(crate) route: Route,
+    /// Fixed addresses for host names, consulted before the system resolver.
+    pub(crate) resolve: Overrides,
     pub(crate) connect_timeout: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) max_retries: Option<u32>,
@@ -126,21 +159,31 @@ pub struct Config {
     pub(crate) greeting: Greeting,
     pub(crate) terminal: TerminalPolicy,
     pub(crate) max_message_size: usize,
-    /// The extra root CA as given; `tls` is built from it (and the scheme) by `build()`.
-    pub(crate) extra_root_pem: Option<String>,
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// Roots, pins and the client certificate as given; `tls` and `proxy_tls` are built from
+    /// them by `build()`.
+    pub(crate) tls_options: TlsOptions,
+    /// For `wss://` servers (every client has one: a URL provider or `reconnect_to` may move a
+    /// `ws://` client to `wss://`).
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// For `https://` proxies: the roots, never the pins or the client certificate (those are
+    /// for the server).
+    pub(crate) proxy_tls: Arc<rustls::ClientConfig>,
     pub(crate) event_buffer: usize,
     pub(crate) close_timeout: Duration,
 }
 
 impl Config {
-    /// Every default of SPEC.md, for `url`.
+    /// Every default of docs/contract.md, for `url`.
     pub(crate) fn new(url: Url) -> Self {
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
+        let shared_tls = crate::tls::client_config(&TlsOptions::default())
+            .expect("the default TLS configuration builds");
         Config {
-            host_key: format!("{host}:{port}"),
+            host_key: crate::budget::host_key(&url),
             url,
+            url_provider: None,
+            proxy: Proxy::FromEnv,
+            route: Route::Direct,
+            resolve: Overrides::default(),
             protocols: Vec::new(),
             protocol_required: false,
             compression: Compression::default(),
@@ -156,8 +199,9 @@ impl Config {
             greeting: Greeting::None,
             terminal: TerminalPolicy::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            extra_root_pem: None,
-            tls: None,
+            tls_options: TlsOptions::default(),
+            tls: shared_tls.clone(),
+            proxy_tls: shared_tls,
             event_buffer: DEFAULT_EVENT_BUFFER,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
         }
@@ -231,6 +275,12 @@ impl fmt::Debug for Config {
             .field("compression", &self.compression)
             .field("headers", &headers)
             .field("auth", &self.auth.as_ref().map(|_| "provider"))
+            .field(
+                "url_provider",
+                &self.url_provider.as_ref().map(|_| "provider"),
+            )
+            .field("proxy", &self.proxy)
+            .field("resolve", &self.resolve)
             .field("connect_timeout", &self.connect_timeout)
             .field("backoff", &self.backoff)
             .field("max_retries", &self.max_retries)
@@ -241,7 +291,7 @@ impl fmt::Debug for Config {
             .field("greeting", &self.greeting)
             .field("terminal", &self.terminal)
             .field("max_message_size", &self.max_message_size)
-            .field("extra_root", &self.extra_root_pem.is_some())
+            .field("tls", &self.tls_options)
             .field("event_buffer", &self.event_buffer)
             .field("close_timeout", &self.close_timeout)
             .finish()
@@ -252,15 +302,22 @@ impl Config {
     /// Check every option and build what the checked options imply (the TLS setup).
     pub(crate) fn finish(mut self) -> Result<Config, Error> {
         self.validate()?;
-        self.tls = match (self.url.scheme(), &self.extra_root_pem) {
-            ("wss", pem) => Some(crate::tls::client_config(pem.as_deref())?),
-            (_, Some(pem)) => {
-                // Validate anyway so a bad PEM is reported even before the URL turns wss.
-                crate::tls::client_config(Some(pem))?;
-                None
+        self.tls = crate::tls::client_config(&self.tls_options)?;
+        self.proxy_tls = crate::tls::client_config(&TlsOptions {
+            extra_roots: self.tls_options.extra_roots.clone(),
+            ..TlsOptions::default()
+        })?;
+        self.route = Route::new(&self.proxy);
+        if let (Route::Env(env), None) = (&self.route, &self.url_provider) {
+            // A proxy variable that applies to this URL and is not a proxy URL is a setup
+            // mistake: say so now, not at every attempt.
+            if let Err(why) = env.select(&self.url) {
+                return Err(Error::InvalidOption {
+                    option: "proxy",
+                    reason: format!("from the environment: {why}"),
+                });
             }
-            _ => None,
-        };
+        }
         Ok(self)
     }
 }
@@ -327,9 +384,9 @@ pub use crate::limits::{count_from_f64, count_from_i64, duration_from_millis, du
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientBuilder;
     use crate::heartbeat::PongMatch;
     use crate::AppPing;
+    use crate::ClientBuilder;
 
     fn reason(result: Result<Config, Error>, option: &str) -> String {
         match result {

@@ -1,24 +1,75 @@
-//! One attempt: auth provider, then TCP, TLS and the HTTP upgrade (`upgrade`) within
-//! `connect_timeout`,
-//! ending in an open socket or a typed [`Cause`].
+//! One attempt: the URL's route (direct, or through a proxy: `proxy`), the TCP connection
+//! (`dns`: resolution and Happy Eyeballs), TLS (`tls`) and the HTTP upgrade (`upgrade`), all
+//! within `connect_timeout`, ending in an open socket or a typed [`Cause`].
 
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::MaybeTlsStream;
+use tokio_rustls::client::TlsStream;
+use url::Url;
 
 use crate::config::{AuthRequest, Config};
 use crate::deflate::Params;
 use crate::event::Cause;
-use crate::{redact, upgrade};
+use crate::proxy::{Kind, ProxyUrl};
+use crate::{dns, proxy, redact, upgrade};
 
-/// The transport under the WebSocket: TCP, or TLS over TCP.
-pub(crate) type Transport = MaybeTlsStream<TcpStream>;
+/// The byte stream a WebSocket runs on: TCP, or a TLS session to an `https://` proxy.
+pub(crate) enum Tunnel {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// The transport under the WebSocket: the tunnel itself (`ws://`), or TLS over it (`wss://`).
+pub(crate) enum Transport {
+    Plain(Tunnel),
+    Tls(Box<TlsStream<Tunnel>>),
+}
+
+impl Transport {
+    /// Whether written bytes may wait inside the transport (TLS buffers until flushed).
+    pub(crate) fn buffers_writes(&self) -> bool {
+        !matches!(self, Transport::Plain(Tunnel::Tcp(_)))
+    }
+}
+
+macro_rules! delegate_io {
+    ($ty:ty, $($variant:path),+) => {
+        impl AsyncRead for $ty {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() { $($variant(s) => Pin::new(s).poll_read(cx, buf),)+ }
+            }
+        }
+        impl AsyncWrite for $ty {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                match self.get_mut() { $($variant(s) => Pin::new(s).poll_write(cx, buf),)+ }
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() { $($variant(s) => Pin::new(s).poll_flush(cx),)+ }
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() { $($variant(s) => Pin::new(s).poll_shutdown(cx),)+ }
+            }
+            fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+                match self.get_mut() { $($variant(s) => Pin::new(s).poll_write_vectored(cx, bufs),)+ }
+            }
+            fn is_write_vectored(&self) -> bool {
+                match self { $($variant(s) => s.is_write_vectored(),)+ }
+            }
+        }
+    };
+}
+
+delegate_io!(Tunnel, Tunnel::Tcp, Tunnel::Tls);
+delegate_io!(Transport, Transport::Plain, Transport::Tls);
 
 /// An upgraded connection and what its handshake said.
 pub(crate) struct Link {
@@ -28,12 +79,12 @@ pub(crate) struct Link {
     pub protocol: Option<String>,
     /// permessage-deflate as negotiated.
     pub compression: Option<Params>,
-    /// The address connected to.
+    /// The address connected to: the server's, or the proxy's when one is used.
     pub address: Option<SocketAddr>,
 }
 
-/// Make one attempt. Dropping the future abandons it and closes any half-made socket.
-pub(crate) async fn attempt(config: &Config, auth: AuthRequest) -> Result<Link, Cause> {
+/// Make one attempt to `url`. Dropping the future abandons it and closes any half-made socket.
+pub(crate) async fn attempt(config: &Config, url: &Url, auth: AuthRequest) -> Result<Link, Cause> {
     let mut extra = config.headers.clone();
     if let Some(provider) = &config.auth {
         // A provider that panics fails this attempt like one that returns an error; it must
@@ -49,29 +100,50 @@ pub(crate) async fn attempt(config: &Config, auth: AuthRequest) -> Result<Link, 
         }
         extra.extend(headers);
     }
-    let secrets: Vec<String> = extra
+    let mut secrets: Vec<String> = extra
         .iter()
         .filter(|(k, _)| redact::is_secret_header(k))
         .map(|(_, v)| v.clone())
         .collect();
-    handshake(config, &extra)
+    let proxy = config.route.proxy_for(url)?;
+    if let Some(p) = &proxy {
+        secrets.extend(p.secrets());
+    }
+    handshake(config, url, proxy.as_ref(), &extra)
         .await
         .map_err(|cause| scrub_cause(cause, &secrets))
 }
 
-/// TCP, TLS and the upgrade, all by one deadline (`connect_timeout`). A server that accepts
-/// the connection but answers the upgrade too slowly is told apart from one never reached.
-async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link, Cause> {
-    let deadline = Instant::now() + config.connect_timeout;
-    let tcp = timeout_at(deadline, tcp_connect(&config.url))
+/// Ask the URL provider for this attempt's URL; a failure, a panic or a URL that does not
+/// parse fails the attempt ([`Cause::UrlProvider`]).
+pub(crate) async fn locate(config: &Config, request: AuthRequest) -> Result<Url, Cause> {
+    let Some(provider) = &config.url_provider else {
+        return Ok(config.url.clone());
+    };
+    let raw = AssertUnwindSafe(provider.url(request))
+        .catch_unwind()
         .await
-        .map_err(|_| Cause::ConnectTimeout)??;
-    let address = tcp.peer_addr().ok();
-    let mut transport = timeout_at(deadline, secure(&config.url, config.tls.as_ref(), tcp))
+        .map_err(|panic| Cause::UrlProvider(format!("provider panicked: {}", panic_text(&*panic))))?
+        .map_err(Cause::UrlProvider)?;
+    crate::config::parse_url(&raw)
+        .map_err(|e| Cause::UrlProvider(format!("provider returned an unusable URL: {e}")))
+}
+
+/// Route, TCP, TLS and the upgrade, all by one deadline (`connect_timeout`). A server that
+/// accepts the connection but answers the upgrade too slowly is told apart from one never
+/// reached.
+async fn handshake(
+    config: &Config,
+    url: &Url,
+    proxy: Option<&ProxyUrl>,
+    headers: &[(String, String)],
+) -> Result<Link, Cause> {
+    let deadline = Instant::now() + config.connect_timeout;
+    let (mut transport, address) = timeout_at(deadline, establish(config, url, proxy))
         .await
         .map_err(|_| Cause::ConnectTimeout)??;
     let offer = upgrade::Offer {
-        url: &config.url,
+        url,
         headers,
         protocols: &config.protocols,
         protocol_required: config.protocol_required,
@@ -91,8 +163,65 @@ async fn handshake(config: &Config, headers: &[(String, String)]) -> Result<Link
         leftover: accepted.leftover,
         protocol: accepted.protocol,
         compression: accepted.compression,
-        address,
+        address: Some(address),
     })
+}
+
+/// The transport to `url`, directly or through `proxy`, secured for `wss://`; and the address
+/// the TCP connection reached (the proxy's, through a proxy).
+pub(crate) async fn establish(
+    config: &Config,
+    url: &Url,
+    proxy: Option<&ProxyUrl>,
+) -> Result<(Transport, SocketAddr), Cause> {
+    let (tunnel, address) = open_tunnel(config, url, proxy).await?;
+    Ok((secure(url, &config.tls, tunnel).await?, address))
+}
+
+/// The byte stream to `url`'s host and port: a TCP connection, or a tunnel through a proxy.
+pub(crate) async fn open_tunnel(
+    config: &Config,
+    url: &Url,
+    proxy: Option<&ProxyUrl>,
+) -> Result<(Tunnel, SocketAddr), Cause> {
+    let (host, port) = host_port(url);
+    let Some(proxy) = proxy else {
+        let (tcp, address) = dns::connect(host, port, &config.resolve).await?;
+        return Ok((Tunnel::Tcp(tcp), address));
+    };
+    let (tcp, address) = dns::connect(&proxy.host, proxy.port, &config.resolve)
+        .await
+        .map_err(|cause| match cause {
+            Cause::ConnectFailed(m) => Cause::ConnectFailed(format!("proxy {proxy}: {m}")),
+            other => other,
+        })?;
+    let mut tunnel = if proxy.kind == Kind::Https {
+        let name = server_name(&proxy.host)?;
+        let tls = tokio_rustls::TlsConnector::from(config.proxy_tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| match tls_cause(e) {
+                Cause::Tls(m) => Cause::Tls(format!("proxy {proxy}: {m}")),
+                other => other,
+            })?;
+        Tunnel::Tls(Box::new(tls))
+    } else {
+        Tunnel::Tcp(tcp)
+    };
+    proxy::tunnel(proxy, &mut tunnel, host, port).await?;
+    Ok((tunnel, address))
+}
+
+/// The URL's host (brackets stripped) and port.
+pub(crate) fn host_port(url: &Url) -> (&str, u16) {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host, url.port_or_known_default().unwrap_or(80))
+}
+
+fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, Cause> {
+    rustls_pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| Cause::Tls(format!("invalid server name {host:?}: {e}")))
 }
 
 /// The text of a caught panic, for the cause that reports it.
@@ -106,46 +235,29 @@ pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// TLS over the TCP connection for `wss://` (the config builds a TLS setup for every `wss` URL).
+/// TLS over the tunnel for `wss://`.
 pub(crate) async fn secure(
-    url: &url::Url,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    tcp: TcpStream,
+    url: &Url,
+    tls: &Arc<rustls::ClientConfig>,
+    tunnel: Tunnel,
 ) -> Result<Transport, Cause> {
     if url.scheme() != "wss" {
-        return Ok(MaybeTlsStream::Plain(tcp));
+        return Ok(Transport::Plain(tunnel));
     }
-    let Some(tls) = tls else {
-        return Err(Cause::Tls("no TLS configuration for a wss:// URL".into()));
-    };
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = rustls_pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| Cause::Tls(format!("invalid server name {host:?}: {e}")))?;
+    let name = server_name(host_port(url).0)?;
     let stream = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(name, tcp)
+        .connect(name, tunnel)
         .await
         .map_err(tls_cause)?;
-    Ok(MaybeTlsStream::Rustls(stream))
-}
-
-/// The TCP connection to the URL's host and port, with Nagle off (small messages must not wait).
-pub(crate) async fn tcp_connect(url: &url::Url) -> Result<TcpStream, Cause> {
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_or_known_default().unwrap_or(80);
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| Cause::ConnectFailed(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    Ok(tcp)
+    Ok(Transport::Tls(Box::new(stream)))
 }
 
 /// The cause behind a failed TLS handshake: rustls reports its reasons as I/O errors of kind
-/// `InvalidData`; anything else is the connection failing underneath.
+/// `InvalidData` (said in words that tell what to do); anything else is the connection
+/// failing underneath.
 pub(crate) fn tls_cause(err: std::io::Error) -> Cause {
     if err.kind() == std::io::ErrorKind::InvalidData {
-        Cause::Tls(err.to_string())
+        Cause::Tls(crate::tls::failure_text(&err))
     } else {
         Cause::ConnectFailed(err.to_string())
     }
@@ -158,6 +270,7 @@ pub(crate) fn scrub_cause(cause: Cause, secrets: &[String]) -> Cause {
         Cause::Tls(m) => Cause::Tls(redact::scrub(&m, secrets)),
         Cause::ConnectFailed(m) => Cause::ConnectFailed(redact::scrub(&m, secrets)),
         Cause::Network(m) => Cause::Network(redact::scrub(&m, secrets)),
+        Cause::ProxyAuth(m) => Cause::ProxyAuth(redact::scrub(&m, secrets)),
         other => other,
     }
 }

@@ -41,17 +41,13 @@ use std::fmt;
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::error::Error;
+// The window limits live with the other options' limits (bindings read them there).
+use crate::limits::{MAX_WINDOW_BITS, MIN_CLIENT_WINDOW_BITS, MIN_SERVER_WINDOW_BITS};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
 const NAME: &str = "permessage-deflate";
 /// What every sync flush ends with, removed by the sender and put back by the receiver.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-/// Largest LZ77 window, 2^15 bytes: what a peer may use when the answer names no limit.
-const MAX_WINDOW_BITS: u8 = 15;
-/// Smallest window the server may be asked to use (RFC 7692 §7.1.2.1).
-const MIN_SERVER_WINDOW_BITS: u8 = 8;
-/// Smallest window our compressor can keep to: zlib turns a raw 8-bit window into 9 bits.
-const MIN_CLIENT_WINDOW_BITS: u8 = 9;
 /// Default window both ways: 4 KiB, as python-websockets' servers use; see [`Compression`].
 pub const DEFAULT_WINDOW_BITS: u8 = 12;
 /// Default [`Compression::min_size`]: shorter messages go uncompressed.

@@ -25,6 +25,8 @@ pub(crate) fn settings(config: &Config) -> Settings {
     Settings {
         log_url: config.redacted_url(),
         host_key: config.host_key.clone(),
+        url: config.url.clone(),
+        locate: config.url_provider.is_some(),
         backoff: config.backoff.clone(),
         max_retries: config.max_retries,
         max_elapsed: config.max_elapsed,
@@ -37,6 +39,7 @@ pub(crate) fn settings(config: &Config) -> Settings {
 }
 
 type Attempt = Pin<Box<dyn Future<Output = Result<Link, Cause>> + Send>>;
+type Locating = Pin<Box<dyn Future<Output = Result<url::Url, Cause>> + Send>>;
 type GreetingRun = Pin<Box<dyn Future<Output = Result<Vec<Message>, String>> + Send>>;
 
 /// The client's task: drives the engine at timers and I/O readiness, and runs what must wait
@@ -46,6 +49,8 @@ pub(crate) struct Driver {
     config: Arc<Config>,
     clock: Clock,
     attempt: Option<Attempt>,
+    /// The URL provider, asked at the start of an attempt.
+    locating: Option<Locating>,
     greeting: Option<GreetingRun>,
     /// Made on the first poll: a timer needs the runtime's context.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -58,6 +63,7 @@ impl Driver {
             config,
             clock: Clock::shared(),
             attempt: None,
+            locating: None,
             greeting: None,
             timer: None,
         }
@@ -102,6 +108,13 @@ impl Driver {
                     continue;
                 }
             }
+            if let Some(locating) = self.locating.as_mut() {
+                if let Poll::Ready(result) = locating.as_mut().poll(cx) {
+                    self.locating = None;
+                    lock(&self.engine).located(result);
+                    continue;
+                }
+            }
             if let Some(greeting) = self.greeting.as_mut() {
                 if let Poll::Ready(result) = greeting.as_mut().poll(cx) {
                     self.greeting = None;
@@ -131,18 +144,41 @@ impl Driver {
             Task::Connect {
                 attempt,
                 after_unauthorized,
+                url,
             } => {
                 let config = self.config.clone();
                 let request = AuthRequest {
                     attempt,
                     after_unauthorized,
                 };
-                self.attempt = Some(Box::pin(
-                    async move { connect::attempt(&config, request).await },
-                ));
+                self.attempt = Some(Box::pin(async move {
+                    connect::attempt(&config, &url, request).await
+                }));
+            }
+            Task::Locate {
+                attempt,
+                after_unauthorized,
+            } => {
+                let config = self.config.clone();
+                let request = AuthRequest {
+                    attempt,
+                    after_unauthorized,
+                };
+                self.locating = Some(Box::pin(async move {
+                    let within = config.connect_timeout;
+                    match timeout(within, connect::locate(&config, request)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(Cause::UrlProvider(format!(
+                            "no answer within connect_timeout ({within:?})"
+                        ))),
+                    }
+                }));
             }
             // Dropping the attempt closes any half-made socket.
-            Task::Abandon => self.attempt = None,
+            Task::Abandon => {
+                self.attempt = None;
+                self.locating = None;
+            }
             Task::Greet { within } => {
                 let config = self.config.clone();
                 self.greeting = Some(Box::pin(async move {

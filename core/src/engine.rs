@@ -55,6 +55,12 @@ pub(crate) enum Task {
     Connect {
         attempt: u32,
         after_unauthorized: bool,
+        url: url::Url,
+    },
+    /// Ask the URL provider for the attempt's URL; report with [`Engine::located`].
+    Locate {
+        attempt: u32,
+        after_unauthorized: bool,
     },
     /// Drop the attempt in flight.
     Abandon,
@@ -311,6 +317,7 @@ impl Engine {
     pub fn attempt_done(&mut self, result: Result<crate::connect::Link, crate::event::Cause>) {
         let now = self.clock.now();
         let result = result.map(|link| {
+            self.shared.counters.set_address(link.address);
             let opened = Opened {
                 protocol: link.protocol,
                 compression: link.compression.as_ref().map(|p| p.to_string()),
@@ -344,6 +351,13 @@ impl Engine {
             opened
         });
         self.machine.attempt_done(now, result);
+        self.drive(now, READ_SPAN);
+    }
+
+    /// The URL provider answered: the attempt goes on to that URL, or fails.
+    pub fn located(&mut self, result: Result<url::Url, crate::event::Cause>) {
+        let now = self.clock.now();
+        self.machine.located(now, result);
         self.drive(now, READ_SPAN);
     }
 
@@ -553,7 +567,16 @@ impl Engine {
             Action::Connect {
                 attempt,
                 after_unauthorized,
+                url,
             } => self.tasks.push_back(Task::Connect {
+                attempt,
+                after_unauthorized,
+                url,
+            }),
+            Action::Locate {
+                attempt,
+                after_unauthorized,
+            } => self.tasks.push_back(Task::Locate {
                 attempt,
                 after_unauthorized,
             }),
@@ -987,9 +1010,10 @@ impl Link {
     /// Bytes the transport took but may still hold itself: none over plain TCP; over TLS,
     /// everything since the last completed flush is treated as not yet written.
     fn out_tls_margin(&self) -> u64 {
-        match self.transport {
-            tokio_tungstenite::MaybeTlsStream::Plain(_) => 0,
-            _ => u64::MAX,
+        if self.transport.buffers_writes() {
+            u64::MAX
+        } else {
+            0
         }
     }
 }

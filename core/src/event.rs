@@ -266,6 +266,23 @@ pub enum Cause {
     Handshake(String),
     /// The auth provider returned an error (or panicked).
     Auth(String),
+    /// The URL provider returned an error, panicked, or gave a URL that is not `ws://`/`wss://`.
+    UrlProvider(String),
+    /// The HTTP proxy answered `CONNECT` with this status (407, or 401 from some proxies: it
+    /// wants other credentials, which is terminal; 403: it forbids the destination; 502: it
+    /// could not reach it).
+    ProxyRejected {
+        /// HTTP status code of the proxy's answer.
+        status: u16,
+    },
+    /// The SOCKS5 proxy refused the connection with this reply code (RFC 1928 §6: 2 not
+    /// allowed, 3 network unreachable, 4 host unreachable, 5 refused, …).
+    SocksRejected {
+        /// The reply code.
+        reply: u8,
+    },
+    /// The SOCKS5 proxy refused the credentials, or wants some and none were given. Terminal.
+    ProxyAuth(String),
     /// The server's upgrade answer does not fit the offer (a subprotocol or extension that was
     /// not offered, or none when one is required). Terminal: retrying gets the same answer.
     Incompatible(String),
@@ -318,6 +335,10 @@ impl Cause {
             Cause::HandshakeRejected { .. } => "handshake_rejected",
             Cause::Handshake(_) => "handshake",
             Cause::Auth(_) => "auth",
+            Cause::UrlProvider(_) => "url_provider",
+            Cause::ProxyRejected { .. } => "proxy_rejected",
+            Cause::SocksRejected { .. } => "socks_rejected",
+            Cause::ProxyAuth(_) => "proxy_auth",
             Cause::Incompatible(_) => "incompatible",
             Cause::Closed { .. } => "closed",
             Cause::HeartbeatTimeout => "heartbeat_timeout",
@@ -354,6 +375,22 @@ impl fmt::Display for Cause {
             }
             Cause::Handshake(m) => write!(f, "handshake failed: {m}"),
             Cause::Auth(m) => write!(f, "auth provider failed: {m}"),
+            Cause::UrlProvider(m) => write!(f, "URL provider failed: {m}"),
+            Cause::ProxyRejected {
+                status: status @ (401 | 407),
+            } => write!(
+                f,
+                "proxy rejected CONNECT with HTTP {status}: it wants other credentials (put them in the proxy URL: http://user:password@host:port)"
+            ),
+            Cause::ProxyRejected { status } => {
+                write!(f, "proxy rejected CONNECT with HTTP {status}")
+            }
+            Cause::SocksRejected { reply } => write!(
+                f,
+                "SOCKS5 proxy refused the connection: {} (reply {reply})",
+                socks_reply_text(*reply)
+            ),
+            Cause::ProxyAuth(m) => write!(f, "proxy authentication failed: {m}"),
             Cause::Incompatible(m) => write!(f, "server incompatible with the offer: {m}"),
             Cause::Closed { code, reason } if reason.is_empty() => {
                 write!(f, "closed with {code} ({})", close_code_name(*code))
@@ -385,6 +422,21 @@ impl fmt::Display for Cause {
                 )
             }
         }
+    }
+}
+
+/// What a SOCKS5 reply code means (RFC 1928 §6).
+fn socks_reply_text(reply: u8) -> &'static str {
+    match reply {
+        1 => "general SOCKS server failure",
+        2 => "connection not allowed by ruleset",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address type not supported",
+        _ => "unknown reply",
     }
 }
 
@@ -459,7 +511,8 @@ pub enum Event {
         /// The extension the server accepted, as negotiated (e.g. `permessage-deflate;
         /// server_max_window_bits=12`); `None` when messages travel uncompressed.
         compression: Option<String>,
-        /// The address the link connected to (after DNS, not through a proxy's).
+        /// The address the TCP connection reached (after DNS and Happy Eyeballs): the server's,
+        /// or the proxy's when the link goes through one.
         address: Option<std::net::SocketAddr>,
     },
     /// A message arrived.
@@ -527,5 +580,48 @@ impl Event {
             kind: ErrorKind::Callback,
             message: message.into(),
         }
+    }
+}
+
+/// What a binding does when an application callback raised (the `callback-error` scenario of
+/// `tests/README.md`, one rule for every language): log [`message`](Self::message) with the
+/// exception through the language's logging, then deliver [`report`](Self::report), if any,
+/// to every consumer right after the event being handled. The client carries on either way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallbackFailure {
+    /// What to log, e.g. `on_message raised ValueError('boom')`.
+    pub message: String,
+    /// The `Error { kind: Callback }` event to deliver; `None` when the callback was handling an
+    /// `Error` event itself (reporting that failure as another `Error` could loop).
+    pub report: Option<Event>,
+}
+
+impl CallbackFailure {
+    /// `callback` (the handler's name in the binding's language) raised `exception` (as the
+    /// language prints it) while handling an `Error` event or not.
+    pub fn new(callback: &str, exception: &str, handling_error: bool) -> CallbackFailure {
+        let message = format!("{callback} raised {exception}");
+        let report = (!handling_error).then(|| Event::callback_error(message.clone()));
+        CallbackFailure { message, report }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callback_failure_is_reported_unless_it_handled_an_error() {
+        let f = CallbackFailure::new("on_message", "ValueError('boom')", false);
+        assert_eq!(f.message, "on_message raised ValueError('boom')");
+        assert_eq!(
+            f.report,
+            Some(Event::Error {
+                kind: ErrorKind::Callback,
+                message: f.message.clone()
+            })
+        );
+        // A failing error handler is logged only: no report, so no loop.
+        assert_eq!(CallbackFailure::new("on_error", "E", true).report, None);
     }
 }

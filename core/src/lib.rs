@@ -32,7 +32,7 @@
 //! Modules, one concept each: [`machine`] (the state machine: every decision, no I/O), the pure
 //! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and [`budget`], `engine` (what the
 //! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
-//! layer), `connect`/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
+//! layer), `connect`/`dns`/[`proxy`]/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
 //! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
 //! [`time`]. `docs/architecture.md` explains how they fit.
 //!
@@ -71,11 +71,17 @@ mod connect;
 #[cfg(feature = "native")]
 mod deflate;
 #[cfg(feature = "native")]
+pub mod dispatch;
+#[cfg(feature = "native")]
+mod dns;
+#[cfg(feature = "native")]
 mod driver;
 #[cfg(feature = "native")]
 mod engine;
 #[cfg(feature = "native")]
 pub mod probe;
+#[cfg(feature = "native")]
+pub mod proxy;
 #[cfg(feature = "native")]
 pub mod runtime;
 #[cfg(feature = "native")]
@@ -91,14 +97,17 @@ pub use client::{Client, ClientBuilder, Events, SendStatus};
 #[cfg(feature = "native")]
 pub use config::{
     AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
+    UrlFuture, UrlProvider, UrlResult,
 };
 #[cfg(feature = "native")]
 pub use deflate::Compression;
 pub use error::Error;
-pub use event::{Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
+pub use event::{CallbackFailure, Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
 pub use outbox::OutboxLimits;
 pub use policy::TerminalPolicy;
+#[cfg(feature = "native")]
+pub use proxy::Proxy;
 pub use stats::{CloseInfo, Stats, Transition};
 
 /// Re-exported so users can name payload types without another dependency.

@@ -44,6 +44,14 @@ pub const MAX_HANDSHAKE_BUDGET: u32 = 1_000_000;
 /// Largest accepted `max_retries`.
 pub const MAX_RETRIES: u32 = 1_000_000_000;
 
+/// Largest permessage-deflate window in either direction, in bits: 2^15 bytes (RFC 7692), what
+/// a peer may use when the answer names no limit.
+pub const MAX_WINDOW_BITS: u8 = 15;
+/// Smallest `compression.client_max_window_bits`: zlib turns a raw 8-bit window into 9 bits.
+pub const MIN_CLIENT_WINDOW_BITS: u8 = 9;
+/// Smallest `compression.server_max_window_bits` the server may be asked for (RFC 7692 §7.1.2.1).
+pub const MIN_SERVER_WINDOW_BITS: u8 = 8;
+
 /// The error for a value over its limit, e.g. "must be at most 1048576".
 pub fn too_large(option: &'static str, limit: impl Into<u64>) -> Error {
     Error::InvalidOption {

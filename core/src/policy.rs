@@ -44,6 +44,10 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
         }
         // Retrying gets the same answer from the same server.
         Cause::Incompatible(_) | Cause::Internal(_) => Verdict::Fail,
+        // The proxy's credentials are fixed in the client's settings: asking again with the
+        // same ones gets the same refusal. (407 is the proxy's status for it; tinyproxy
+        // answers CONNECT with 401.)
+        Cause::ProxyRejected { status: 401 | 407 } | Cause::ProxyAuth(_) => Verdict::Fail,
         Cause::HandshakeRejected { status: 401, .. } if !refreshed => Verdict::RetryWithFreshAuth,
         Cause::HandshakeRejected {
             status: 429 | 503,

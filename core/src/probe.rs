@@ -19,7 +19,6 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::MaybeTlsStream;
 
 use crate::config::{check_header, parse_url, Headers, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::deflate::{Deflater, Inflater};
@@ -35,6 +34,9 @@ pub struct ProbeOptions {
     pub headers: Headers,
     /// Subprotocols offered.
     pub protocols: Vec<String>,
+    /// The server must select one of `protocols` (as `ClientBuilder::require_protocol`): a
+    /// server that selects none makes the probe fail with `Cause::Incompatible`.
+    pub require_protocol: bool,
     /// Limit on TCP + TLS + HTTP upgrade.
     pub connect_timeout: Duration,
     /// Trust this root CA (PEM) in addition to the webpki roots.
@@ -52,6 +54,7 @@ impl Default for ProbeOptions {
         ProbeOptions {
             headers: Vec::new(),
             protocols: Vec::new(),
+            require_protocol: false,
             connect_timeout: crate::config::DEFAULT_CONNECT_TIMEOUT,
             extra_root_pem: None,
             pings: 3,
@@ -251,17 +254,22 @@ async fn open(
     report: &mut ProbeReport,
 ) -> Result<ProbeLink, Cause> {
     let started = Instant::now();
-    let tcp = crate::connect::tcp_connect(url).await?;
+    let (host, port) = crate::connect::host_port(url);
+    let (tcp, address) = crate::dns::connect(host, port, &Default::default()).await?;
     report.tcp_time = Some(started.elapsed());
-    report.address = tcp.peer_addr().ok();
+    report.address = Some(address);
 
     let upgrading = Instant::now();
-    let secured = crate::connect::secure(url, tls.as_ref(), tcp).await;
+    let tunnel = crate::connect::Tunnel::Tcp(tcp);
+    let secured = match &tls {
+        Some(tls) => crate::connect::secure(url, tls, tunnel).await,
+        None => Ok(crate::connect::Transport::Plain(tunnel)),
+    };
     if secured.is_err() {
         report.handshake_time = Some(upgrading.elapsed());
     }
     let mut transport = secured?;
-    if let MaybeTlsStream::Rustls(tls) = &transport {
+    if let crate::connect::Transport::Tls(tls) = &transport {
         let (_, session) = tls.get_ref();
         report.tls = Some(TlsInfo {
             version: session
@@ -279,7 +287,7 @@ async fn open(
         url,
         headers: &options.headers,
         protocols: &options.protocols,
-        protocol_required: false,
+        protocol_required: options.require_protocol,
         compression: &options.compression,
     };
     let upgrade = upgrade::perform(&mut transport, &offer).await;

@@ -48,6 +48,9 @@ pub struct Stats {
     pub time_connected: Duration,
     /// Total time without one (since the first `connect()`).
     pub time_disconnected: Duration,
+    /// The address the last link's TCP connection reached (the server's, or the proxy's when
+    /// the link goes through one).
+    pub address: Option<std::net::SocketAddr>,
 }
 
 /// One state change, for the flight recorder.
@@ -88,6 +91,7 @@ pub struct Counters {
     pub bytes_out: AtomicU64,
     last_rtt_micros: AtomicU64,
     last_close: Mutex<Option<CloseInfo>>,
+    address: Mutex<Option<std::net::SocketAddr>>,
     timing: Mutex<Timing>,
     history: Mutex<VecDeque<Transition>>,
 }
@@ -121,6 +125,11 @@ impl Counters {
             code,
             reason: reason.to_string(),
         });
+    }
+
+    /// Remember the address the last link's TCP connection reached.
+    pub fn set_address(&self, address: Option<std::net::SocketAddr>) {
+        *lock(&self.address) = address;
     }
 
     /// Record a state change at `now` (the machine's time; `wall` is the same instant on the
@@ -172,6 +181,7 @@ impl Counters {
             queued_bytes,
             last_rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
             last_close: lock(&self.last_close).clone(),
+            address: *lock(&self.address),
             time_connected: t.connected + t.open_since.map_or(Duration::ZERO, |s| now.since(s)),
             time_disconnected: t.disconnected
                 + t.down_since.map_or(Duration::ZERO, |s| now.since(s)),

@@ -111,7 +111,13 @@ where
     let mut chunk = [0u8; 4096];
     loop {
         let n = stream.read(&mut chunk).await.map_err(|e| {
-            Cause::ConnectFailed(format!("reading the upgrade response failed: {e}"))
+            // Under TLS 1.3 the server judges a client certificate after the handshake: its
+            // refusal arrives here, as an alert.
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                Cause::Tls(crate::tls::failure_text(&e))
+            } else {
+                Cause::ConnectFailed(format!("reading the upgrade response failed: {e}"))
+            }
         })?;
         if n == 0 {
             return Err(Cause::Handshake(

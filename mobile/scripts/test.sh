@@ -7,6 +7,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
+echo "== real proxies for the proxy tests (tinyproxy, dante)"
+"$ROOT/scripts/install-proxies.sh"
+
 echo "== Kotlin: mvn test (the pom runs cargo build --release -p wstether-ffi -p uniffi-bindgen -p wstether-testkit and generates the bindings)"
 status=0
 (cd "$ROOT/mobile/kotlin" && mvn -B -q test \

@@ -4,8 +4,8 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { spawn } from 'node:child_process'
+import { startPythonEcho } from './testkit.mjs'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -13,22 +13,7 @@ import path from 'node:path'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const pkg = path.resolve(here, '..')
-const repo = path.resolve(pkg, '..')
 const README_URL = 'ws://localhost:8765'
-
-/** Start tests/echo/echo_server.py; resolves to `{ url, stop }`. */
-async function startEcho () {
-  const python = execFileSync('bash', [path.join(repo, 'tests/echo/python.sh')], { encoding: 'utf8' }).trim()
-  const child = spawn(python, [path.join(repo, 'tests/echo/echo_server.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve)
-    child.once('exit', code => reject(new Error(`echo server exited with ${code}`)))
-  })
-  return {
-    url: line.trim().replace(/\/$/, ''),
-    stop: async () => { child.stdin.end(); if (child.exitCode === null) await new Promise(resolve => child.once('exit', resolve)) }
-  }
-}
 
 function readmeExample () {
   const readme = readFileSync(path.join(pkg, 'README.md'), 'utf8')
@@ -42,7 +27,7 @@ test('the README example is examples/readme.mts, verbatim', () => {
 })
 
 test('the README example runs against a python-websockets echo server', async (t) => {
-  const echo = await startEcho()
+  const echo = await startPythonEcho()
   t.after(echo.stop)
   const example = readmeExample()
   assert.ok(example.includes(README_URL))

@@ -248,3 +248,40 @@ test('events(): async iteration sees every event in order and ends after close',
   assert.deepEqual(seen.filter(s => !s.startsWith('state:')), ['connecting', 'open', 'message:one', 'close'])
   assert.equal(seen.at(-1), 'state:closed')
 })
+
+test('callback-error: a throwing listener is warned about and reported once, and the client carries on', async (t) => {
+  const srv = await d.ctl('/server/start')
+  const client = track(t, new Client(srv.url, fastOptions()))
+  const rec = new Recorder(client)
+  const warnings = []
+  const onWarning = (w) => { if (w.name === 'WstetherWarning') warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
+  client.on('message', (data) => { if (data === 'boom') throw new Error('boom') })
+  const reports = []
+  client.on('error', (e) => {
+    if (e.kind === 'callback') {
+      reports.push(e)
+      throw new Error('the error listener fails too')
+    }
+  })
+  client.connect()
+  await rec.waitType('open')
+  for (const text of ['one', 'boom', 'two']) client.send(text)
+  await rec.waitFor(e => e.type === 'message' && e.data === 'two', { what: 'two' })
+  assert.equal(client.state, 'open')
+  assert.deepEqual(await client.close(1000, ''), [])
+  assert.equal(rec.summary(), 'connecting open message(one) message(boom) error(callback) message(two) close')
+  const report = rec.events[4].error
+  assert.equal(report.code, 'ERR_CALLBACK')
+  assert.match(report.message, /'message' listener raised Error: boom/)
+  assert.equal(report.cause.message, 'boom')
+  assert.deepEqual(reports, [report])
+  const close = rec.events[6]
+  assert.deepEqual([close.code, close.initiator, close.willReconnect], [1000, 'local', false])
+  const deadline = Date.now() + 5000
+  while (warnings.length < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  assert.equal(warnings.length, 2, warnings.join('\n'))
+  assert.match(warnings[0], /'message' listener raised Error: boom/)
+  assert.match(warnings[1], /'error' listener raised Error: the error listener fails too/)
+})

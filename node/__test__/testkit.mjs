@@ -1,6 +1,6 @@
 // Drives `wstether-testd` (the shared test server + fault proxy) as a child process over HTTP.
 
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -39,6 +39,23 @@ export async function startTestd () {
     if (child.exitCode === null) await new Promise(resolve => child.once('exit', resolve))
   }
   return { ctl, stop, port }
+}
+
+/**
+ * Start tests/echo/echo_server.py, a plain python-websockets echo server (no subprotocol,
+ * permessage-deflate offered by default); resolves to `{ url, stop }`, the URL without its slash.
+ */
+export async function startPythonEcho () {
+  const python = execFileSync('bash', [path.join(repo, 'tests/echo/python.sh')], { encoding: 'utf8' }).trim()
+  const child = spawn(python, [path.join(repo, 'tests/echo/echo_server.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve)
+    child.once('exit', code => reject(new Error(`echo server exited with ${code}`)))
+  })
+  return {
+    url: line.trim().replace(/\/$/, ''),
+    stop: async () => { child.stdin.end(); if (child.exitCode === null) await new Promise(resolve => child.once('exit', resolve)) }
+  }
 }
 
 /** Scenario defaults from tests/README.md: fast backoff, no jitter, 1 s connect timeout, no heartbeat. */

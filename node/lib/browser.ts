@@ -395,6 +395,16 @@ export class Client {
   resume (): void { this.command(() => { this.core.resume() }) }
   /** Skip the current backoff delay (the handshake budget still applies). */
   reconnectNow (): void { this.command(() => { this.core.reconnectNow() }) }
+  /**
+   * Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+   * client connects to `url` without a backoff delay. `url` is the client's URL from then on
+   * (with a URL provider: the next attempt only).
+   */
+  reconnectTo (url: string): void {
+    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    this.command(() => { this.core.reconnectTo(url) })
+  }
+
   /** The network changed: verify the open link now (with an app-level heartbeat), or retry now if waiting. */
   networkChanged (): void { this.command(() => { this.core.networkChanged() }) }
 

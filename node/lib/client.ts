@@ -6,8 +6,10 @@
 //    `events()` iterator. Until then it waits, and so does every event after it (order is kept);
 //    the core's bounded buffer then slows the socket, so nothing is lost and memory stays bounded.
 // 3. After `close()` is called, messages nobody consumes are dropped instead of waiting.
-// 4. A listener that throws (or returns a rejected promise) is reported as an `error` event with
-//    code `ERR_CALLBACK`; the client and the other listeners carry on.
+// 4. A listener that throws (or returns a rejected promise) follows the core's rule (tests/README.md,
+//    `callback-error`): a process warning, then one `error` event (code `ERR_CALLBACK`) right after
+//    the event's other listeners ran (a rejection: when it rejects); a listener that throws while
+//    handling an `error` event only warns. The client and later events carry on.
 
 import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
@@ -15,7 +17,7 @@ import { inspect } from 'node:util'
 import { ConnectionError, argumentError, errorFromCode, rethrow, type ErrorKind } from './errors'
 import { EventIterator, ITERATOR_HIGH_WATER, type ClientEvent, type ClientEventMap, type Cause, type State } from './events'
 import { native, type NativeClient } from './native'
-import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data } from './options'
+import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data, type UrlProvider } from './options'
 
 /** Counters of one client; times in milliseconds. */
 export interface ClientStats {
@@ -32,6 +34,8 @@ export interface ClientStats {
   lastCloseReason?: string
   timeConnectedMs: number
   timeDisconnectedMs: number
+  /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy). */
+  address?: string
 }
 
 /** One state change of the flight recorder (`at`: ms since the Unix epoch). */
@@ -44,9 +48,16 @@ type Listener<K extends keyof ClientEventMap> = (...args: ClientEventMap[K]) => 
 type NativeEvent = Record<string, unknown> & { type: string }
 
 const EMPTY: unknown[] = []
+/** Where a client with a `url` function points until the function's first answer. */
+const PROVIDED_URL = 'ws://url-provider.invalid/'
 
 function isMessage (item: unknown): item is Data {
   return typeof item === 'string' || item instanceof Uint8Array
+}
+
+/** A thrown value as JS prints it (`Error: boom`), never throwing itself. */
+function describe (e: unknown): string {
+  try { return String(e) } catch { return 'an unprintable exception' }
 }
 
 function messageOf (e: unknown): string {
@@ -79,10 +90,26 @@ export class Client extends EventEmitter {
   private terminalReached!: () => void
   private readonly terminalDispatched = new Promise<void>(resolve => { this.terminalReached = resolve })
 
-  /** Validate the URL and options (throws `InvalidArgumentError`) and build an idle client; call `connect()`. */
-  constructor (url: string, options?: ClientOptions) {
+  /**
+   * Validate the URL and options (throws `InvalidArgumentError`) and build an idle client; call
+   * `connect()`. `url` may be a function (may be async) called before every attempt for that
+   * attempt's URL; one that throws fails that attempt (cause kind `url_provider`).
+   */
+  constructor (url: string | UrlProvider, options?: ClientOptions) {
     super()
-    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    if (typeof url !== 'string' && typeof url !== 'function') throw argumentError('url', 'a string or a function', url)
+    const urlFn = typeof url === 'function' ? url : undefined
+    const urlBridge = urlFn === undefined
+      ? undefined
+      : async (attempt: number, afterUnauthorized: boolean): Promise<{ url?: string, error?: string }> => {
+        try {
+          const u = await urlFn(attempt, { afterUnauthorized })
+          if (typeof u !== 'string') return { error: 'url() must return a string' }
+          return { url: u }
+        } catch (e) {
+          return { error: messageOf(e) }
+        }
+      }
     const nativeOptions = toNativeOptions(options)
     const auth = options?.auth
     const authBridge = auth === undefined
@@ -107,7 +134,7 @@ export class Client extends EventEmitter {
         }
       }
     try {
-      this.native = new native.NativeClient(url, nativeOptions, authBridge, greetingBridge)
+      this.native = new native.NativeClient(typeof url === 'string' ? url : PROVIDED_URL, nativeOptions, authBridge, greetingBridge, urlBridge)
     } catch (e) {
       rethrow(e)
     }
@@ -181,6 +208,16 @@ export class Client extends EventEmitter {
   resume (): void { this.command(() => this.native.resume()) }
   /** Skip the current backoff delay (the handshake budget still applies). */
   reconnectNow (): void { this.command(() => this.native.reconnectNow()) }
+
+  /**
+   * Move to `url` at once (a server-directed reconnect, as Twitch and Discord send): the link
+   * closes with 1000 and the client connects to `url` without a backoff delay. `url` is the
+   * client's URL from then on (with a `url` function: the next attempt only).
+   */
+  reconnectTo (url: string): void {
+    if (typeof url !== 'string') throw argumentError('url', 'a string', url)
+    this.command(() => this.native.reconnectTo(url))
+  }
   /** The network changed (e.g. Wi-Fi switch): verify the open link now, or retry now if waiting. */
   networkChanged (): void { this.command(() => this.native.networkChanged()) }
 
@@ -336,35 +373,46 @@ export class Client extends EventEmitter {
   private deliverError (error: ConnectionError): void {
     this.toIterators({ type: 'error', error })
     // Unlike a plain EventEmitter, an `error` nobody listens to is not thrown: the client is still trying.
-    for (const listener of this.rawListeners('error')) {
+    const listeners = this.rawListeners('error')
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        const r: unknown = (listener as (e: ConnectionError) => unknown).call(this, error)
-        if (r instanceof Promise) r.catch(e => { this.warnListenerFailed(e) })
+        const r: unknown = (listeners[i] as (e: ConnectionError) => unknown).call(this, error)
+        if (r instanceof Promise) r.catch(e => { this.callbackFailed('error', e, true) })
       } catch (e) {
-        this.warnListenerFailed(e)
+        this.callbackFailed('error', e, true)
       }
     }
-  }
-
-  // An `error` listener itself threw: reporting it as another `error` could loop, so warn instead.
-  private warnListenerFailed (e: unknown): void {
-    process.emitWarning(`wstether: an 'error' listener threw: ${messageOf(e)}`, 'WstetherWarning')
   }
 
   private emitSafely (name: string, arg: unknown): void {
     const listeners = this.rawListeners(name)
+    let reports: ConnectionError[] | undefined
     for (let i = 0; i < listeners.length; i++) {
       try {
         const r: unknown = (listeners[i] as (a: unknown) => unknown).call(this, arg)
-        if (r instanceof Promise) r.catch(e => { this.reportCallbackError(name, e) })
+        if (r instanceof Promise) {
+          r.catch(e => {
+            const report = this.callbackFailed(name, e, false)
+            if (report !== undefined) this.deliverError(report)
+          })
+        }
       } catch (e) {
-        this.reportCallbackError(name, e)
+        const report = this.callbackFailed(name, e, false)
+        if (report !== undefined) (reports ??= []).push(report)
       }
     }
+    // Reports follow the event whose listener threw, after its other listeners.
+    if (reports !== undefined) for (const report of reports) this.deliverError(report)
   }
 
-  private reportCallbackError (name: string, e: unknown): void {
-    this.deliverError(new ConnectionError('callback', `a '${name}' listener threw: ${messageOf(e)}`, { cause: e }))
+  // The core's rule: warn, and return the `error` event to deliver unless a listener of an
+  // `error` event threw (reporting that as another `error` could loop).
+  private callbackFailed (name: string, e: unknown, handlingError: boolean): ConnectionError | undefined {
+    const failure = native.callbackFailure(`'${name}' listener`, describe(e), handlingError)
+    process.emitWarning(`wstether: ${failure.message}`, 'WstetherWarning')
+    return failure.report === undefined || failure.report === null
+      ? undefined
+      : new ConnectionError('callback', failure.report, { cause: e })
   }
 
   private finish (): void {

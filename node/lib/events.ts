@@ -8,7 +8,7 @@ export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'clo
 
 /** Why a link ended or an attempt failed (`kind` is stable: `closed`, `network`, `heartbeat_timeout`, …). */
 export interface Cause {
-  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `incompatible`, `closed`, `heartbeat_timeout`, `write_stalled`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`, `internal`. */
+  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `url_provider`, `proxy_rejected`, `socks_rejected`, `proxy_auth`, `incompatible`, `closed`, `heartbeat_timeout`, `write_stalled`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`, `internal`. */
   kind: string
   /** Human-readable description (secrets redacted). */
   message: string
@@ -16,8 +16,10 @@ export interface Cause {
   code?: number
   /** Close reason (`closed`). */
   reason?: string
-  /** HTTP status (`handshake_rejected`). */
+  /** HTTP status (`handshake_rejected`; the proxy's for `proxy_rejected`: 401/407 are terminal). */
   status?: number
+  /** SOCKS5 reply code (`socks_rejected`: 2 not allowed, 5 refused, …). */
+  socksReply?: number
   /** Retry-After in ms (`handshake_rejected`, when sent). */
   retryAfterMs?: number
   /** Attempts made (`retries_exhausted`). */
@@ -36,7 +38,7 @@ export interface OpenInfo {
   protocol: string | null
   /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
   compression: string | null
-  /** `ip:port` the link connected to, or null. */
+  /** `ip:port` the TCP connection reached (after Happy Eyeballs; the proxy's through a proxy), or null. */
   address: string | null
 }
 /** `close`: an open link ended. */

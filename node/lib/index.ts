@@ -10,4 +10,4 @@ export type { ErrorKind } from './errors'
 export type {
   Cause, ClientEvent, ClientEventMap, CloseInfo, ConnectingInfo, FailedInfo, OpenInfo, PongInfo, ReconnectingInfo, State
 } from './events'
-export type { AuthProvider, BackoffOptions, ClientOptions, Data, GreetingProvider, HeadersInit, HeartbeatOptions } from './options'
+export type { AuthProvider, BackoffOptions, ClientOptions, CompressionOptions, Data, GreetingProvider, HeadersInit, HeartbeatOptions, UrlProvider } from './options'

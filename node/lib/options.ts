@@ -1,4 +1,4 @@
-// The public options (SPEC.md in camelCase and milliseconds) and their translation to the native
+// The public options (docs/contract.md in camelCase and milliseconds) and their translation to the native
 // options object. Types are checked here; ranges and values are checked by the Rust core.
 
 import { argumentError, InvalidArgumentError } from './errors'
@@ -15,6 +15,9 @@ export type AuthProvider = (
   attempt: number,
   info: { afterUnauthorized: boolean }
 ) => HeadersInit | Promise<HeadersInit>
+
+/** Called before every connection attempt for that attempt's URL (e.g. a one-time URL fetched over HTTPS). */
+export type UrlProvider = (attempt: number, info: { afterUnauthorized: boolean }) => string | Promise<string>
 
 /** Computes the greeting on every open, e.g. the current subscriptions. */
 export type GreetingProvider = () => Array<Data | ArrayBufferView | ArrayBuffer> | Promise<Array<Data | ArrayBufferView | ArrayBuffer>>
@@ -43,7 +46,22 @@ export interface HeartbeatOptions {
   appPing?: { payload: Data, pong: { exact: string } | { contains: string } }
 }
 
-/** Every option of SPEC.md. All durations are in milliseconds. */
+/**
+ * permessage-deflate parameters. Absent fields keep the core's defaults (12-bit windows both
+ * ways, context takeover on); window sizes are 2^bits bytes and the core checks their range.
+ */
+export interface CompressionOptions {
+  /** Our compressor's window in bits, offered as a hint; `null` offers no limit. */
+  clientMaxWindowBits?: number | null
+  /** Ask the server to compress with at most this window; `null` lets it choose. */
+  serverMaxWindowBits?: number | null
+  /** Compress each outgoing message on its own (nothing kept between messages). */
+  clientNoContextTakeover?: boolean
+  /** Ask the server to compress each message on its own. */
+  serverNoContextTakeover?: boolean
+}
+
+/** Every option of docs/contract.md. All durations are in milliseconds. */
 export interface ClientOptions {
   /** Subprotocols offered in the handshake. */
   protocols?: string[]
@@ -76,18 +94,42 @@ export interface ClientOptions {
   terminal?: { closeCodes?: number[], statuses?: number[] }
   /** Largest message in either direction, bytes (default 16 MiB). */
   maxMessageSize?: number
-  /** TLS: an extra trusted root CA (PEM). Verification cannot be turned off. */
-  tls?: { ca?: string }
+  /**
+   * TLS (verification cannot be turned off): `ca`, an extra trusted root CA (PEM);
+   * `pinnedCertPem`, trust exactly this certificate (or list), self-signed or CA-flagged, its
+   * validity and names still checked; `clientCertPem` + `clientKeyPem`, a client certificate for
+   * mutual TLS (the key is never shown).
+   */
+  tls?: { ca?: string, pinnedCertPem?: string | string[], clientCertPem?: string, clientKeyPem?: string }
+  /**
+   * `true` (default): from `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`, as curl reads them;
+   * `null`: always direct; or a proxy URL: `http://user:pass@host:port`, `https://…`, `socks5h://…`
+   * (credentials are never shown). A refusal is a cause of kind `proxy_rejected` (`status`),
+   * `socks_rejected` (`socksReply`) or `proxy_auth`.
+   */
+  proxy?: true | null | string
+  /** Addresses used instead of DNS: `{ 'example.test': ['::1', '127.0.0.1'] }` (Happy Eyeballs races them). */
+  resolve?: Record<string, string[]>
   /** Inbound messages buffered for a slow consumer before reading stops (default 1024). */
   eventBuffer?: number
   /** How long `close()` waits for the server's close frame, in ms (default 2000). */
   closeTimeoutMs?: number
+  /**
+   * A server that selects none of `protocols` fails the client (`failed`, cause `incompatible`);
+   * by default (`false`) the link opens with `protocol: null`.
+   */
+  requireProtocol?: boolean
+  /**
+   * permessage-deflate: `true` (default) offers it with the core's settings, `false` offers
+   * nothing, an object sets its parameters. The `open` event's `compression` says what was agreed.
+   */
+  compression?: boolean | CompressionOptions
 }
 
 const KNOWN = new Set([
   'protocols', 'headers', 'auth', 'connectTimeoutMs', 'backoff', 'maxRetries', 'maxElapsedMs',
   'heartbeat', 'outbox', 'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'tls',
-  'eventBuffer', 'closeTimeoutMs'
+  'eventBuffer', 'closeTimeoutMs', 'requireProtocol', 'compression', 'proxy', 'resolve'
 ])
 
 function isObject (v: unknown): v is Record<string, unknown> {
@@ -98,6 +140,35 @@ function num (name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'number') throw argumentError(name, 'a number', v)
   return v
+}
+
+function bool (name: string, v: unknown): boolean | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'boolean') throw argumentError(name, 'a boolean', v)
+  return v
+}
+
+function bits (name: string, v: unknown): number | null | undefined {
+  return v === null ? null : num(name, v)
+}
+
+const COMPRESSION_KEYS = new Set(['clientMaxWindowBits', 'serverMaxWindowBits', 'clientNoContextTakeover', 'serverNoContextTakeover'])
+
+function compression (v: unknown): NativeOptions['compression'] {
+  if (v === undefined || v === true) return undefined
+  if (v === false || v === null) return { enabled: false }
+  const c = obj('options.compression', v)
+  if (!c) throw argumentError('options.compression', 'a boolean or an object', v)
+  for (const key of Object.keys(c)) {
+    if (!COMPRESSION_KEYS.has(key)) throw new InvalidArgumentError('ERR_INVALID_OPTION', `unknown option ${JSON.stringify(`compression.${key}`)}`)
+  }
+  return {
+    enabled: true,
+    clientMaxWindowBits: bits('options.compression.clientMaxWindowBits', c.clientMaxWindowBits),
+    serverMaxWindowBits: bits('options.compression.serverMaxWindowBits', c.serverMaxWindowBits),
+    clientNoContextTakeover: bool('options.compression.clientNoContextTakeover', c.clientNoContextTakeover),
+    serverNoContextTakeover: bool('options.compression.serverNoContextTakeover', c.serverNoContextTakeover)
+  }
 }
 
 function str (name: string, v: unknown): string {
@@ -149,6 +220,35 @@ function pairs (flat: string[]): string[][] {
   const out: string[][] = []
   for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]])
   return out
+}
+
+/** The proxy, pinned and client certificates and fixed addresses, type-checked. */
+function transportOptions (o: Record<string, unknown>, tls: Record<string, unknown> | undefined): NonNullable<NativeOptions['transport']> {
+  const t: NonNullable<NativeOptions['transport']> = {}
+  if (o.proxy === null) t.proxyOff = true
+  else if (typeof o.proxy === 'string') t.proxyUrl = o.proxy
+  else if (o.proxy !== undefined && o.proxy !== true) throw argumentError('options.proxy', 'true, null or a proxy URL string', o.proxy)
+  if (tls) {
+    for (const key of Object.keys(tls)) {
+      if (!['ca', 'pinnedCertPem', 'clientCertPem', 'clientKeyPem'].includes(key)) {
+        throw new InvalidArgumentError('ERR_INVALID_OPTION', `unknown option ${JSON.stringify(`tls.${key}`)}`)
+      }
+    }
+    const pins = tls.pinnedCertPem
+    if (pins !== undefined) {
+      t.pinnedCertPem = typeof pins === 'string' ? [pins] : Array.isArray(pins) ? pins.map((p, i) => str(`options.tls.pinnedCertPem[${i}]`, p)) : [str('options.tls.pinnedCertPem', pins)]
+    }
+    if (tls.clientCertPem !== undefined) t.clientCertPem = str('options.tls.clientCertPem', tls.clientCertPem)
+    if (tls.clientKeyPem !== undefined) t.clientKeyPem = str('options.tls.clientKeyPem', tls.clientKeyPem)
+  }
+  const r = obj('options.resolve', o.resolve)
+  if (r) {
+    t.resolve = Object.entries(r).map(([host, ips]) => {
+      if (!Array.isArray(ips)) throw argumentError(`options.resolve.${host}`, 'an array of IP address strings', ips)
+      return [host, ...ips.map((ip, i) => str(`options.resolve.${host}[${i}]`, ip))]
+    })
+  }
+  return t
 }
 
 /** Check option types and build the native options object. */
@@ -208,7 +308,10 @@ export function toNativeOptions (options: unknown): NativeOptions {
   n.maxMessageSize = num('options.maxMessageSize', o.maxMessageSize)
   const tls = obj('options.tls', o.tls)
   if (tls && tls.ca !== undefined) n.ca = str('options.tls.ca', tls.ca)
+  n.transport = transportOptions(o, tls)
   n.eventBuffer = num('options.eventBuffer', o.eventBuffer)
   n.closeTimeoutMs = num('options.closeTimeoutMs', o.closeTimeoutMs)
+  n.requireProtocol = bool('options.requireProtocol', o.requireProtocol)
+  n.compression = compression(o.compression)
   return n
 }

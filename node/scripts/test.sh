@@ -11,6 +11,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cd "$here"
 
+echo "== real proxies for the proxy tests (tinyproxy, dante)"
+"$repo/scripts/install-proxies.sh"
+
 echo "== npm ci (node/)"
 npm ci --no-audit --no-fund
 

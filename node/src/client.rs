@@ -16,6 +16,7 @@ use crate::errors::{code_of, to_js, Code, IntoJs};
 use crate::greeting::{self, GreetingFunction};
 use crate::options::NativeOptions;
 use crate::pump;
+use crate::transport::{JsUrl, UrlFunction};
 
 /// The native half of a client.
 #[napi]
@@ -31,13 +32,14 @@ impl NativeClient {
     /// Validate `url` and options and build the client (idle until `start`).
     #[napi(
         constructor,
-        ts_args_type = "url: string, options?: NativeOptions | undefined | null, auth?: ((attempt: number, afterUnauthorized: boolean) => Promise<AuthOutcome>) | undefined | null, greeting?: (() => Promise<GreetingOutcome>) | undefined | null"
+        ts_args_type = "url: string, options?: NativeOptions | undefined | null, auth?: ((attempt: number, afterUnauthorized: boolean) => Promise<AuthOutcome>) | undefined | null, greeting?: (() => Promise<GreetingOutcome>) | undefined | null, urlFn?: ((attempt: number, afterUnauthorized: boolean) => Promise<UrlOutcome>) | undefined | null"
     )]
     pub fn new(
         url: String,
         options: Option<NativeOptions>,
         auth: Option<AuthFunction<'_>>,
         greeting_fn: Option<GreetingFunction<'_>>,
+        url_fn: Option<UrlFunction<'_>>,
     ) -> Result<Self, Code> {
         let mut options = options;
         let greeting: Vec<Message> = options
@@ -57,6 +59,9 @@ impl NativeClient {
         }
         if let Some(f) = auth {
             builder = builder.auth(JsAuth::new(f)?);
+        }
+        if let Some(f) = url_fn {
+            builder = builder.url_provider(JsUrl::new(f)?);
         }
         if let Some(f) = greeting_fn {
             // A greeting function replaces the list (and `setGreeting()`).
@@ -90,6 +95,12 @@ impl NativeClient {
     #[napi]
     pub fn resume_delivery(&self) {
         self.slots.add_permits(1);
+    }
+
+    /// Move to `url` at once (a server-directed reconnect).
+    #[napi]
+    pub fn reconnect_to(&self, url: String) -> Result<(), Code> {
+        self.inner.reconnect_to(&url).js()
     }
 
     /// Connect (does nothing while connecting or open).

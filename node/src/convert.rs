@@ -158,7 +158,67 @@ pub fn apply_options(mut b: ClientBuilder, o: NativeOptions) -> JsResult<ClientB
     if let Some(ms) = o.close_timeout_ms {
         b = b.close_timeout(millis("closeTimeoutMs", ms)?);
     }
+    if let Some(required) = o.require_protocol {
+        b = b.require_protocol(required);
+    }
+    if let Some(c) = o.compression {
+        b = b.compression(compression(c)?);
+    }
+    if let Some(t) = o.transport {
+        b = crate::transport::apply(b, t)?;
+    }
     Ok(b)
+}
+
+/// The compression object (absent fields: the core's defaults); the core checks the ranges.
+fn compression(c: crate::options::CompressionOptions) -> JsResult<wstether::Compression> {
+    if !c.enabled {
+        return Ok(wstether::Compression::disabled());
+    }
+    let mut out = wstether::Compression::default();
+    let bits = |option: &'static str, min: u8, v: f64| -> JsResult<u8> {
+        // Fractions and values a u8 cannot hold are refused as the core refuses any other.
+        if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
+            Ok(v as u8)
+        } else {
+            Err(invalid_option(
+                option,
+                &format!(
+                    "must be {min} to {} (got {v})",
+                    wstether::limits::MAX_WINDOW_BITS
+                ),
+            ))
+        }
+    };
+    match c.client_max_window_bits {
+        Some(Either::A(v)) => {
+            out.client_max_window_bits = Some(bits(
+                "compression.client_max_window_bits",
+                wstether::limits::MIN_CLIENT_WINDOW_BITS,
+                v,
+            )?)
+        }
+        Some(Either::B(_)) => out.client_max_window_bits = None,
+        None => {}
+    }
+    match c.server_max_window_bits {
+        Some(Either::A(v)) => {
+            out.server_max_window_bits = Some(bits(
+                "compression.server_max_window_bits",
+                wstether::limits::MIN_SERVER_WINDOW_BITS,
+                v,
+            )?)
+        }
+        Some(Either::B(_)) => out.server_max_window_bits = None,
+        None => {}
+    }
+    if let Some(v) = c.client_no_context_takeover {
+        out.client_no_context_takeover = v;
+    }
+    if let Some(v) = c.server_no_context_takeover {
+        out.server_no_context_takeover = v;
+    }
+    Ok(out)
 }
 
 /// Flat `[name, value, name, value, …]` from the auth wrapper to header pairs.
@@ -343,6 +403,8 @@ fn cause_object<'e>(env: &'e Env, cause: &Cause) -> napi::Result<Object<'e>> {
                 o.set("retryAfterMs", ms(*d))?;
             }
         }
+        Cause::ProxyRejected { status } => o.set("status", *status as u32)?,
+        Cause::SocksRejected { reply } => o.set("socksReply", *reply as u32)?,
         Cause::RetriesExhausted { attempts, last } => {
             o.set("attempts", *attempts)?;
             o.set("last", cause_object(env, last)?)?;
@@ -385,6 +447,8 @@ pub struct NativeStats {
     pub time_connected_ms: f64,
     /// Total time not open.
     pub time_disconnected_ms: f64,
+    /// `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+    pub address: Option<String>,
 }
 
 impl From<Stats> for NativeStats {
@@ -403,6 +467,7 @@ impl From<Stats> for NativeStats {
             last_close_reason: s.last_close.map(|c| c.reason),
             time_connected_ms: ms(s.time_connected),
             time_disconnected_ms: ms(s.time_disconnected),
+            address: s.address.map(|a| a.to_string()),
         }
     }
 }

@@ -3,11 +3,14 @@
 //! The typed public API is the hand-written TypeScript in `lib/`.
 
 mod auth;
+mod callback;
 mod client;
 mod convert;
 mod errors;
 mod greeting;
 mod options;
 mod pump;
+mod transport;
 
+pub use callback::{callback_failure, CallbackFailure};
 pub use client::NativeClient;

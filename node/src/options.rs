@@ -1,7 +1,7 @@
-//! The options object the TypeScript layer hands to the native constructor: SPEC.md's options in
+//! The options object the TypeScript layer hands to the native constructor: docs/contract.md's options in
 //! camelCase and milliseconds. `lib/options.ts` checks types first; `convert` checks ranges.
 
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::{Buffer, Either, Null};
 use napi_derive::napi;
 
 /// Reconnect delay curve (all times in milliseconds).
@@ -54,9 +54,26 @@ pub struct TerminalOptions {
     pub statuses: Option<Vec<f64>>,
 }
 
+/// permessage-deflate settings; absent fields keep the core's defaults.
+#[napi(object)]
+pub struct CompressionOptions {
+    /// `false`: offer nothing.
+    pub enabled: bool,
+    /// Our compressor's window in bits; `null`: offer no limit.
+    pub client_max_window_bits: Option<Either<f64, Null>>,
+    /// The server's window in bits we ask for; `null`: ask for none.
+    pub server_max_window_bits: Option<Either<f64, Null>>,
+    /// Compress each outgoing message on its own.
+    pub client_no_context_takeover: Option<bool>,
+    /// Ask the server to compress each message on its own.
+    pub server_no_context_takeover: Option<bool>,
+}
+
 /// Every client option, already type-checked by the TypeScript layer.
 #[napi(object)]
 pub struct NativeOptions {
+    /// Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+    pub transport: Option<crate::transport::TransportOptions>,
     /// Subprotocols offered in the handshake.
     pub protocols: Option<Vec<String>>,
     /// Static handshake headers as `[name, value]` pairs.
@@ -89,4 +106,8 @@ pub struct NativeOptions {
     pub event_buffer: Option<f64>,
     /// How long a local close waits for the server's close frame (default 2000).
     pub close_timeout_ms: Option<f64>,
+    /// A server that selects none of `protocols` fails the client (terminal).
+    pub require_protocol: Option<bool>,
+    /// permessage-deflate (default: offered with the core's settings).
+    pub compression: Option<CompressionOptions>,
 }

@@ -1,7 +1,7 @@
 //! Moves events from the core to the JS thread: one task per client on the core's shared runtime
 //! awaits a batch and crosses once with the whole batch. At most `IN_FLIGHT` batches sit between
 //! the core and JS: a slow (or absent) consumer leaves events in the core's bounded buffer, which
-//! then slows the socket (SPEC promise 4). Two rather than one, so that JS finishing a batch frees
+//! then slows the socket (promise 4 of docs/contract.md). Two rather than one, so that JS finishing a batch frees
 //! a slot without waking this task (a thread wake-up per round trip, measurable in latency).
 
 use std::sync::Arc;

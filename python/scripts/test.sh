@@ -21,6 +21,9 @@ python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=7" "pytest-asyncio>=0.23" "pytest-timeout>=2" "mypy>=1.8" \
   "websockets>=13,<16"  # the plain echo server the README examples run against
 
+echo "== real proxies for the proxy tests (tinyproxy, dante)"
+"$repo/scripts/install-proxies.sh"
+
 echo "== building the testkit daemon"
 (cd "$repo" && cargo build --quiet -p wstether-testkit --bin wstether-testd)
 export WSTETHER_TESTD="${WSTETHER_TESTD:-$repo/target/debug/wstether-testd}"

@@ -16,7 +16,7 @@ use wstether::{AuthFuture, AuthProvider, AuthRequest};
 use crate::convert;
 
 /// Run `f` with the interpreter attached on a fresh thread, and wait for it without blocking tokio.
-fn on_python_thread<T: Send + 'static>(
+pub(crate) fn on_python_thread<T: Send + 'static>(
     name: &str,
     f: impl FnOnce(Python<'_>) -> Result<T, String> + Send + 'static,
 ) -> tokio::sync::oneshot::Receiver<Result<T, String>> {
@@ -39,7 +39,7 @@ fn on_python_thread<T: Send + 'static>(
 }
 
 /// Text of a Python exception, for the `Error{auth}` event.
-fn describe(py: Python<'_>, err: PyErr) -> String {
+pub(crate) fn describe(py: Python<'_>, err: PyErr) -> String {
     let value = err.value(py);
     let name = value
         .get_type()

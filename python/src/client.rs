@@ -1,9 +1,8 @@
 //! `NativeClient`: the core `Client` plus the loops that move its events to Python.
 //!
-//! Both loops run on a Python thread the package starts (the client's dispatcher thread). They
-//! wait for a batch with the GIL released (`Events::blocking_next_batch`), then attach once and
-//! hand the whole batch over: the callback loop calls the `on_*` handlers itself (no Python-level
-//! loop per message), the batch loop gives a list to a sink (the asyncio bridge).
+//! The callback API hands the stream to the process's shared dispatcher (`dispatch.rs`); the
+//! asyncio API uses the fd bridge (`pump.rs`), or on other platforms a batch loop on a thread
+//! of its own that waits with the GIL released and gives each batch to a sink.
 
 use std::sync::Mutex;
 
@@ -11,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use wstether::{
-    AppPing, Backoff, Client, Event, Events, Heartbeat, OutboxLimits, PongMatch, SendStatus,
+    AppPing, Backoff, Client, Events, Heartbeat, OutboxLimits, PongMatch, SendStatus,
     TerminalPolicy,
 };
 
@@ -23,6 +22,10 @@ use crate::stats::{Stats, Transition};
 /// `(interval, timeout, app_ping payload, pong text, pong matches by "contains")`.
 type HeartbeatArgs<'py> = (f64, f64, Option<Bound<'py, PyAny>>, Option<String>, bool);
 
+/// `(client_max_window_bits, server_max_window_bits, client_no_context_takeover,
+/// server_no_context_takeover)`; `None` turns compression off.
+pub(crate) type CompressionArgs = (Option<i64>, Option<i64>, bool, bool);
+
 /// Most events taken from the core per crossing.
 const BATCH: usize = 4096;
 
@@ -32,96 +35,11 @@ pub struct NativeClient {
     client: Client,
     /// The event stream until the dispatcher takes it (once).
     events: Mutex<Option<Events>>,
+    /// The callback API's slot in the shared dispatcher, once started.
+    dispatch: std::sync::OnceLock<wstether::dispatch::Handle<crate::dispatch::Target>>,
     /// The asyncio bridge, once started.
     #[cfg(unix)]
     pump: std::sync::OnceLock<crate::pump::Pump>,
-}
-
-/// The `on_*` attributes of the Python client, read once per batch (users may reassign them).
-struct Handlers<'py> {
-    message: Option<Bound<'py, PyAny>>,
-    open: Option<Bound<'py, PyAny>>,
-    close: Option<Bound<'py, PyAny>>,
-    connecting: Option<Bound<'py, PyAny>>,
-    reconnecting: Option<Bound<'py, PyAny>>,
-    error: Option<Bound<'py, PyAny>>,
-    failed: Option<Bound<'py, PyAny>>,
-    state: Option<Bound<'py, PyAny>>,
-    pong: Option<Bound<'py, PyAny>>,
-    any: Option<Bound<'py, PyAny>>,
-}
-
-fn handler<'py>(
-    target: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyString>,
-) -> Option<Bound<'py, PyAny>> {
-    target.getattr(name).ok().filter(|h| !h.is_none())
-}
-
-impl<'py> Handlers<'py> {
-    fn load(py: Python<'py>, t: &Bound<'py, PyAny>) -> Self {
-        Handlers {
-            message: handler(t, intern!(py, "on_message")),
-            open: handler(t, intern!(py, "on_open")),
-            close: handler(t, intern!(py, "on_close")),
-            connecting: handler(t, intern!(py, "on_connecting")),
-            reconnecting: handler(t, intern!(py, "on_reconnecting")),
-            error: handler(t, intern!(py, "on_error")),
-            failed: handler(t, intern!(py, "on_failed")),
-            state: handler(t, intern!(py, "on_state")),
-            pong: handler(t, intern!(py, "on_pong")),
-            any: handler(t, intern!(py, "on_event")),
-        }
-    }
-
-    /// The handler for an event and its attribute name.
-    fn for_event(&self, event: &Event) -> (Option<&Bound<'py, PyAny>>, &'static str) {
-        match event {
-            Event::Message(_) => (self.message.as_ref(), "on_message"),
-            Event::Open { .. } => (self.open.as_ref(), "on_open"),
-            Event::Closed { .. } => (self.close.as_ref(), "on_close"),
-            Event::Connecting { .. } => (self.connecting.as_ref(), "on_connecting"),
-            Event::Reconnecting { .. } => (self.reconnecting.as_ref(), "on_reconnecting"),
-            Event::Error { .. } => (self.error.as_ref(), "on_error"),
-            Event::Failed { .. } => (self.failed.as_ref(), "on_failed"),
-            Event::StateChanged { .. } => (self.state.as_ref(), "on_state"),
-            Event::Pong { .. } => (self.pong.as_ref(), "on_pong"),
-        }
-    }
-}
-
-/// A callback raised: log it (Python side) and report an `ErrorEvent(kind="callback")` to
-/// `on_error`, unless `on_error` itself raised. The client keeps going either way.
-fn callback_failed(
-    py: Python<'_>,
-    target: &Bound<'_, PyAny>,
-    handlers: &Handlers<'_>,
-    name: &str,
-    err: PyErr,
-) {
-    let text = format!(
-        "{name} raised {}",
-        err.value(py)
-            .repr()
-            .map(|r| r.to_string())
-            .unwrap_or_default()
-    );
-    let _ = target.call_method1(
-        intern!(py, "_log_callback_error"),
-        (name, err.into_value(py)),
-    );
-    if name == "on_error" {
-        return;
-    }
-    if let Some(on_error) = &handlers.error {
-        let report = convert::event_to_py(py, &Event::callback_error(text));
-        if let Err(e) = report.and_then(|ev| on_error.call1((ev,))) {
-            let _ = target.call_method1(
-                intern!(py, "_log_callback_error"),
-                ("on_error", e.into_value(py)),
-            );
-        }
-    }
 }
 
 impl NativeClient {
@@ -142,7 +60,8 @@ impl NativeClient {
     #[new]
     #[pyo3(signature = (url, *, protocols, headers, auth, connect_timeout, backoff, max_retries,
         max_elapsed, heartbeat, outbox, handshake_budget, greeting, greeting_provider,
-        terminal, max_message_size, ca_pem, event_buffer, close_timeout))]
+        terminal, max_message_size, ca_pem, event_buffer, close_timeout, require_protocol,
+        compression, transport))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -164,6 +83,9 @@ impl NativeClient {
         ca_pem: Option<String>,
         event_buffer: i64,
         close_timeout: f64,
+        require_protocol: bool,
+        compression: Option<CompressionArgs>,
+        transport: crate::transport::TransportArgs,
     ) -> PyResult<Self> {
         guard(py, || {
             let (initial, max, factor, jitter, stable_after) = backoff;
@@ -200,6 +122,8 @@ impl NativeClient {
                 .max_message_size(convert::size(py, "max_message_size", max_message_size)?)
                 .event_buffer(convert::size(py, "event_buffer", event_buffer)?)
                 .close_timeout(convert::secs(py, "close_timeout", close_timeout)?)
+                .require_protocol(require_protocol)
+                .compression(convert::compression(py, compression)?)
                 .runtime(wstether::runtime::handle());
             for (name, value) in headers {
                 b = b.header(name, value);
@@ -243,11 +167,13 @@ impl NativeClient {
             if let Some(pem) = ca_pem {
                 b = b.add_root_certificate_pem(pem);
             }
+            b = crate::transport::apply(py, b, transport)?;
             let client = b.build().py_err(py)?;
             let events = client.events().py_err(py)?;
             Ok(NativeClient {
                 client,
                 events: Mutex::new(Some(events)),
+                dispatch: std::sync::OnceLock::new(),
                 #[cfg(unix)]
                 pump: std::sync::OnceLock::new(),
             })
@@ -298,6 +224,11 @@ impl NativeClient {
         guard(py, || self.client.resume().py_err(py))
     }
 
+    /// Move to `url` at once (a server-directed reconnect).
+    fn reconnect_to(&self, py: Python<'_>, url: &str) -> PyResult<()> {
+        guard(py, || self.client.reconnect_to(url).py_err(py))
+    }
+
     /// Skip the current backoff delay.
     fn reconnect_now(&self, py: Python<'_>) -> PyResult<()> {
         guard(py, || self.client.reconnect_now().py_err(py))
@@ -337,10 +268,27 @@ impl NativeClient {
         guard(py, || Ok(self.client.config().redacted_url()))
     }
 
-    /// Dispatcher loop for the callback API: deliver every event to `target.on_*` until the
-    /// stream ends (after `Failed`, or once `close()` completes).
-    fn run_callbacks(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(py, || self.callbacks_loop(py, target))
+    /// The callback API: deliver every event to `target.on_*` on the process's shared
+    /// dispatcher threads (`wstether/_dispatch.py`) until the stream ends. Once per client.
+    fn dispatch_callbacks(&self, py: Python<'_>, target: Py<PyAny>) -> PyResult<()> {
+        guard(py, || {
+            let events = self.take_events(py)?;
+            let handle = crate::dispatch::shared().add(events, Mutex::new(Some(target)));
+            let _ = self.dispatch.set(handle);
+            Ok(())
+        })
+    }
+
+    /// Wait (GIL released) until the callbacks of the stream's last events have run, at most
+    /// `timeout` seconds; false at once when called from one of this client's callbacks.
+    fn wait_dispatched(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        guard(py, || {
+            let Some(handle) = self.dispatch.get() else {
+                return Ok(true);
+            };
+            let timeout = convert::secs(py, "timeout", timeout)?;
+            Ok(py.detach(|| handle.wait_finished(timeout)))
+        })
     }
 
     /// Dispatcher loop for the asyncio API: call `sink(list_of_events)` per batch until the
@@ -404,39 +352,6 @@ impl NativeClient {
                 self.client.state().as_str()
             ))
         })
-    }
-}
-
-impl NativeClient {
-    /// The body of `run_callbacks`.
-    fn callbacks_loop(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut events = self.take_events(py)?;
-        loop {
-            let batch = py.detach(|| events.blocking_next_batch(BATCH));
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let handlers = Handlers::load(py, target);
-            for event in &batch {
-                if let Some(any) = &handlers.any {
-                    let result = convert::event_to_py(py, event).and_then(|ev| any.call1((ev,)));
-                    if let Err(err) = result {
-                        callback_failed(py, target, &handlers, "on_event", err);
-                    }
-                }
-                let (Some(h), name) = handlers.for_event(event) else {
-                    continue;
-                };
-                // Messages go to on_message as their payload alone: the cheapest crossing.
-                let arg = match event {
-                    Event::Message(m) => Ok(convert::message_data(py, m)),
-                    other => convert::event_to_py(py, other),
-                };
-                if let Err(err) = arg.and_then(|a| h.call1((a,))) {
-                    callback_failed(py, target, &handlers, name, err);
-                }
-            }
-        }
     }
 }
 

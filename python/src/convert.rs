@@ -111,6 +111,7 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
         attempts: None,
         elapsed: None,
         last: None,
+        socks_reply: None,
     };
     match cause {
         Cause::Closed { code, reason } => {
@@ -124,6 +125,8 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
             out.status = Some(*status);
             out.retry_after = retry_after.map(|d| d.as_secs_f64());
         }
+        Cause::ProxyRejected { status } => out.status = Some(*status),
+        Cause::SocksRejected { reply } => out.socks_reply = Some(*reply),
         Cause::RetriesExhausted { attempts, last } => {
             out.attempts = Some(*attempts);
             out.last = Some(cause_to_py(py, last)?);
@@ -243,6 +246,7 @@ pub(crate) fn stats_to_py(s: wstether::Stats) -> stats::Stats {
         last_close_reason: s.last_close.map(|c| c.reason),
         time_connected: s.time_connected.as_secs_f64(),
         time_disconnected: s.time_disconnected.as_secs_f64(),
+        address: s.address.map(|a| a.to_string()),
     }
 }
 
@@ -272,4 +276,47 @@ pub(crate) fn messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Message>>
         out.push(message_from_py(&item?)?);
     }
     Ok(out)
+}
+
+/// The package's compression tuple (`None`: off) → the core's options. Window bits arrive as
+/// ints clamped to 64 bits; the core checks the range (`Compression::validate`, in `build()`).
+pub(crate) fn compression(
+    py: Python<'_>,
+    args: Option<crate::client::CompressionArgs>,
+) -> PyResult<wstether::Compression> {
+    let Some((client_bits, server_bits, client_nct, server_nct)) = args else {
+        return Ok(wstether::Compression::disabled());
+    };
+    let bits = |option: &'static str, min: u8, v: Option<i64>| -> PyResult<Option<u8>> {
+        v.map(|b| {
+            u8::try_from(b).map_err(|_| {
+                crate::errors::to_py(
+                    py,
+                    wstether::Error::InvalidOption {
+                        option,
+                        reason: format!(
+                            "must be {min} to {} (got {b})",
+                            wstether::limits::MAX_WINDOW_BITS
+                        ),
+                    },
+                )
+            })
+        })
+        .transpose()
+    };
+    Ok(wstether::Compression {
+        client_max_window_bits: bits(
+            "compression.client_max_window_bits",
+            wstether::limits::MIN_CLIENT_WINDOW_BITS,
+            client_bits,
+        )?,
+        server_max_window_bits: bits(
+            "compression.server_max_window_bits",
+            wstether::limits::MIN_SERVER_WINDOW_BITS,
+            server_bits,
+        )?,
+        client_no_context_takeover: client_nct,
+        server_no_context_takeover: server_nct,
+        ..wstether::Compression::default()
+    })
 }

@@ -45,6 +45,14 @@ fn _defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         out.set_item("max_message_size", config::DEFAULT_MAX_MESSAGE_SIZE)?;
         out.set_item("event_buffer", config::DEFAULT_EVENT_BUFFER)?;
         out.set_item("close_timeout", config::DEFAULT_CLOSE_TIMEOUT.as_secs_f64())?;
+        let c = wstether::Compression::default();
+        let compression = PyDict::new(py);
+        compression.set_item("enabled", c.enabled)?;
+        compression.set_item("client_max_window_bits", c.client_max_window_bits)?;
+        compression.set_item("server_max_window_bits", c.server_max_window_bits)?;
+        compression.set_item("client_no_context_takeover", c.client_no_context_takeover)?;
+        compression.set_item("server_no_context_takeover", c.server_no_context_takeover)?;
+        out.set_item("compression", compression)?;
         Ok(out)
     })
 }
@@ -61,6 +69,9 @@ fn _limits(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         out.set_item("max_event_buffer", limits::MAX_EVENT_BUFFER)?;
         out.set_item("max_handshake_budget", limits::MAX_HANDSHAKE_BUDGET)?;
         out.set_item("max_retries", limits::MAX_RETRIES)?;
+        out.set_item("max_window_bits", limits::MAX_WINDOW_BITS)?;
+        out.set_item("min_client_window_bits", limits::MIN_CLIENT_WINDOW_BITS)?;
+        out.set_item("min_server_window_bits", limits::MIN_SERVER_WINDOW_BITS)?;
         Ok(out)
     })
 }

@@ -219,8 +219,9 @@ impl Failed {
 }
 
 /// Why a link ended or an attempt failed. `kind` is a stable name ("closed", "network",
-/// "heartbeat_timeout", "connect_failed", "handshake_rejected", "retries_exhausted", …);
-/// the other fields are set when they apply to that kind.
+/// "heartbeat_timeout", "connect_failed", "handshake_rejected", "retries_exhausted",
+/// "url_provider", "proxy_rejected" (`status` is the proxy's), "socks_rejected"
+/// (`socks_reply`), "proxy_auth", …); the other fields are set when they apply to that kind.
 #[pyclass(frozen, get_all, module = "wstether")]
 pub struct Cause {
     pub kind: String,
@@ -232,6 +233,8 @@ pub struct Cause {
     pub attempts: Option<u32>,
     pub elapsed: Option<f64>,
     pub last: Option<Py<Cause>>,
+    /// The SOCKS5 reply code, for kind "socks_rejected".
+    pub socks_reply: Option<u8>,
 }
 
 #[pymethods]

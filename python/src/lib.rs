@@ -2,8 +2,8 @@
 //!
 //! The public Python API lives in `python/wstether/*.py`; this module only converts types and
 //! moves events across. Threading rules (why the files look the way they do):
-//! - tokio workers never attach to Python: events cross on the client's dispatcher thread (a
-//!   Python thread that waits here with the GIL released), auth and greeting callables run on
+//! - tokio workers never attach to Python: callback events cross on the process's shared
+//!   dispatcher threads (Python threads that wait here with the GIL released, `dispatch.rs`), auth and greeting callables run on
 //!   short-lived threads of their own (`auth.rs`), and log records wait in a queue that a Python
 //!   thread drains (`logging.rs`);
 //! - every pyclass is `frozen` and holds only `Sync` state (mutexes, atomics, core handles), so the
@@ -13,12 +13,14 @@ mod auth;
 mod client;
 mod convert;
 mod defaults;
+mod dispatch;
 mod errors;
 mod events;
 mod logging;
 #[cfg(unix)]
 mod pump;
 mod stats;
+mod transport;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,6 +50,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::Transition>()?;
     m.add_function(wrap_pyfunction!(_begin_shutdown, m)?)?;
     defaults::register(m)?;
+    dispatch::register(m)?;
     m.add_function(wrap_pyfunction!(errors::_panic_for_tests, m)?)?;
     logging::register(m)?;
     Ok(())

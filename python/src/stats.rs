@@ -18,6 +18,8 @@ pub struct Stats {
     pub last_close_reason: Option<String>,
     pub time_connected: f64,
     pub time_disconnected: f64,
+    /// `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+    pub address: Option<String>,
 }
 
 #[pymethods]

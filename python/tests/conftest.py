@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -74,6 +75,10 @@ class Server:
         self.port = info["port"]
         self.url = info["url"]
         self.ca_pem: Optional[str] = info.get("ca_pem")
+        # tls=selfsigned|ca_flagged: the certificate to pin; client_ca=1: a client identity.
+        self.cert_pem: Optional[str] = info.get("cert_pem")
+        self.client_cert_pem: Optional[str] = info.get("client_cert_pem")
+        self.client_key_pem: Optional[str] = info.get("client_key_pem")
 
     def __call__(self, action: str, **params: Any) -> Dict[str, Any]:
         return self.ctl(f"/server/{self.id}/{action}", **params)
@@ -129,6 +134,32 @@ def proxy_factory(testd: Testd) -> Iterator[Callable[[Server], Proxy]]:
     yield make
     for p in made:
         testd(f"/proxy/{p.id}/dispose")
+
+
+class RealProxy:
+    """A real proxy from Debian's packages (tinyproxy or dante), started by the daemon."""
+
+    def __init__(self, testd: Testd, kind: str, auth: bool) -> None:
+        info = testd("/real_proxy/start", kind=kind, auth=int(auth))
+        self.id = info["id"]
+        self.port: int = info["port"]
+        self.url: str = info["url"]
+        self.url_without_credentials: str = info["url_without_credentials"]
+        self.url_with_wrong_password: str = info["url_with_wrong_password"]
+
+
+@pytest.fixture
+def real_proxy(testd: Testd) -> Iterator[Callable[..., RealProxy]]:
+    made: List[RealProxy] = []
+
+    def make(kind: str = "tinyproxy", auth: bool = True) -> RealProxy:
+        p = RealProxy(testd, kind, auth)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        testd(f"/real_proxy/{p.id}/dispose")
 
 
 # Default options of the scenarios (tests/README.md, "Conventions").
@@ -214,6 +245,25 @@ def clients() -> Iterator[List[Any]]:
             c.close()
         except wstether.Error:
             pass
+
+
+@pytest.fixture(scope="session")
+def echo_url() -> Iterator[str]:
+    """A plain python-websockets echo server (tests/echo/echo_server.py): no subprotocol,
+    permessage-deflate offered by default. Its URL without the trailing slash."""
+    # stdin stays an open pipe: the server exits when it closes.
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "echo" / "echo_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    url = server.stdout.readline().strip()
+    assert url.startswith("ws://"), url
+    yield url.rstrip("/")
+    server.stdin.close()
+    server.wait(10)
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

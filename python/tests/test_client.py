@@ -49,7 +49,7 @@ def test_callback_exception_does_not_kill_the_client(
     callback_errors = [e for e in errors if e.kind == "callback"]
     assert len(callback_errors) == 1
     assert "on_message" in callback_errors[0].message and "callback exploded" in callback_errors[0].message
-    assert any("on_message callback raised" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert any("on_message raised" in r.getMessage() and r.exc_info for r in caplog.records)
     assert c.state == "open"
     assert c.send("still") == "sent"
 
@@ -66,8 +66,8 @@ def test_on_error_raising_is_only_logged(server: Server, clients: List[Any], cap
     c.send("x")
     wait_until(lambda: got == ["x"], what="delivery after two failing callbacks")
     msgs = [r.getMessage() for r in caplog.records]
-    assert any("on_open callback raised" in m for m in msgs)
-    assert any("on_error callback raised" in m for m in msgs)
+    assert any("on_open raised" in m for m in msgs)
+    assert any("on_error raised" in m for m in msgs)
 
 
 @pytest.mark.parametrize(
@@ -142,12 +142,60 @@ def test_no_thread_or_socket_left_after_close(server: Server) -> None:
     c.connect()
     assert opened.wait(5)
     assert socket_count() > sockets_before
-    assert len(threading.enumerate()) > len(threads_before)
+    # The dispatcher's threads are shared by every client: a client adds none.
+    assert {t.ident for t in threading.enumerate()} == threads_before
     c.close()
     assert {t.ident for t in threading.enumerate()} == threads_before
     wait_until(lambda: socket_count() == sockets_before, 2, "sockets back to the baseline")
     wait_until(lambda: len(os.listdir("/proc/self/task")) <= native_before, 2, "native threads back")
     assert server("wait_connections", n=0)["ok"]
+
+
+def test_clients_share_the_dispatcher_threads(server: Server) -> None:
+    warm = wstether.Client(server.url, **FAST)
+    warm.connect()
+    warm.close()
+    before = threading.active_count()
+    got: List[List[Any]] = [[] for _ in range(50)]
+    cs = [wstether.Client(server.url, on_message=got[i].append, **FAST) for i in range(50)]
+    try:
+        for i, c in enumerate(cs):
+            c.connect()
+            for j in range(3):
+                c.send(f"{i}:{j}")
+        wait_until(lambda: all(len(g) == 3 for g in got), 10, "every client's echoes")
+        assert all(g == [f"{i}:{j}" for j in range(3)] for i, g in enumerate(got)), "each client in order"
+        assert threading.active_count() <= before + 1, [t.name for t in threading.enumerate()]
+    finally:
+        for c in cs:
+            c.close()
+
+
+def test_a_blocked_callback_does_not_stall_other_clients(server: Server, clients: List[Any]) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+    slow_got: List[Any] = []
+    fast_got: List[Any] = []
+
+    def slow(msg: Any) -> None:
+        if msg == "block":
+            entered.set()
+            release.wait(20)
+        slow_got.append(msg)
+
+    a = wstether.Client(server.url, on_message=slow, **FAST)
+    b = wstether.Client(server.url, on_message=fast_got.append, **FAST)
+    clients.extend([a, b])
+    a.connect()
+    b.connect()
+    a.send("block")
+    assert entered.wait(5)
+    a.send("after")
+    b.send("meanwhile")
+    wait_until(lambda: fast_got == ["meanwhile"], 5, "the other client's message while one callback blocks")
+    assert slow_got == [], "the blocked client's own events wait, in order"
+    release.set()
+    wait_until(lambda: slow_got == ["block", "after"], 5, "the blocked client's events, in order")
 
 
 def test_close_from_a_callback(server: Server, clients: List[Any]) -> None:

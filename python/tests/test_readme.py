@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from typing import Iterator
 
 import pytest
 
@@ -17,23 +16,6 @@ pytestmark = pytest.mark.timeout(60)
 README = (REPO / "python" / "README.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.S)
 README_URL = "ws://localhost:8765"
-
-
-@pytest.fixture(scope="module")
-def echo_url() -> Iterator[str]:
-    # stdin stays an open pipe: the server exits when it closes.
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "echo" / "echo_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdin is not None
-    url = server.stdout.readline().strip()
-    assert url.startswith("ws://"), url
-    yield url.rstrip("/")
-    server.stdin.close()
-    server.wait(10)
 
 
 def test_the_readme_has_both_examples() -> None:

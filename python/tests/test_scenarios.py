@@ -340,6 +340,39 @@ def test_accept_then_drop(server: Server, recorder: Recorder, clients: List[Any]
     assert (closed.code, closed.initiator, closed.will_reconnect) == (4000, "remote", True)
 
 
+def test_callback_error(server: Server, recorder: Recorder, clients: List[Any], caplog: pytest.LogCaptureFixture) -> None:
+    reports: List[Any] = []
+
+    def on_message(data: Any) -> None:
+        if data == "boom":
+            raise ValueError("boom")
+
+    def on_error(event: wstether.ErrorEvent) -> None:
+        if event.kind == "callback":
+            reports.append(event)
+            raise RuntimeError("the error handler fails too")
+
+    c = make(clients, server.url, recorder, on_message=on_message, on_error=on_error)
+    c.connect()
+    for text in ("one", "boom", "two"):
+        c.send(text)
+    recorder.wait_count(wstether.Message, 3)
+    assert c.state == "open"
+    assert c.close(1000, "") == []
+    recorder.assert_sequence(r"Connecting Open Message Message Error\[callback\] Message Closed")
+    ev = recorder.relevant()
+    assert [e.data for e in ev if isinstance(e, wstether.Message)] == ["one", "boom", "two"]
+    report = ev[4]
+    assert "on_message" in report.message and "boom" in report.message
+    assert reports == [report] or [r.message for r in reports] == [report.message]
+    closed = ev[6]
+    assert (closed.code, closed.initiator, closed.will_reconnect) == (1000, "local", False)
+    logged = [r for r in caplog.records if r.name == "wstether" and r.levelname == "ERROR"]
+    assert len(logged) == 2, [r.getMessage() for r in logged]
+    assert "on_message raised" in logged[0].getMessage() and logged[0].exc_info
+    assert "on_error raised" in logged[1].getMessage() and logged[1].exc_info
+
+
 def test_tls(server_factory: Callable[..., Server], recorder: Recorder, clients: List[Any]) -> None:
     server = server_factory(tls=1)
     assert server.url.startswith("wss://") and server.ca_pem

@@ -56,7 +56,7 @@ from .events import (
     State,
     StateChanged,
 )
-from .options import LIMITS, AuthRequest, Backoff, Heartbeat, Limits, Outbox, TerminalPolicy
+from .options import LIMITS, AuthRequest, Backoff, Compression, Heartbeat, Limits, Outbox, TerminalPolicy
 
 #: The installed version (the repository's one version, from the workspace Cargo.toml).
 __version__: str = _metadata.version("wstether")
@@ -71,6 +71,7 @@ __all__ = [
     "ClientFailed",
     "CloseReasonTooLong",
     "Closed",
+    "Compression",
     "Connecting",
     "Error",
     "ErrorEvent",

@@ -53,11 +53,22 @@ def wrap(
     timeout: float,
 ) -> NativeAuth:
     """Build the native auth callable; ``loop_of()`` names the loop async functions run on."""
-    takes_request = _takes_request(auth)
+    call = provider(auth, loop_of, timeout)
+    return lambda attempt, after_unauthorized: _pairs(call(attempt, after_unauthorized))
 
-    def call(attempt: int, after_unauthorized: bool) -> List[Tuple[str, str]]:
+
+def provider(
+    func: Callable[..., Any],
+    loop_of: Callable[[], Optional[asyncio.AbstractEventLoop]],
+    timeout: float,
+) -> Callable[[int, bool], Any]:
+    """``func`` (plain or async, with or without an AuthRequest argument) as the synchronous
+    ``(attempt, after_unauthorized) -> result`` callable a native provider thread runs."""
+    takes_request = _takes_request(func)
+
+    def call(attempt: int, after_unauthorized: bool) -> Any:
         request = AuthRequest(attempt=attempt, after_unauthorized=after_unauthorized)
-        result = auth(request) if takes_request else auth()
+        result = func(request) if takes_request else func()
         if inspect.isawaitable(result):
             loop = loop_of()
             if loop is not None and loop.is_running():
@@ -69,6 +80,6 @@ def wrap(
                     raise
             else:
                 result = asyncio.run(_await(result))
-        return _pairs(result)
+        return result
 
     return call

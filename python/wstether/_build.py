@@ -9,13 +9,30 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _auth, _native, _values
+from . import _auth, _native, _transport, _values
 from .errors import InvalidType
-from .options import Backoff, Heartbeat, Outbox, TerminalPolicy
+from .options import Backoff, Compression, Heartbeat, Outbox, TerminalPolicy
 
 Payload = Union[str, bytes]
 Greeting = Union[Sequence[Payload], Callable[[], Sequence[Payload]], None]
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+CompressionOption = Union[bool, Compression, None]
+
+
+def _compression(value: object) -> Optional[Tuple[Optional[int], Optional[int], bool, bool]]:
+    """``True`` → the core's default offer, ``False``/``None`` → off, a :class:`Compression` → it."""
+    if value is True:
+        value = Compression()
+    if value is False or value is None:
+        return None
+    if not isinstance(value, Compression):
+        raise InvalidType("compression must be True, False, None or a wstether.Compression")
+    return (
+        _values.optional_count("compression.client_max_window_bits", value.client_max_window_bits),
+        _values.optional_count("compression.server_max_window_bits", value.server_max_window_bits),
+        value.client_no_context_takeover,
+        value.server_no_context_takeover,
+    )
 
 def _header(item: object) -> Tuple[str, str]:
     if not isinstance(item, tuple) or len(item) != 2:
@@ -24,7 +41,7 @@ def _header(item: object) -> Tuple[str, str]:
 
 
 def native_client(
-    url: str,
+    url: _transport.Url,
     *,
     protocols: Sequence[str],
     headers: Headers,
@@ -43,8 +60,24 @@ def native_client(
     ca_pem: Optional[str],
     event_buffer: int,
     close_timeout: float,
+    require_protocol: bool,
+    compression: CompressionOption,
+    proxy: _transport.ProxySetting = True,
+    pinned_cert_pem: Union[str, Sequence[str], None] = None,
+    client_cert_pem: Optional[str] = None,
+    client_key_pem: Optional[str] = None,
+    resolve: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> _native.NativeClient:
-    url = _values.text("url", url)
+    url, transport = _transport.transport(
+        url,
+        proxy=proxy,
+        pinned_cert_pem=pinned_cert_pem,
+        client_cert_pem=client_cert_pem,
+        client_key_pem=client_key_pem,
+        resolve=resolve,
+        loop_of=loop_of,
+        timeout=_values.seconds("connect_timeout", connect_timeout),
+    )
     if isinstance(protocols, str):
         raise InvalidType("protocols must be a sequence of str, not a str")
     header_items = [_header(item) for item in (headers.items() if isinstance(headers, Mapping) else headers or ())]
@@ -56,6 +89,8 @@ def native_client(
         raise InvalidType("outbox must be a wstether.Outbox")
     if not isinstance(terminal, TerminalPolicy):
         raise InvalidType("terminal must be a wstether.TerminalPolicy")
+    if not isinstance(require_protocol, bool):
+        raise InvalidType("require_protocol must be a bool")
     if auth is not None and not callable(auth):
         raise InvalidType("auth must be a function returning headers")
     connect = _values.seconds("connect_timeout", connect_timeout)
@@ -102,4 +137,7 @@ def native_client(
         ca_pem=None if ca_pem is None else _values.text("ca_pem", ca_pem),
         event_buffer=_values.count("event_buffer", event_buffer),
         close_timeout=_values.seconds("close_timeout", close_timeout),
+        require_protocol=require_protocol,
+        compression=_compression(compression),
+        transport=transport,
     )

@@ -25,6 +25,12 @@ class Controls:
         """Skip the current backoff delay (the handshake budget still applies)."""
         self._native.reconnect_now()
 
+    def reconnect_to(self, url: str) -> None:
+        """Move to ``url`` at once (a server-directed reconnect, as Twitch and Discord send):
+        the link closes with 1000 and the client connects to ``url`` without a backoff delay.
+        ``url`` is the client's URL from then on (with a url function: the next attempt only)."""
+        self._native.reconnect_to(url)
+
     def network_changed(self) -> None:
         """The network changed: verify an open link with a short ping, or retry now if waiting."""
         self._native.network_changed()

@@ -1,5 +1,6 @@
 """Clients still open at interpreter exit are closed by an ``atexit`` hook, before Python
-finalizes: no dispatcher, auth or log thread of ours touches a dying interpreter."""
+finalizes, then the shared dispatcher threads are stopped: no dispatcher, auth or log thread of
+ours touches a dying interpreter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import weakref
 from typing import Protocol
 
-from . import _logging, _native
+from . import _dispatch, _logging, _native
 
 
 class _Shutdownable(Protocol):
@@ -42,4 +43,5 @@ def _close_all() -> None:
             client._shutdown()
         except Exception:  # pragma: no cover - best effort at exit
             _logging.logger.exception("closing a wstether client at exit failed")
+    _dispatch.stop()
     _logging.stop()

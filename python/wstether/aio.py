@@ -16,11 +16,12 @@ import itertools
 import logging
 import threading
 from types import TracebackType
-from typing import Any, Deque, Generator, List, Optional, Sequence, Type, Union
+from typing import Any, Deque, Generator, List, Mapping, Optional, Sequence, Type, Union
 
 from . import _build, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
+from ._transport import ProxySetting, Url
 from ._native import Message, NativeClient
 from .errors import ClientClosed
 from .events import Event, SendStatus
@@ -58,7 +59,7 @@ class AsyncClient(Controls):
 
     def __init__(
         self,
-        url: str,
+        url: Url,
         *,
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
@@ -76,8 +77,19 @@ class AsyncClient(Controls):
         ca_pem: Optional[str] = None,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        require_protocol: bool = False,
+        compression: _build.CompressionOption = True,
+        proxy: ProxySetting = True,
+        pinned_cert_pem: Union[str, Sequence[str], None] = None,
+        client_cert_pem: Optional[str] = None,
+        client_key_pem: Optional[str] = None,
+        resolve: Optional[Mapping[str, Sequence[str]]] = None,
     ) -> None:
-        """Validate every option (typed errors now); the client starts on ``await``/``async with``."""
+        """Validate every option (typed errors now); the client starts on ``await``/``async with``.
+
+        The options are :class:`wstether.Client`'s; an ``async`` ``url`` or ``auth`` function
+        runs on the client's event loop.
+        """
         _logging.start()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._native: NativeClient = _build.native_client(
@@ -99,6 +111,13 @@ class AsyncClient(Controls):
             ca_pem=ca_pem,
             event_buffer=event_buffer,
             close_timeout=close_timeout,
+            require_protocol=require_protocol,
+            compression=compression,
+            proxy=proxy,
+            pinned_cert_pem=pinned_cert_pem,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            resolve=resolve,
         )
         self._queue: Deque[Event] = collections.deque()
         self._waiter: Optional["asyncio.Future[None]"] = None

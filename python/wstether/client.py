@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from types import TracebackType
-from typing import Callable, List, Optional, Sequence, Type, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Type, Union
 
-from . import _build, _lifecycle, _logging, _values
+from . import _build, _dispatch, _lifecycle, _logging, _values
 from ._auth import AuthFunction
 from ._controls import Controls
+from ._transport import ProxySetting, Url
 from ._native import (
     Closed,
     Connecting,
@@ -38,18 +38,21 @@ from .options import (
 __all__ = ["Client"]
 
 Payload = Union[str, bytes]
-_ids = itertools.count(1)
 logger = logging.getLogger("wstether")
 
 
 class Client(Controls):
     """A WebSocket client that stays connected, with callbacks.
 
-    Callbacks run on one dispatcher thread per client (never on the thread that called
-    ``connect()``, never concurrently), in event order. An exception in a callback is logged on the
-    ``wstether`` logger and reported to ``on_error`` as ``ErrorEvent(kind="callback")``; the
-    client keeps going. ``on_message`` receives the payload itself: ``str`` for text, ``bytes``
-    for binary. Assign callbacks as attributes or pass them to the constructor.
+    Callbacks run on dispatcher threads shared by every client of the process (never on the
+    thread that called ``connect()``), one event at a time per client, in event order; a
+    callback that blocks delays other clients by at most about 100 ms (another thread takes
+    over). An exception in a callback is logged on the ``wstether`` logger with its traceback
+    and reported once as ``ErrorEvent(kind="callback")`` to ``on_event`` and ``on_error``, right
+    after the event it was handling; the client and later events carry on. An exception while
+    handling an ``ErrorEvent`` is only logged (no loop). ``on_message`` receives the payload
+    itself: ``str`` for text, ``bytes`` for binary. Assign callbacks as attributes or pass them
+    to the constructor.
     """
 
     on_message: Optional[Callable[[Payload], object]] = None
@@ -75,7 +78,7 @@ class Client(Controls):
 
     def __init__(
         self,
-        url: str,
+        url: Url,
         *,
         protocols: Sequence[str] = (),
         headers: _build.Headers = None,
@@ -93,6 +96,13 @@ class Client(Controls):
         ca_pem: Optional[str] = None,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        require_protocol: bool = False,
+        compression: _build.CompressionOption = True,
+        proxy: ProxySetting = True,
+        pinned_cert_pem: Union[str, Sequence[str], None] = None,
+        client_cert_pem: Optional[str] = None,
+        client_key_pem: Optional[str] = None,
+        resolve: Optional[Mapping[str, Sequence[str]]] = None,
         on_message: Optional[Callable[[Payload], object]] = None,
         on_open: Optional[Callable[[Open], object]] = None,
         on_close: Optional[Callable[[Closed], object]] = None,
@@ -110,6 +120,19 @@ class Client(Controls):
         take an :class:`AuthRequest` argument and may be ``async`` (run with ``asyncio.run`` on
         a helper thread). ``greeting`` messages (or a function returning them) are sent first on
         every open. Durations are seconds.
+
+        ``url`` may be a function called before every attempt for that attempt's URL (plain or
+        ``async``, like ``auth``). ``proxy`` is ``True`` (from the environment: ``HTTP_PROXY``,
+        ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), ``None`` (direct) or a proxy URL
+        (``http://user:pass@host:port``, ``https://…``, ``socks5h://…``; credentials are never
+        shown). ``pinned_cert_pem`` trusts exactly the given certificate(s), self-signed or
+        CA-flagged; ``client_cert_pem`` with ``client_key_pem`` is presented for mutual TLS;
+        ``resolve`` maps host names to IP addresses used instead of DNS.
+
+        ``compression`` is ``True`` (offer permessage-deflate with the core's defaults),
+        ``False``/``None`` (offer nothing) or a :class:`Compression`.
+        With ``require_protocol=True`` a server that selects none of ``protocols`` fails the
+        client (terminal); by default the link opens with ``Open.protocol`` None.
         """
         _logging.start()
         self._native: NativeClient = _build.native_client(
@@ -131,6 +154,13 @@ class Client(Controls):
             ca_pem=ca_pem,
             event_buffer=event_buffer,
             close_timeout=close_timeout,
+            require_protocol=require_protocol,
+            compression=compression,
+            proxy=proxy,
+            pinned_cert_pem=pinned_cert_pem,
+            client_cert_pem=client_cert_pem,
+            client_key_pem=client_key_pem,
+            resolve=resolve,
         )
         for name, cb in (
             ("on_message", on_message),
@@ -147,17 +177,16 @@ class Client(Controls):
             if cb is not None:
                 setattr(self, name, cb)
         self._lock = threading.Lock()
-        self._dispatcher: Optional[threading.Thread] = None
+        self._started = False
 
     def connect(self) -> None:
         """Start connecting (returns at once; watch ``on_open``). Does nothing if already started."""
         with self._lock:
-            if self._dispatcher is None:
-                self._dispatcher = threading.Thread(
-                    target=self._dispatch, name=f"wstether-dispatch-{next(_ids)}", daemon=True
-                )
+            if not self._started:
+                self._started = True
                 _lifecycle.register(self)
-                self._dispatcher.start()
+                _dispatch.ensure_started()
+                self._native.dispatch_callbacks(self)
         self._native.connect()
 
     def send(self, data: Union[str, bytes, bytearray, memoryview]) -> SendStatus:
@@ -171,12 +200,11 @@ class Client(Controls):
 
     def close(self, code: int = 1000, reason: str = "") -> List[Payload]:
         """Close (code 1000 or 3000–4999) and wait for the client to stop (the GIL is released
-        meanwhile). Returns every accepted message that was never written. Idempotent."""
+        meanwhile). Returns every accepted message that was never written, once the callbacks of
+        the last events have run (unless called from one of this client's callbacks). Idempotent."""
         unsent = self._native.close(_values.count("code", code), _values.text("reason", reason))
         _lifecycle.unregister(self)
-        dispatcher = self._dispatcher
-        if dispatcher is not None and dispatcher is not threading.current_thread():
-            dispatcher.join(10.0)
+        self._native.wait_dispatched(10.0)
         return unsent
 
 
@@ -197,16 +225,12 @@ class Client(Controls):
 
     # -- internals -------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        try:
-            self._native.run_callbacks(self)
-        except Exception:  # pragma: no cover - the native loop only fails on interpreter trouble
-            logger.exception("wstether dispatcher stopped")
-        finally:
-            _lifecycle.unregister(self)
+    def _dispatch_ended(self) -> None:
+        """The dispatcher handled this client's last event."""
+        _lifecycle.unregister(self)
 
-    def _log_callback_error(self, callback: str, exc: BaseException) -> None:
-        logger.error("wstether: %s callback raised", callback, exc_info=(type(exc), exc, exc.__traceback__))
+    def _log_callback_error(self, message: str, exc: BaseException) -> None:
+        logger.error("wstether: %s", message, exc_info=(type(exc), exc, exc.__traceback__))
 
     def _shutdown(self) -> None:
         self.close(1000, "interpreter exit")

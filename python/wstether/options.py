@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _native, _values
+from .errors import InvalidType
 
-__all__ = ["Backoff", "Heartbeat", "Outbox", "TerminalPolicy", "AuthRequest", "Limits", "LIMITS"]
+__all__ = ["Backoff", "Compression", "Heartbeat", "Outbox", "TerminalPolicy", "AuthRequest", "Limits", "LIMITS"]
 
 _CORE: Dict[str, Any] = _native._defaults()
 
@@ -83,6 +84,34 @@ class Outbox:
 
 
 @dataclass(frozen=True)
+class Compression:
+    """permessage-deflate (RFC 7692) offered with these parameters; ``compression=True`` (the
+    default) offers ``Compression()``, the core's defaults, and ``False``/``None`` offers nothing.
+
+    The negotiated extension is reported by ``Open.compression``. Window sizes are ``2**bits``
+    bytes (:data:`LIMITS` gives the ranges; the core checks them when the client is built).
+    """
+
+    client_max_window_bits: Optional[int] = _CORE["compression"]["client_max_window_bits"]
+    """Our compressor's window, offered as a hint; ``None`` offers the largest."""
+    server_max_window_bits: Optional[int] = _CORE["compression"]["server_max_window_bits"]
+    """Ask the server to compress with at most this window; ``None`` lets it choose."""
+    client_no_context_takeover: bool = _CORE["compression"]["client_no_context_takeover"]
+    """Compress each outgoing message on its own (nothing kept between messages)."""
+    server_no_context_takeover: bool = _CORE["compression"]["server_no_context_takeover"]
+    """Ask the server to compress each message on its own."""
+
+    def __post_init__(self) -> None:
+        for name in ("client_max_window_bits", "server_max_window_bits"):
+            value = getattr(self, name)
+            if value is not None:
+                _values.count(f"compression.{name}", value)
+        for name in ("client_no_context_takeover", "server_no_context_takeover"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidType(f"compression.{name} must be a bool")
+
+
+@dataclass(frozen=True)
 class TerminalPolicy:
     """Endings that retrying cannot fix: these close codes and handshake HTTP statuses end in
     ``Failed`` instead of a reconnect."""
@@ -120,6 +149,12 @@ class Limits:
     """``handshake_budget``, handshakes per second per host."""
     max_retries: int
     """``max_retries`` (``None`` means never give up)."""
+    max_window_bits: int
+    """Largest ``Compression`` window in either direction, in bits."""
+    min_client_window_bits: int
+    """Smallest ``Compression.client_max_window_bits``."""
+    min_server_window_bits: int
+    """Smallest ``Compression.server_max_window_bits``."""
 
 
 LIMITS = Limits(**_native._limits())

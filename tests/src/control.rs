@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::{FaultProxy, ProxyMode, ServerConfig, TestServer};
+use crate::{FaultProxy, ProxyMode, RealProxy, ServerCert, ServerConfig, TestServer, TlsSetup};
 
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1 << 20;
@@ -49,12 +49,14 @@ pub async fn serve(listener: TcpListener) {
     }
     lock(&control.servers).clear();
     lock(&control.proxies).clear();
+    lock(&control.real_proxies).clear();
 }
 
 #[derive(Default)]
 struct Control {
     servers: Mutex<Registry<TestServer>>,
     proxies: Mutex<Registry<FaultProxy>>,
+    real_proxies: Mutex<Registry<RealProxy>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -307,6 +309,12 @@ async fn route(control: &Control, segments: &[&str], q: &Params) -> Reply {
             }
             server_action(&server, action, q).await
         }
+        ["real_proxy", "start"] => start_real_proxy(control, q),
+        ["real_proxy", id, "dispose"] => {
+            let id = parse_id(id)?;
+            lock(&control.real_proxies).items.remove(&id);
+            ok()
+        }
         ["proxy", "start"] => {
             let target_port: u16 = q.req("target_port")?;
             let proxy = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], target_port)))
@@ -345,18 +353,74 @@ async fn start_server(control: &Control, q: &Params) -> Reply {
         token: q.str("token").map(str::to_owned),
         max_message_size: q.opt("max_message_size")?,
     };
-    let (server, ca_pem) = if q.flag("tls")? {
-        let (s, pem) = TestServer::start_tls_with(cfg).await.map_err(io_failure)?;
-        (s, Some(pem))
+    // tls=1 (a CA-signed certificate), tls=selfsigned, tls=ca_flagged (as openssl req -x509
+    // makes); client_ca=1 requires a client certificate, whose PEMs the reply carries.
+    let cert = match q.str("tls") {
+        None | Some("0" | "false") => None,
+        Some("1" | "true") => Some(ServerCert::CaSigned),
+        Some("selfsigned") => Some(ServerCert::SelfSigned),
+        Some("ca_flagged") => Some(ServerCert::SelfSignedCa),
+        Some(_) => return Err(bad("tls must be 0, 1, selfsigned or ca_flagged")),
+    };
+    let identity = if q.flag("client_ca")? {
+        Some(crate::tls::client_identity().map_err(io_failure)?)
     } else {
-        (TestServer::start_with(cfg).await.map_err(io_failure)?, None)
+        None
+    };
+    let (server, trust_pem) = match cert {
+        Some(cert) => {
+            let setup = TlsSetup {
+                cert,
+                client_ca_pem: identity.as_ref().map(|i| i.ca_pem.clone()),
+            };
+            let (s, pem) = TestServer::start_tls_setup(cfg, &setup)
+                .await
+                .map_err(io_failure)?;
+            (s, Some(pem))
+        }
+        None => (TestServer::start_with(cfg).await.map_err(io_failure)?, None),
     };
     let (port, url) = (server.port(), server.url());
     let id = lock(&control.servers).add(server);
     let mut reply = json!({ "id": id, "port": port, "url": url });
-    if let Some(pem) = ca_pem {
-        reply["ca_pem"] = Value::String(pem);
+    if let Some(pem) = trust_pem {
+        // The CA to trust for tls=1; the certificate itself (to pin) for the self-signed kinds.
+        let key = if cert == Some(ServerCert::CaSigned) {
+            "ca_pem"
+        } else {
+            "cert_pem"
+        };
+        reply[key] = Value::String(pem);
     }
+    if let Some(identity) = identity {
+        reply["client_cert_pem"] = Value::String(identity.cert_pem);
+        reply["client_key_pem"] = Value::String(identity.key_pem);
+    }
+    Ok(reply)
+}
+
+/// A real proxy from Debian's packages: `kind=tinyproxy` (HTTP CONNECT; `auth=1`: Basic
+/// credentials alice:s3cret) or `kind=dante` (SOCKS5; `auth=1`: the install script's user).
+fn start_real_proxy(control: &Control, q: &Params) -> Reply {
+    let auth = q.flag("auth")?;
+    let proxy = match q.str("kind") {
+        Some("tinyproxy") => RealProxy::tinyproxy(auth.then_some(("alice", "s3cret")), &[]),
+        Some("dante") => RealProxy::dante(auth),
+        _ => return Err(bad("kind must be tinyproxy or dante")),
+    }
+    .map_err(io_failure)?;
+    let reply = json!({
+        "port": proxy.port(),
+        "url": proxy.url(),
+        "url_without_credentials": proxy.url_with(None),
+        "url_with_wrong_password": proxy.url_with(auth.then_some((
+            if q.str("kind") == Some("dante") { crate::real_proxy::SOCKS_USER } else { "alice" },
+            "wrong-password",
+        ))),
+    });
+    let id = lock(&control.real_proxies).add(proxy);
+    let mut reply = reply;
+    reply["id"] = json!(id);
     Ok(reply)
 }
 

@@ -11,11 +11,14 @@
 pub mod control;
 mod proxy;
 pub mod python_echo;
+pub mod real_proxy;
 mod server;
-mod tls;
+pub mod tls;
 
 pub use proxy::{FaultProxy, ProxyMode, ProxyStats};
+pub use real_proxy::{RealProxy, RealProxyKind};
 pub use server::{ServerConfig, ServerStats, TestServer};
+pub use tls::{ClientIdentity, ServerCert, TlsSetup};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;

@@ -144,6 +144,28 @@ impl TestServer {
         Ok((Self::launch(cfg, Some(acceptor))?, ca_pem))
     }
 
+    /// A `wss://` server set up as `setup` says (a self-signed or CA-flagged certificate,
+    /// client certificates required). Returns the server and the PEM a client trusts or pins.
+    pub async fn start_tls_setup(
+        cfg: ServerConfig,
+        setup: &crate::tls::TlsSetup,
+    ) -> io::Result<(TestServer, String)> {
+        let (acceptor, pem) = crate::tls::make_acceptor_with(setup)?;
+        Ok((Self::launch(cfg, Some(acceptor))?, pem))
+    }
+
+    /// A `wss://` server presenting `cert_pem` with `key_pem` (made elsewhere, e.g. by
+    /// `openssl req -x509`); with `client_ca_pem`, clients must present a certificate it signed.
+    pub async fn start_tls_pem(
+        cfg: ServerConfig,
+        cert_pem: &str,
+        key_pem: &str,
+        client_ca_pem: Option<&str>,
+    ) -> io::Result<TestServer> {
+        let acceptor = crate::tls::acceptor_from_pem(cert_pem, key_pem, client_ca_pem)?;
+        Self::launch(cfg, Some(acceptor))
+    }
+
     fn launch(cfg: ServerConfig, tls: Option<TlsAcceptor>) -> io::Result<TestServer> {
         let listener = bind_reuse(0)?;
         let port = listener.local_addr()?.port();

@@ -18,7 +18,9 @@ ensure_browser_npm
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 out="$repo/node/wasm"
 
-cargo build --quiet -p wstether-web --target wasm32-unknown-unknown --profile web
+# web/ is a workspace of its own (its lock file; see web/Cargo.toml), built into the root target dir.
+cargo build --quiet --manifest-path web/Cargo.toml --target-dir "$target_dir" \
+  --target wasm32-unknown-unknown --profile web
 rm -rf "$out" && mkdir -p "$out"
 wasm-bindgen --target web --out-dir "$out" \
   "$target_dir/wasm32-unknown-unknown/web/wstether_web.wasm"

@@ -27,8 +27,10 @@ if [[ -z "${WSTETHER_TESTD:-}" ]]; then
   timed "wstether-testd (debug)" cargo build --quiet -p wstether-testkit --bin wstether-testd
   export WSTETHER_TESTD="${CARGO_TARGET_DIR:-$WEB_REPO/target}/debug/wstether-testd"
 fi
-# The workspace's clippy sees the crate empty (host build): lint the wasm build here.
-timed "clippy (wasm32)" cargo clippy --quiet -p wstether-web --target wasm32-unknown-unknown -- -D warnings
+# web/ is not in the root workspace (its own lock file): format check and lint here.
+timed "cargo fmt --check (web/)" cargo fmt --manifest-path web/Cargo.toml -- --check
+timed "clippy (wasm32)" cargo clippy --quiet --manifest-path web/Cargo.toml \
+  --target-dir "${CARGO_TARGET_DIR:-$WEB_REPO/target}" --target wasm32-unknown-unknown -- -D warnings
 timed "build: wasm client + browser entry" ./web/scripts/build.sh
 timed "tsc --strict against the browser types" node/node_modules/.bin/tsc -p node/test-browser/types/tsconfig.json
 timed "browser tests (headless Chromium)" bash -c 'cd node/test-browser && npm test'

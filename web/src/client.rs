@@ -89,6 +89,13 @@ impl WebClient {
         self.command(Command::ReconnectNow)
     }
 
+    /// `reconnectTo(url)`: move to `url` at once (checked as the constructor checks it).
+    #[wasm_bindgen(js_name = reconnectTo)]
+    pub fn reconnect_to(&self, url: String) -> Result<(), JsValue> {
+        let url = crate::url::parse(&url).js()?;
+        self.driver.run(|i, now| i.reconnect_to(now, url)).js()
+    }
+
     /// `networkChanged()`: also what `online`, `offline` and a page back from sleep call.
     #[wasm_bindgen(js_name = networkChanged)]
     pub fn network_changed(&self) -> Result<(), JsValue> {
@@ -127,10 +134,4 @@ impl WebClient {
     pub fn history(&self) -> JsValue {
         self.driver.peek(|i| i.history())
     }
-}
-
-/// The redaction the client applies to URLs, for the JavaScript layer's own messages.
-#[wasm_bindgen(js_name = redactUrl)]
-pub fn redact_url(url: &str) -> String {
-    crate::url::redact(url)
 }

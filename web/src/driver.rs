@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Reflect};
+use url::Url;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -28,7 +29,7 @@ use wstether::machine::{Action, Command, End, Fault, Inbound, Machine, Opened, P
 use wstether::outbox::{Outbox, Sealed};
 use wstether::stats::Counters;
 use wstether::time::Time;
-use wstether::{Cause, Error, Event, Message, State};
+use wstether::{redact, Cause, Error, Event, Message, State};
 
 use crate::convert;
 use crate::defaults::{DRAIN_POLL, WRITE_AHEAD};
@@ -74,7 +75,9 @@ pub struct Inner {
     counters: Counters,
     options: Options,
     link: Option<Link>,
-    /// An attempt (URL provider and `WebSocket` open) must end by this time.
+    /// The URL provider must answer by this time.
+    locate_due: Option<Time>,
+    /// The `WebSocket` of an attempt must open by this time.
     attempt_due: Option<Time>,
     /// A greeting provider is asked, and must answer by this time.
     greeting_due: Option<Time>,
@@ -90,6 +93,9 @@ pub struct Inner {
     dropped: Vec<Link>,
     state: State,
     ended: bool,
+    /// The URL attempts go to, redacted (`url`): the machine's target, told the driver as it
+    /// changes (a URL provider's answer, `reconnectTo`).
+    log_url: String,
 }
 
 impl Driver {
@@ -97,6 +103,7 @@ impl Driver {
     pub fn new(options: Options, sink: Function) -> Rc<Driver> {
         Rc::new_cyclic(|me: &Weak<Driver>| {
             let machine = Machine::new(options.settings.clone(), budget::shared(), js::seed());
+            let log_url = options.settings.log_url.clone();
             let weak = me.clone();
             let timer = Closure::<dyn FnMut()>::new(move || {
                 if let Some(driver) = weak.upgrade() {
@@ -113,6 +120,7 @@ impl Driver {
                     counters: Counters::default(),
                     options,
                     link: None,
+                    locate_due: None,
                     attempt_due: None,
                     greeting_due: None,
                     ticket: 0,
@@ -124,6 +132,7 @@ impl Driver {
                     dropped: Vec::new(),
                     state: State::Idle,
                     ended: false,
+                    log_url,
                 }),
                 sink,
             }
@@ -212,15 +221,25 @@ impl Inner {
         }
     }
 
-    /// The URL provider answered the request numbered `ticket`.
+    /// The URL provider answered the request numbered `ticket`: the machine goes on to that
+    /// URL, or fails the attempt.
     pub fn located(&mut self, now: Time, ticket: u32, url: Result<String, String>) {
-        if ticket != self.ticket || self.attempt_due.is_none() || self.link.is_some() {
+        if ticket != self.ticket || self.locate_due.take().is_none() {
             return;
         }
-        match url.and_then(|u| crate::url::check(&u).map_err(|e| e.to_string())) {
-            Ok(url) => self.open_socket(now, &url),
-            Err(why) => self.attempt_failed(now, Cause::Auth(format!("URL provider: {why}"))),
+        let result = url
+            .and_then(|u| crate::url::parse(&u).map_err(|e| e.to_string()))
+            .map_err(Cause::UrlProvider);
+        if let Ok(url) = &result {
+            self.log_url = redact::url(url);
         }
+        self.machine.located(now, result);
+    }
+
+    /// `reconnectTo(url)`: the machine moves to `url` at once.
+    pub fn reconnect_to(&mut self, now: Time, url: Url) -> Result<(), Error> {
+        self.log_url = redact::url(&url);
+        self.command(now, Command::ReconnectTo(url))
     }
 
     /// The greeting provider answered the request numbered `ticket`.
@@ -245,7 +264,7 @@ impl Inner {
 
     /// The URL attempts go to, redacted.
     pub fn url(&self) -> &str {
-        &self.options.settings.log_url
+        &self.log_url
     }
 
     /// `stats()` as a JavaScript object.
@@ -353,6 +372,11 @@ impl Inner {
     }
 
     fn timer_fired(&mut self, now: Time) {
+        if self.locate_due.is_some_and(|t| now >= t) {
+            self.locate_due = None;
+            let why = "no answer within connectTimeoutMs".to_string();
+            self.machine.located(now, Err(Cause::UrlProvider(why)));
+        }
         if self.attempt_due.is_some_and(|t| now >= t) {
             self.attempt_failed(now, Cause::ConnectTimeout);
         }
@@ -374,6 +398,7 @@ impl Inner {
     fn arm(&mut self, now: Time) {
         let next = [
             self.machine.poll_timeout(),
+            self.locate_due,
             self.attempt_due,
             self.greeting_due,
             self.poll_at,
@@ -414,29 +439,30 @@ impl Inner {
             }
             Action::RecordRtt(rtt) => self.counters.set_rtt(rtt),
             Action::RecordClose { code, reason } => self.counters.set_close(code, &reason),
-            Action::Connect {
+            Action::Locate {
                 attempt,
                 after_unauthorized,
             } => {
                 self.ticket = self.ticket.wrapping_add(1);
+                self.locate_due = Some(now + self.options.settings.connect_timeout);
+                let request = convert::object("$locate");
+                let _ = Reflect::set(&request, &"ticket".into(), &self.ticket.into());
+                let _ = Reflect::set(&request, &"attempt".into(), &attempt.into());
+                let _ = Reflect::set(
+                    &request,
+                    &"afterUnauthorized".into(),
+                    &after_unauthorized.into(),
+                );
+                self.batch.push(&request);
+            }
+            Action::Connect { url, .. } => {
+                self.ticket = self.ticket.wrapping_add(1);
                 self.attempt_due = Some(now + self.options.settings.connect_timeout);
-                match self.options.url.clone() {
-                    Some(url) => self.open_socket(now, &url),
-                    None => {
-                        let request = convert::object("$locate");
-                        let _ = Reflect::set(&request, &"ticket".into(), &self.ticket.into());
-                        let _ = Reflect::set(&request, &"attempt".into(), &attempt.into());
-                        let _ = Reflect::set(
-                            &request,
-                            &"afterUnauthorized".into(),
-                            &after_unauthorized.into(),
-                        );
-                        self.batch.push(&request);
-                    }
-                }
+                self.open_socket(now, url.as_str());
             }
             Action::Abandon => {
                 self.ticket = self.ticket.wrapping_add(1);
+                self.locate_due = None;
                 self.attempt_due = None;
                 if self.link.as_ref().is_some_and(|l| !l.open) {
                     self.drop_link();
@@ -507,6 +533,7 @@ impl Inner {
                 if self.link.is_some() {
                     self.drop_link();
                 }
+                self.locate_due = None;
                 self.attempt_due = None;
                 self.greeting_due = None;
                 self.ticket = self.ticket.wrapping_add(1);
@@ -579,7 +606,7 @@ impl Inner {
             Ok(ws) => ws,
             // The browser's text names the URL, token and all: say it in our own words.
             Err(_) => {
-                let why = format!("the browser refused to open {}", crate::url::redact(url));
+                let why = format!("the browser refused to open {}", redact::url_text(url));
                 return self.attempt_failed(now, Cause::ConnectFailed(why));
             }
         };

@@ -11,7 +11,7 @@
 //! socket, the timer, and the machine's actions performed), `options` (the options object from
 //! JavaScript, checked with the core's limits), `convert` (events, causes and stats to
 //! JavaScript values), `errors` (the core's errors as JavaScript errors with a stable `code`),
-//! `url` (checking and redacting URLs with the browser's own parser), `js` (the few browser
+//! `url` (URLs checked with the browser's own parser, by the core's rules), `js` (the few browser
 //! functions used), `defaults` (the option defaults, the core's).
 //!
 //! The JavaScript API users see is `node/lib/browser.ts` (the npm package's `browser` entry).

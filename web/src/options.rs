@@ -8,6 +8,7 @@ use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wstether::limits::{self, count_from_f64, duration_from_millis, invalid, saturating_u32};
 use wstether::machine::Settings;
+use wstether::{budget, redact};
 use wstether::{
     AppPing, Backoff, Error, Heartbeat, Message, OutboxLimits, PongMatch, TerminalPolicy,
 };
@@ -24,10 +25,8 @@ pub enum Greeting {
 
 /// Everything the driver needs besides the machine's settings.
 pub struct Options {
-    /// The machine's settings.
+    /// The machine's settings (its URL among them).
     pub settings: Settings,
-    /// The URL, when no URL provider names one per attempt.
-    pub url: Option<String>,
     /// Subprotocols offered, as the `WebSocket` constructor takes them.
     pub protocols: Array,
     /// The outbox's limits.
@@ -98,9 +97,14 @@ pub fn messages(list: &JsValue, option: &'static str) -> Result<Vec<Message>, Er
         .collect()
 }
 
+/// Where a client with a URL provider points until the provider's first answer (the Node
+/// package's placeholder too).
+const PROVIDED_URL: &str = "ws://url-provider.invalid/";
+
 /// Build and check the options; `url` is `None` when a URL provider names each attempt's URL.
 pub fn parse(url: Option<String>, o: &JsValue) -> Result<Options, Error> {
-    let url = url.map(|u| crate::url::check(&u)).transpose()?;
+    let locate = url.is_none();
+    let url = crate::url::parse(url.as_deref().unwrap_or(PROVIDED_URL))?;
     let protocols = Array::new();
     if let Some(list) = get(o, "protocols") {
         for p in Array::from(&list).iter() {
@@ -217,10 +221,10 @@ pub fn parse(url: Option<String>, o: &JsValue) -> Result<Options, Error> {
     };
 
     let settings = Settings {
-        log_url: url
-            .as_deref()
-            .map_or_else(|| "(the URL provider's)".to_string(), crate::url::redact),
-        host_key: url.as_deref().map(crate::url::host_key).unwrap_or_default(),
+        log_url: redact::url(&url),
+        host_key: budget::host_key(&url),
+        url,
+        locate,
         backoff,
         max_retries,
         max_elapsed,
@@ -232,7 +236,6 @@ pub fn parse(url: Option<String>, o: &JsValue) -> Result<Options, Error> {
     };
     Ok(Options {
         settings,
-        url,
         protocols,
         outbox,
         greeting,

@@ -1,8 +1,8 @@
-//! URLs checked with the browser's own parser (the `url` crate's IDNA tables would double what
-//! a page downloads) by the core's rules, and redacted by the core's list of secret-looking
-//! query names.
+//! URLs checked by the core's rules (`ws://` or `wss://`, a host, a real port, no fragment),
+//! with the browser's own parser first, so what reaches the machine is the form the browser's
+//! `WebSocket` will use (its IDNA mapping, its normalisation); redacted by the core's rules.
 
-use wstether::redact::{is_secret_param, REDACTED};
+use wstether::redact::url_text as redact;
 use wstether::Error;
 
 /// A `ws://` or `wss://` URL with a host, a real port and no fragment, as the native builder
@@ -39,63 +39,11 @@ pub fn check(raw: &str) -> Result<String, Error> {
     Ok(url.href())
 }
 
-/// `host:port` of a checked URL, the handshake budget's key.
-pub fn host_key(url: &str) -> String {
-    match web_sys::Url::new(url) {
-        Ok(u) => {
-            let port = match (u.port().as_str(), u.protocol().as_str()) {
-                ("", "wss:") => "443".to_string(),
-                ("", _) => "80".to_string(),
-                (p, _) => p.to_string(),
-            };
-            format!("{}:{port}", u.hostname())
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// The URL with its password and token-like query values hidden (string work, so it also
-/// serves a URL that does not parse).
-pub fn redact(raw: &str) -> String {
-    let (head, fragment) = match raw.split_once('#') {
-        Some((h, _)) => (h, true),
-        None => (raw, false),
-    };
-    let (base, query) = match head.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (head, None),
-    };
-    let mut out = hide_password(base);
-    if let Some(q) = query {
-        out.push('?');
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if is_secret_param(k) => format!("{k}={REDACTED}"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push_str(&pairs.join("&"));
-    }
-    if fragment {
-        out.push_str("#…");
-    }
-    out
-}
-
-fn hide_password(base: &str) -> String {
-    let start = base.find("://").map_or(0, |s| s + 3);
-    let end = base[start..].find('/').map_or(base.len(), |e| start + e);
-    let authority = &base[start..end];
-    match authority.rfind('@') {
-        Some(at) if authority[..at].contains(':') => {
-            let user = authority[..at].split(':').next().unwrap_or("");
-            format!(
-                "{}{user}:{REDACTED}@{}",
-                &base[..start],
-                &base[start + at + 1..]
-            )
-        }
-        _ => base.to_string(),
-    }
+/// A checked URL as the machine takes it.
+pub fn parse(raw: &str) -> Result<url::Url, Error> {
+    let href = check(raw)?;
+    url::Url::parse(&href).map_err(|e| Error::InvalidUrl {
+        url: redact(&href),
+        reason: e.to_string(),
+    })
 }

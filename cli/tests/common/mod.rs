@@ -30,8 +30,14 @@ pub struct Run {
 
 impl Run {
     pub fn start(args: &[&str]) -> Run {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Run::start`] with extra environment variables (e.g. `HTTP_PROXY`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -23,12 +23,15 @@ use crate::event::{Cause, ErrorKind, Event, Initiator, Message, State};
 use crate::heartbeat::{Heartbeat, Liveness, Tick};
 use crate::policy::{self, TerminalPolicy, Verdict};
 use crate::time::Time;
+use url::Url;
 
 #[cfg(test)]
 mod tests;
 
 /// Longest wait `network_changed()` gives an open link to answer its ping.
 pub(crate) const NETWORK_PROBE_MAX: Duration = Duration::from_secs(5);
+/// The close reason `reconnect_to` sends.
+pub(crate) const RECONNECT_REASON: &str = "reconnecting to a new URL";
 /// How long a write may make no progress when no heartbeat is configured.
 pub(crate) const WRITE_TIMEOUT_NO_HEARTBEAT: Duration = Duration::from_secs(30);
 
@@ -38,8 +41,12 @@ pub(crate) const WRITE_TIMEOUT_NO_HEARTBEAT: Duration = Duration::from_secs(30);
 pub struct Settings {
     /// The URL with secrets hidden, for logs.
     pub log_url: String,
-    /// `host:port`, the handshake budget's key.
+    /// `host:port`, the handshake budget's key (of the URL an attempt uses).
     pub host_key: String,
+    /// The URL attempts go to (until `reconnect_to`, or a URL provider's answer, changes it).
+    pub url: Url,
+    /// A URL provider names each attempt's URL: the attempt asks it first (`Action::Locate`).
+    pub locate: bool,
     /// The delay curve between attempts.
     pub backoff: Backoff,
     /// Attempts since the last open before giving up; `None`: never.
@@ -80,6 +87,8 @@ pub enum Command {
     ReconnectNow,
     /// `network_changed()`: probe an open link, or try now if waiting.
     NetworkChanged,
+    /// Move to this URL at once: end the link (or the attempt) and connect there.
+    ReconnectTo(Url),
 }
 
 /// What a successful attempt reports.
@@ -183,12 +192,22 @@ pub enum Action {
         /// The close reason.
         reason: String,
     },
-    /// Start one attempt (auth provider, TCP, TLS, upgrade); report with `attempt_done`.
+    /// Ask the URL provider for this attempt's URL; report with `located`.
+    Locate {
+        /// Its number since the last stable link, from 1.
+        attempt: u32,
+        /// The previous attempt was refused with 401: ask for fresh credentials.
+        after_unauthorized: bool,
+    },
+    /// Start one attempt to `url` (auth provider, TCP, TLS, upgrade); report with
+    /// `attempt_done`.
     Connect {
         /// Its number since the last stable link, from 1.
         attempt: u32,
         /// The previous attempt was refused with 401: ask for fresh credentials.
         after_unauthorized: bool,
+        /// Where it goes.
+        url: Url,
     },
     /// Drop the attempt in flight (its half-made socket closes with it).
     Abandon,
@@ -228,10 +247,14 @@ pub enum Action {
 #[derive(Debug)]
 enum Phase {
     Idle,
-    /// Waiting for a slot of the handshake budget.
+    /// Waiting for a slot of the handshake budget; `started`: the attempt was already counted
+    /// and announced (it asked the URL provider first).
     Budget {
         until: Time,
+        started: bool,
     },
+    /// An attempt is asking the URL provider where to go.
+    Locating,
     /// An attempt is in flight.
     Connecting,
     Open(Box<OpenLink>),
@@ -261,6 +284,8 @@ enum AfterClose {
     Close { code: u16, reason: String },
     /// `pause()`: wait for `resume()`.
     Pause,
+    /// `reconnect_to(url)`: connect to the new URL at once.
+    Reconnect,
 }
 
 /// The open link's state.
@@ -295,6 +320,8 @@ pub struct Machine {
     attempt: u32,
     /// The previous attempt was refused with 401 and this one carries fresh credentials.
     refreshed_auth: bool,
+    /// `reconnect_to` named the next attempt's URL: it asks no URL provider.
+    url_given: bool,
     /// When the client last lost, or first sought, a link (for `max_elapsed`).
     down_since: Option<Time>,
     /// Payload counter of protocol pings, to match their pongs.
@@ -315,6 +342,7 @@ impl Machine {
             state: State::Idle,
             attempt: 0,
             refreshed_auth: false,
+            url_given: false,
             down_since: None,
             ping_seq: 0,
             rng: SplitMix(seed),
@@ -333,7 +361,7 @@ impl Machine {
     /// When `handle_timeout` must be called next (`None`: no timer is running).
     pub fn poll_timeout(&self) -> Option<Time> {
         match &self.phase {
-            Phase::Budget { until } | Phase::Waiting { until } => Some(*until),
+            Phase::Budget { until, .. } | Phase::Waiting { until } => Some(*until),
             Phase::Closing { deadline, .. } | Phase::Shutting { deadline, .. } => Some(*deadline),
             Phase::Open(link) => link.liveness.as_ref().map(Liveness::next_wake),
             _ => None,
@@ -385,6 +413,7 @@ impl Machine {
             (Phase::Done, _) => {}
             (_, Command::Close { code, reason }) => self.close(now, code, reason),
             (_, Command::Dropped) => self.close(now, 1001, "client dropped".into()),
+            (_, Command::ReconnectTo(url)) => self.reconnect_to(now, url),
             (Phase::Idle, Command::Connect) => self.begin_attempt(now),
             (Phase::Paused, Command::Resume) => {
                 // A deliberate resume starts a fresh curve.
@@ -407,7 +436,7 @@ impl Machine {
                 });
             }
             (_, Command::Pause) => {
-                if matches!(self.phase, Phase::Connecting) {
+                if matches!(self.phase, Phase::Connecting | Phase::Locating) {
                     self.push(Action::Abandon);
                 }
                 self.pause();
@@ -439,6 +468,21 @@ impl Machine {
         }
         match result {
             Ok(opened) => self.opened(now, opened),
+            Err(cause) => self.attempt_failed(now, cause),
+        }
+    }
+
+    /// The URL provider asked by `Action::Locate` answered: the attempt goes on to that URL (a
+    /// slot of its host's handshake budget first), or fails.
+    pub fn located(&mut self, now: Time, result: Result<Url, Cause>) {
+        if !matches!(self.phase, Phase::Locating) {
+            return;
+        }
+        match result {
+            Ok(url) => {
+                self.target(url);
+                self.reserve(now, true);
+            }
             Err(cause) => self.attempt_failed(now, cause),
         }
     }
@@ -552,7 +596,10 @@ impl Machine {
     /// A timer expired: the instant `poll_timeout` named has come (or passed).
     pub fn handle_timeout(&mut self, now: Time) {
         match &mut self.phase {
-            Phase::Budget { until } if now >= *until => self.start_attempt(now),
+            Phase::Budget { until, started } if now >= *until => {
+                let started = *started;
+                self.dial(now, started)
+            }
             Phase::Waiting { until } if now >= *until => self.begin_attempt(now),
             Phase::Closing { deadline, .. } | Phase::Shutting { deadline, .. }
                 if now >= *deadline =>
@@ -598,34 +645,101 @@ impl Machine {
 
     // ----- steps -------------------------------------------------------------------------
 
-    /// Take a slot from the process-wide handshake budget, then attempt.
+    /// Begin an attempt. To a known URL: a slot of its host's handshake budget, then the
+    /// attempt. With a URL provider: the attempt starts by asking it (`located` goes on).
     fn begin_attempt(&mut self, now: Time) {
+        if self.settings.locate && !self.url_given {
+            self.announce_attempt(now, "asking the URL provider".into());
+            self.phase = Phase::Locating;
+            self.push(Action::Locate {
+                attempt: self.attempt,
+                after_unauthorized: self.refreshed_auth,
+            });
+        } else {
+            self.reserve(now, false);
+        }
+    }
+
+    /// Take a slot from the process-wide handshake budget for the target's host, then dial.
+    fn reserve(&mut self, now: Time, started: bool) {
         let wait = match self.settings.handshake_budget {
             Some(rate) => self.budgets.reserve(&self.settings.host_key, rate, now),
             None => Duration::ZERO,
         };
         if wait.is_zero() {
-            self.start_attempt(now);
+            self.dial(now, started);
         } else {
             debug!(target: "wstether", url = %self.settings.log_url, wait_ms = wait.as_millis() as u64, "handshake budget: waiting for a slot");
-            self.phase = Phase::Budget { until: now + wait };
+            self.phase = Phase::Budget {
+                until: now + wait,
+                started,
+            };
         }
     }
 
-    /// One attempt.
-    fn start_attempt(&mut self, now: Time) {
+    /// Count and announce an attempt (the backoff curve moves one step).
+    fn announce_attempt(&mut self, now: Time, to: String) {
         self.attempt = self.attempt.saturating_add(1);
         self.down_since.get_or_insert(now);
         let attempt = self.attempt;
-        self.phase = Phase::Connecting;
         self.push(Action::CountAttempt);
-        self.transition(State::Connecting, format!("attempt {attempt}"));
+        self.transition(State::Connecting, format!("attempt {attempt}: {to}"));
         info!(target: "wstether", url = %self.settings.log_url, attempt, "connecting");
         self.push(Action::Emit(Event::Connecting { attempt }));
+    }
+
+    /// The attempt connects to the target URL.
+    fn dial(&mut self, now: Time, started: bool) {
+        if !started {
+            let to = self.settings.log_url.clone();
+            self.announce_attempt(now, to);
+        }
+        self.url_given = false;
+        self.phase = Phase::Connecting;
         self.push(Action::Connect {
-            attempt,
+            attempt: self.attempt,
             after_unauthorized: self.refreshed_auth,
+            url: self.settings.url.clone(),
         });
+    }
+
+    /// Attempts go to `url` from now on: its host's budget, its (redacted) form in logs.
+    fn target(&mut self, url: Url) {
+        self.settings.host_key = crate::budget::host_key(&url);
+        self.settings.log_url = crate::redact::url(&url);
+        self.settings.url = url;
+    }
+
+    /// `reconnect_to(url)`: the next attempt goes to `url`, at once (the budget still
+    /// applies). An open link is closed first (1000, "reconnecting"); an attempt in flight is
+    /// dropped. Idle or paused, the URL waits for `connect()` or `resume()`.
+    fn reconnect_to(&mut self, now: Time, url: Url) {
+        info!(target: "wstether", from = %self.settings.log_url, to = %crate::redact::url(&url), "reconnect_to: moving to a new URL");
+        self.target(url);
+        self.url_given = true;
+        match &self.phase {
+            Phase::Open(_) => {
+                self.end_of_link(now);
+                self.phase = Phase::Closing {
+                    deadline: now + self.settings.close_timeout,
+                    then: AfterClose::Reconnect,
+                };
+                self.push(Action::Close {
+                    code: 1000,
+                    reason: RECONNECT_REASON.into(),
+                    flush: false,
+                    within: self.settings.close_timeout,
+                });
+            }
+            Phase::Connecting | Phase::Locating => {
+                self.push(Action::Abandon);
+                self.begin_attempt(now);
+            }
+            Phase::Budget { .. } | Phase::Waiting { .. } => self.begin_attempt(now),
+            Phase::Idle | Phase::Paused | Phase::Done => {}
+            // Commands wait while a link is being ended (see `command`).
+            Phase::Closing { .. } | Phase::Shutting { .. } => {}
+        }
     }
 
     /// The attempt succeeded: the link is open; the greeting goes first.
@@ -643,7 +757,10 @@ impl Machine {
             serving: false,
         }));
         self.push(Action::CountOpen);
-        self.transition(State::Open, "handshake complete".into());
+        self.transition(
+            State::Open,
+            format!("handshake complete: {}", self.settings.log_url),
+        );
         info!(target: "wstether", url = %self.settings.log_url, attempt = self.attempt, protocol = ?opened.protocol, compression = ?opened.compression, address = ?opened.address, "open");
         self.push(Action::Emit(Event::Open {
             attempt: self.attempt,
@@ -660,6 +777,8 @@ impl Machine {
         warn!(target: "wstether", url = %self.settings.log_url, attempt = self.attempt, cause = %cause, "attempt failed");
         let kind = match cause {
             Cause::Auth(_)
+            | Cause::ProxyAuth(_)
+            | Cause::ProxyRejected { status: 401 | 407 }
             | Cause::HandshakeRejected {
                 status: 401 | 403, ..
             } => ErrorKind::Auth,
@@ -736,7 +855,7 @@ impl Machine {
                     within: self.settings.close_timeout,
                 });
             }
-            Phase::Connecting => {
+            Phase::Connecting | Phase::Locating => {
                 // Dropping the attempt closes any half-made socket.
                 self.push(Action::Abandon);
                 self.finish_closed();
@@ -755,6 +874,14 @@ impl Machine {
             AfterClose::Pause => {
                 self.pause();
                 self.report_close(1000, "paused", Initiator::Local, false);
+                self.replay_deferred(now);
+            }
+            AfterClose::Reconnect => {
+                // A deliberate move, not a failure: no backoff delay, and `max_elapsed`
+                // counts from here.
+                self.down_since = None;
+                self.report_close(1000, RECONNECT_REASON, Initiator::Local, true);
+                self.begin_attempt(now);
                 self.replay_deferred(now);
             }
         }

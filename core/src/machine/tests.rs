@@ -22,11 +22,13 @@ fn at(ms: u64) -> Time {
     Time::from_epoch(Duration::from_millis(ms))
 }
 
-/// The defaults of SPEC.md, heartbeat and budget off unless a test turns them on.
+/// The defaults of docs/contract.md, heartbeat and budget off unless a test turns them on.
 fn settings() -> Settings {
     Settings {
         log_url: "ws://sim/".into(),
         host_key: "sim:80".into(),
+        url: Url::parse("ws://sim/").unwrap(),
+        locate: false,
         backoff: Backoff {
             jitter: 0.0,
             ..Backoff::default()
@@ -58,6 +60,8 @@ struct Sim {
     log: Vec<(Time, Action)>,
     /// An attempt is in flight (the last `Connect` not yet answered).
     connecting: bool,
+    /// The URL provider was asked (the last `Locate` not yet answered).
+    locating: bool,
 }
 
 impl Sim {
@@ -71,6 +75,7 @@ impl Sim {
             now: Time::ZERO,
             log: Vec::new(),
             connecting: false,
+            locating: false,
         }
     }
 
@@ -79,7 +84,11 @@ impl Sim {
         while let Some(action) = self.m.poll_action() {
             match &action {
                 Action::Connect { .. } => self.connecting = true,
-                Action::Abandon => self.connecting = false,
+                Action::Locate { .. } => self.locating = true,
+                Action::Abandon => {
+                    self.connecting = false;
+                    self.locating = false;
+                }
                 Action::Greet { .. } => {
                     self.log.push((self.now, action));
                     self.m.greeted(self.now, None);
@@ -180,10 +189,62 @@ impl Sim {
                 Action::Connect {
                     attempt,
                     after_unauthorized,
+                    ..
                 } => Some((*t, *attempt, *after_unauthorized)),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The URL of every `Connect`, in order.
+    fn urls(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Connect { url, .. } => Some(url.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many times the URL provider was asked.
+    fn locates(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Locate { .. }))
+            .count()
+    }
+
+    /// Answer the URL provider's question.
+    fn locate(&mut self, result: Result<&str, Cause>) {
+        assert!(self.locating, "the provider was not asked");
+        self.locating = false;
+        self.m
+            .located(self.now, result.map(|u| Url::parse(u).unwrap()));
+        self.drain();
+    }
+
+    /// Run until the machine asks the URL provider; returns how long that took.
+    fn until_locate(&mut self) -> Duration {
+        let start = self.now;
+        for _ in 0..1000 {
+            if self.locating {
+                return self.now.since(start);
+            }
+            let next = self
+                .m
+                .poll_timeout()
+                .expect("no timer and no question: stuck");
+            self.advance_to(next);
+        }
+        panic!("no question");
+    }
+
+    fn count_attempts(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::CountAttempt))
+            .count()
     }
 
     fn pings(&self) -> Vec<Time> {
@@ -800,4 +861,234 @@ fn a_fleet_of_100_000_dropped_at_once_returns_within_the_budget() {
         handshakes[0],
         first.join(" ")
     );
+}
+
+// ----- a URL per attempt ------------------------------------------------------------------
+
+fn with_provider() -> Settings {
+    Settings {
+        locate: true,
+        ..settings()
+    }
+}
+
+#[test]
+fn a_url_provider_is_asked_once_per_attempt_and_names_where_it_goes() {
+    let mut sim = Sim::new(with_provider());
+    sim.command(Command::Connect);
+    assert_eq!(
+        sim.m.state(),
+        State::Connecting,
+        "asking is part of the attempt"
+    );
+    assert_eq!(sim.count_attempts(), 1);
+    assert!(matches!(sim.last_event(), Event::Connecting { attempt: 1 }));
+    sim.locate(Ok("wss://one.example/a?token=s3cret"));
+    assert_eq!(sim.urls(), ["wss://one.example/a?token=s3cret"]);
+    sim.refuse(refused());
+    // The backoff holds: the next question waits out the delay.
+    assert_eq!(sim.until_locate(), secs(1));
+    sim.locate(Ok("wss://two.example/b"));
+    sim.open();
+    assert_eq!(
+        sim.urls(),
+        ["wss://one.example/a?token=s3cret", "wss://two.example/b"]
+    );
+    assert_eq!(sim.locates(), 2);
+    assert_eq!(
+        sim.count_attempts(),
+        2,
+        "one attempt per question, counted once"
+    );
+    // The flight recorder shows the URL used, with its secrets hidden.
+    let opened = sim
+        .log
+        .iter()
+        .find_map(|(_, a)| match a {
+            Action::Transition {
+                to: State::Open,
+                cause,
+                ..
+            } => Some(cause.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(opened.contains("wss://two.example/b"), "{opened}");
+    let all: String = sim.log.iter().map(|(_, a)| format!("{a:?}")).collect();
+    let transitions: String = sim
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Transition { cause, .. } => Some(cause.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!transitions.contains("s3cret"), "{transitions}");
+    assert!(all.contains("Locate"));
+}
+
+#[test]
+fn a_failing_url_provider_fails_that_attempt_and_the_curve_goes_on() {
+    let mut sim = Sim::new(Settings {
+        max_retries: Some(3),
+        ..with_provider()
+    });
+    sim.command(Command::Connect);
+    sim.locate(Err(Cause::UrlProvider("boom".into())));
+    assert!(matches!(
+        sim.last_event(),
+        Event::Reconnecting {
+            attempt: 2,
+            cause: Cause::UrlProvider(_),
+            ..
+        }
+    ));
+    assert!(sim.urls().is_empty(), "no connection without a URL");
+    assert_eq!(sim.until_locate(), secs(1));
+    sim.locate(Err(Cause::UrlProvider("boom".into())));
+    assert_eq!(sim.until_locate(), secs(2));
+    sim.locate(Err(Cause::UrlProvider("boom".into())));
+    assert_eq!(
+        sim.m.state(),
+        State::Failed,
+        "max_retries counts provider failures"
+    );
+    assert_eq!(sim.count_attempts(), 3);
+}
+
+#[test]
+fn the_budget_is_kept_per_host_of_the_url_actually_used() {
+    let budgets: Arc<Budgets> = Arc::default();
+    let one_per_second = Settings {
+        handshake_budget: Some(1),
+        ..with_provider()
+    };
+    let mut fleet: Vec<Sim> = (0..3)
+        .map(|i| Sim::with_budgets(one_per_second.clone(), budgets.clone(), i))
+        .collect();
+    let hosts = ["ws://a.example/", "ws://b.example/", "ws://a.example:80/x"];
+    let waits: Vec<Duration> = fleet
+        .iter_mut()
+        .zip(hosts)
+        .map(|(sim, url)| {
+            sim.command(Command::Connect);
+            sim.locate(Ok(url));
+            sim.until_connect()
+        })
+        .collect();
+    // a and b each have a slot at once; the second client of a waits its second.
+    assert_eq!(waits, [ms(0), ms(0), secs(1)]);
+    assert_eq!(
+        fleet[2].count_attempts(),
+        1,
+        "waiting for a slot is the same attempt"
+    );
+}
+
+#[test]
+fn reconnect_to_closes_the_link_and_connects_to_the_new_url_at_once() {
+    let mut sim = Sim::new(settings());
+    sim.command(Command::Connect);
+    sim.until_connect();
+    sim.open();
+    sim.advance(secs(5));
+    sim.command(Command::ReconnectTo(
+        Url::parse("wss://new.example/ws").unwrap(),
+    ));
+    assert!(sim.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Close { code: 1000, reason, flush: false, .. } if reason == RECONNECT_REASON
+    )));
+    assert!(sim.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            code: 1000,
+            initiator: Initiator::Local,
+            will_reconnect: true,
+            ..
+        }
+    )));
+    assert_eq!(sim.urls(), ["ws://sim/", "wss://new.example/ws"]);
+    assert_eq!(sim.connects()[1].0, sim.now, "no backoff delay");
+    // It sticks: a later loss reconnects to the new URL.
+    sim.open();
+    sim.m.lost(sim.now, Fault::Network("reset".into()));
+    sim.drain();
+    sim.until_connect();
+    assert_eq!(sim.urls().last().unwrap(), "wss://new.example/ws");
+}
+
+#[test]
+fn reconnect_to_cuts_a_wait_short_and_replaces_an_attempt_in_flight() {
+    let mut sim = Sim::new(settings());
+    sim.command(Command::Connect);
+    sim.until_connect();
+    sim.refuse(refused());
+    sim.advance(ms(100));
+    sim.command(Command::ReconnectTo(Url::parse("ws://b.example/").unwrap()));
+    assert_eq!(sim.connects().len(), 2);
+    assert_eq!(sim.connects()[1].0, at(100));
+    sim.command(Command::ReconnectTo(Url::parse("ws://c.example/").unwrap()));
+    assert!(sim.log.iter().any(|(_, a)| *a == Action::Abandon));
+    assert_eq!(
+        sim.urls(),
+        ["ws://sim/", "ws://b.example/", "ws://c.example/"]
+    );
+    // Accounting holds: the abandoned attempts still count, and so does the curve.
+    assert_eq!(sim.count_attempts(), 3);
+}
+
+#[test]
+fn reconnect_to_with_a_provider_uses_the_url_once_then_asks_again() {
+    let mut sim = Sim::new(with_provider());
+    sim.command(Command::Connect);
+    sim.locate(Ok("ws://first.example/"));
+    sim.open();
+    sim.command(Command::ReconnectTo(
+        Url::parse("ws://moved.example/").unwrap(),
+    ));
+    assert_eq!(sim.locates(), 1, "the given URL needs no question");
+    assert_eq!(sim.urls().last().unwrap(), "ws://moved.example/");
+    sim.open();
+    sim.m.lost(sim.now, Fault::Network("reset".into()));
+    sim.drain();
+    sim.until_locate();
+    assert_eq!(sim.locates(), 2, "the provider names the attempt after it");
+}
+
+#[test]
+fn reconnect_to_while_idle_or_paused_waits_for_connect_or_resume() {
+    let mut sim = Sim::new(settings());
+    sim.command(Command::ReconnectTo(
+        Url::parse("ws://later.example/").unwrap(),
+    ));
+    assert_eq!(sim.m.state(), State::Idle);
+    assert!(sim.urls().is_empty());
+    sim.command(Command::Connect);
+    assert_eq!(sim.urls(), ["ws://later.example/"]);
+    sim.open();
+    sim.command(Command::Pause);
+    sim.command(Command::ReconnectTo(
+        Url::parse("ws://after.example/").unwrap(),
+    ));
+    assert_eq!(sim.m.state(), State::Paused);
+    assert_eq!(sim.urls().len(), 1);
+    sim.command(Command::Resume);
+    assert_eq!(sim.urls().last().unwrap(), "ws://after.example/");
+}
+
+#[test]
+fn close_while_asking_the_provider_drops_the_question() {
+    let mut sim = Sim::new(with_provider());
+    sim.command(Command::Connect);
+    sim.command(Command::Close {
+        code: 1000,
+        reason: String::new(),
+    });
+    assert!(sim.log.iter().any(|(_, a)| *a == Action::Abandon));
+    assert_eq!(sim.m.state(), State::Closed);
+    // A late answer changes nothing.
+    sim.m
+        .located(sim.now, Ok(Url::parse("ws://late/").unwrap()));
+    assert!(sim.m.poll_action().is_none());
 }

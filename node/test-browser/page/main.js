@@ -57,7 +57,7 @@ class Recorder {
 }
 
 window.t = {
-  /** Make client `id`; `extra.urls`: a URL provider answering these in turn (the last repeats). */
+  /** Make client `id`; `extra.urls`: a URL provider answering these in turn (the last repeats; 'throw' throws). */
   create (id, url, options = {}, extra = {}) {
     let target = url
     if (extra.urls) {
@@ -65,7 +65,9 @@ window.t = {
       let n = 0
       target = async (attempt, info) => {
         window.t.located = [...(window.t.located ?? []), { attempt, ...info }]
-        return urls[Math.min(n++, urls.length - 1)]
+        const url = urls[Math.min(n++, urls.length - 1)]
+        if (url === 'throw') throw new Error('token service down')
+        return url
       }
     }
     if (extra.greetingFrom) {

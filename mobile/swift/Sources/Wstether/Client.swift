@@ -2,13 +2,15 @@ import Foundation
 import WstetherFFI
 
 /// Receives a client's events, in order, on the client's event thread (never concurrently).
-/// A thrown error is caught, logged and reported as `.error(kind: .callback)`; the client goes on.
+/// A thrown error is caught and logged (`NSLog`), then reported once as `.error(kind: .callback)`
+/// to the delegate and the `events` stream right after the event; one thrown while handling an
+/// `.error` event is only logged (no loop). The client goes on.
 /// Hop to the main actor yourself for UI work (`Task { @MainActor in … }`).
 public protocol ClientDelegate: AnyObject, Sendable {
     func client(_ client: Client, didReceive event: Event) throws
 }
 
-/// A WebSocket client that stays connected (see SPEC.md): reconnects with backoff, detects dead
+/// A WebSocket client that stays connected (see docs/contract.md): reconnects with backoff, detects dead
 /// links, queues messages while disconnected and hands back what was never sent.
 ///
 /// ```swift
@@ -41,16 +43,34 @@ public final class Client: @unchecked Sendable {
 
     /// Validates every option and builds the client (idle; call `connect()`).
     /// - Throws: `WstetherError` for a bad URL, header or option.
-    public init(url: String, options: ClientOptions = ClientOptions()) throws {
+    public convenience init(url: String, options: ClientOptions = ClientOptions()) throws {
         let ffiOptions = try Convert.options(options)
-        native = try Convert.native {
+        try self.init(options: options, native: try Convert.native {
             try FfiClient(
                 url: url,
                 options: ffiOptions,
                 auth: options.auth.map { NativeAuth($0) },
                 greeting: options.greetingProvider.map { NativeGreeting($0) }
             )
-        }
+        })
+    }
+
+    /// A client whose URL `urlProvider` names before every attempt (e.g. a one-time URL fetched
+    /// over HTTPS, as Slack's Socket Mode hands out).
+    public convenience init(urlProvider: UrlProviding, options: ClientOptions = ClientOptions()) throws {
+        let ffiOptions = try Convert.options(options)
+        try self.init(options: options, native: try Convert.native {
+            try FfiClient.withUrlProvider(
+                urlProvider: NativeUrl(urlProvider),
+                options: ffiOptions,
+                auth: options.auth.map { NativeAuth($0) },
+                greeting: options.greetingProvider.map { NativeGreeting($0) }
+            )
+        })
+    }
+
+    private init(options: ClientOptions, native: FfiClient) throws {
+        self.native = native
         let batch = UInt32(Swift.max(1, Swift.min(options.eventBatchSize, 4096)))
         let t = Thread { [native, weak self] in
             // Blocks in Rust without holding any Swift lock; empty means the stream ended.
@@ -130,6 +150,11 @@ public final class Client: @unchecked Sendable {
     /// Skip the current backoff delay.
     public func reconnectNow() throws { try Convert.native { try native.reconnectNow() } }
 
+    /// Move to `url` at once (a server-directed reconnect, as Twitch and Discord send): the link
+    /// closes with 1000 and the client connects to `url` without a backoff delay; `url` is the
+    /// client's URL from then on (with a `UrlProviding`: the next attempt only).
+    public func reconnectTo(_ url: String) throws { try Convert.native { try native.reconnectTo(url: url) } }
+
     /// The network changed (NWPathMonitor): verify the link now with a short ping.
     public func networkChanged() throws { try Convert.native { try native.networkChanged() } }
 
@@ -155,17 +180,31 @@ public final class Client: @unchecked Sendable {
 
     private func dispatch(_ event: Event) {
         let (delegate, continuation) = locked { (_delegate, self.continuation) }
+        var report: Event?
         if let delegate {
-            do {
-                try delegate.client(self, didReceive: event)
-            } catch {
-                // SPEC: a callback error is caught, reported (log and Error event), never fatal.
-                let report = Event.error(kind: .callback, message: "delegate threw: \(error)")
-                NSLog("wstether: %@", "delegate threw: \(error)")
-                continuation?.yield(report)
-            }
+            report = deliver(event, to: delegate)
         }
         continuation?.yield(event)
+        // The report follows the event whose callback threw (tests/README.md, `callback-error`).
+        if let report {
+            if let delegate { _ = deliver(report, to: delegate) }
+            continuation?.yield(report)
+        }
+    }
+
+    // The core's rule: log, and return the report to deliver unless the delegate was handling
+    // an `.error` event (reporting that as another error could loop).
+    private func deliver(_ event: Event, to delegate: ClientDelegate) -> Event? {
+        do {
+            try delegate.client(self, didReceive: event)
+            return nil
+        } catch {
+            var handlingError = false
+            if case .error = event { handlingError = true }
+            let failure = callbackFailure(callback: "delegate", exception: "\(error)", handlingError: handlingError)
+            NSLog("wstether: %@", failure.message)
+            return failure.report.map(Convert.event)
+        }
     }
 
     private func streamEnded() {

@@ -24,6 +24,35 @@ public enum Limits {
     public static var maxHandshakeBudget: Int { Int(core.maxHandshakeBudget) }
     /// `ClientOptions.maxRetries`.
     public static var maxRetries: Int { Int(core.maxRetries) }
+    /// Largest `Compression` window in either direction, in bits.
+    public static var maxWindowBits: Int { Int(core.maxWindowBits) }
+    /// Smallest `Compression.clientMaxWindowBits`.
+    public static var minClientWindowBits: Int { Int(core.minClientWindowBits) }
+    /// Smallest `Compression.serverMaxWindowBits`.
+    public static var minServerWindowBits: Int { Int(core.minServerWindowBits) }
+}
+
+/// permessage-deflate (RFC 7692), offered by default with the core's parameters; `.off` offers
+/// nothing. Windows are 2^bits bytes (`Limits` gives the ranges, checked when the client is
+/// built). `Event.open`'s `compression` says what the server agreed to.
+public struct Compression: Sendable, Equatable {
+    /// Offer it at all.
+    public var enabled: Bool = CoreDefaults.options.compression.enabled
+    /// Our compressor's window in bits, offered as a hint; nil offers no limit.
+    public var clientMaxWindowBits: Int? = CoreDefaults.options.compression.clientMaxWindowBits.map { Int($0) }
+    /// Ask the server to compress with at most this window; nil lets it choose.
+    public var serverMaxWindowBits: Int? = CoreDefaults.options.compression.serverMaxWindowBits.map { Int($0) }
+    /// Compress each outgoing message on its own (nothing kept between messages).
+    public var clientNoContextTakeover: Bool = CoreDefaults.options.compression.clientNoContextTakeover
+    /// Ask the server to compress each message on its own.
+    public var serverNoContextTakeover: Bool = CoreDefaults.options.compression.serverNoContextTakeover
+    public init() {}
+    /// No compression: nothing is offered.
+    public static var off: Compression {
+        var c = Compression()
+        c.enabled = false
+        return c
+    }
 }
 
 /// The reconnect delay curve: exponential from `initial`, capped at `max`, jittered.
@@ -84,9 +113,39 @@ public protocol GreetingProviding: Sendable {
     func greeting() throws -> [Message]
 }
 
-/// Every option of SPEC.md "Configuration and defaults"; defaults come from the core.
+/// Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a native
+/// background thread, so it may block; a thrown error fails that attempt (`.urlProvider`).
+public protocol UrlProviding: Sendable {
+    func url(for request: AuthRequest) throws -> String
+}
+
+/// Which proxy attempts go through.
+public enum ProxySetting: Sendable, Equatable, CustomStringConvertible {
+    /// From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), as curl reads it.
+    case fromEnvironment
+    /// Always direct.
+    case off
+    /// Always through this proxy: `http://user:pass@host:port`, `https://…` or `socks5h://…`.
+    case url(String)
+
+    /// The proxy URL with its password hidden (the core's redaction).
+    public var description: String {
+        switch self {
+        case .fromEnvironment: return "fromEnvironment"
+        case .off: return "off"
+        case let .url(u): return "url(\(redactedUrl(url: u)))"
+        }
+    }
+}
+
+/// Every option of docs/contract.md "Options and defaults"; defaults come from the core.
 public struct ClientOptions: Sendable {
+    /// Subprotocols offered; a server that selects none opens with `protocol == nil`.
     public var protocols: [String] = []
+    /// A server that selects none of `protocols` fails the client (`.failed`, cause `.incompatible`).
+    public var requireProtocol: Bool = CoreDefaults.options.requireProtocol
+    /// permessage-deflate; `.off` turns it off.
+    public var compression = Compression()
     /// Static handshake headers; CR/LF in a value is an error.
     public var headers: [String: String] = [:]
     public var auth: AuthProviding?
@@ -113,6 +172,17 @@ public struct ClientOptions: Sendable {
     public var closeTimeout: TimeInterval = CoreDefaults.options.closeTimeoutSecs
     /// Most events carried per native call.
     public var eventBatchSize: Int = 512
+    /// The proxy (default: from the environment); refusals are `.proxyRejected` and kin.
+    public var proxy: ProxySetting = .fromEnvironment
+    /// Trust exactly these server certificates (PEM), self-signed or CA-flagged; their validity
+    /// and names are still checked. With any pin, the roots are not consulted.
+    public var pinnedCertificatePem: [String] = []
+    /// A client certificate chain (PEM) for mutual TLS; needs `clientKeyPem`.
+    public var clientCertificatePem: String?
+    /// Its private key (PEM). Never shown.
+    public var clientKeyPem: String?
+    /// Addresses used instead of DNS, e.g. `["example.test": ["::1", "127.0.0.1"]]`.
+    public var resolve: [String: [String]] = [:]
     public init() {}
 }
 
@@ -125,6 +195,8 @@ extension ClientOptions: CustomStringConvertible, CustomDebugStringConvertible, 
         })
         return Mirror(self, children: [
             "protocols": protocols,
+            "requireProtocol": requireProtocol,
+            "compression": compression,
             "headers": shownHeaders,
             "auth": auth == nil ? "nil" : "<provider>",
             "connectTimeout": connectTimeout,
@@ -144,6 +216,11 @@ extension ClientOptions: CustomStringConvertible, CustomDebugStringConvertible, 
             "eventBuffer": eventBuffer,
             "closeTimeout": closeTimeout,
             "eventBatchSize": eventBatchSize,
+            "proxy": proxy.description,
+            "pinnedCertificatePem": "<\(pinnedCertificatePem.count) certificates>",
+            "clientCertificatePem": clientCertificatePem == nil ? "nil" : "<set>",
+            "clientKeyPem": clientKeyPem == nil ? "nil" : "<redacted>",
+            "resolve": resolve,
         ], displayStyle: .struct)
     }
 

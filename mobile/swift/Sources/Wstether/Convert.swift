@@ -93,8 +93,27 @@ enum Convert {
             maxMessageSize: u64("maxMessageSize", o.maxMessageSize),
             rootCertificatePem: o.rootCertificatePem,
             eventBuffer: u64("eventBuffer", o.eventBuffer),
-            closeTimeoutSecs: o.closeTimeout
+            closeTimeoutSecs: o.closeTimeout,
+            requireProtocol: o.requireProtocol,
+            compression: FfiCompression(
+                enabled: o.compression.enabled,
+                clientMaxWindowBits: try o.compression.clientMaxWindowBits.map {
+                    try windowBits("compression.client_max_window_bits", Limits.minClientWindowBits, $0)
+                },
+                serverMaxWindowBits: try o.compression.serverMaxWindowBits.map {
+                    try windowBits("compression.server_max_window_bits", Limits.minServerWindowBits, $0)
+                },
+                clientNoContextTakeover: o.compression.clientNoContextTakeover,
+                serverNoContextTakeover: o.compression.serverNoContextTakeover
+            ),
+            transport: transport(o)
         )
+    }
+
+    // What a byte cannot hold gets the core's message (the core checks the rest, by its names).
+    private static func windowBits(_ option: String, _ min: Int, _ v: Int) throws -> UInt8 {
+        guard let u = UInt8(exactly: v) else { throw invalid(option, "must be \(min) to \(Limits.maxWindowBits) (got \(v))") }
+        return u
     }
 
     private static func pongMatch(_ p: PongMatch) -> FfiPongMatch {
@@ -157,6 +176,23 @@ enum Convert {
         }
     }
 
+    /// The proxy, pinned and client certificates and fixed addresses.
+    private static func transport(_ o: ClientOptions) -> FfiTransport {
+        let proxy: FfiProxy
+        switch o.proxy {
+        case .fromEnvironment: proxy = .fromEnv
+        case .off: proxy = .off
+        case let .url(url): proxy = .url(url: url)
+        }
+        return FfiTransport(
+            proxy: proxy,
+            pinnedCertificatePem: o.pinnedCertificatePem,
+            clientCertificatePem: o.clientCertificatePem,
+            clientKeyPem: o.clientKeyPem,
+            resolve: o.resolve.map { FfiResolve(host: $0.key, addresses: $0.value) }
+        )
+    }
+
     private static func causeKind(_ k: FfiCauseKind) -> CauseKind {
         switch k {
         case .connectFailed: return .connectFailed
@@ -165,6 +201,10 @@ enum Convert {
         case .handshakeRejected: return .handshakeRejected
         case .handshake: return .handshake
         case .auth: return .auth
+        case .urlProvider: return .urlProvider
+        case .proxyRejected: return .proxyRejected
+        case .socksRejected: return .socksRejected
+        case .proxyAuth: return .proxyAuth
         case .incompatible: return .incompatible
         case .closed: return .closed
         case .heartbeatTimeout: return .heartbeatTimeout
@@ -190,7 +230,8 @@ enum Convert {
             attempts: c.attempts.map { Int($0) },
             elapsed: c.elapsedSecs,
             lastKind: c.lastKind.map(causeKind),
-            lastDescription: c.lastDescription
+            lastDescription: c.lastDescription,
+            socksReply: c.socksReply.map { Int($0) }
         )
     }
 
@@ -221,7 +262,8 @@ enum Convert {
             queuedMessages: Int(s.queuedMessages), queuedBytes: Int(s.queuedBytes),
             lastRtt: s.lastRttSecs,
             lastClose: s.lastClose.map { CloseInfo(code: Int($0.code), reason: $0.reason) },
-            timeConnected: s.timeConnectedSecs, timeDisconnected: s.timeDisconnectedSecs
+            timeConnected: s.timeConnectedSecs, timeDisconnected: s.timeDisconnectedSecs,
+            address: s.address
         )
     }
 

@@ -8,7 +8,7 @@ public enum Message: Sendable, Equatable, Hashable {
     case binary(Data)
 }
 
-/// The client's lifecycle state (SPEC "States").
+/// The client's lifecycle state (docs/contract.md, "States").
 public enum State: String, Sendable {
     case idle, connecting, open, waiting, paused, closing, closed, failed
 }
@@ -36,6 +36,14 @@ public enum CauseKind: String, Sendable {
     case handshakeRejected = "handshake_rejected"
     case handshake
     case auth
+    /// The URL provider threw or named no `ws://`/`wss://` URL.
+    case urlProvider = "url_provider"
+    /// The HTTP proxy refused `CONNECT`; `status` is its status (401/407: terminal).
+    case proxyRejected = "proxy_rejected"
+    /// The SOCKS5 proxy refused; `socksReply` is its reply code.
+    case socksRejected = "socks_rejected"
+    /// The SOCKS5 proxy refused the credentials (terminal).
+    case proxyAuth = "proxy_auth"
     case incompatible
     case closed
     case heartbeatTimeout = "heartbeat_timeout"
@@ -66,9 +74,11 @@ public struct Cause: Sendable, Equatable, CustomStringConvertible {
     /// The last failure behind the two "exhausted" kinds.
     public let lastKind: CauseKind?
     public let lastDescription: String?
+    /// The SOCKS5 reply code, for `.socksRejected`.
+    public let socksReply: Int?
 }
 
-/// Something the client tells its user, in order, one at a time (SPEC "Events").
+/// Something the client tells its user, in order, one at a time (docs/contract.md, "Events").
 public enum Event: Sendable, Equatable {
     case stateChanged(State)
     case connecting(attempt: Int)
@@ -112,6 +122,8 @@ public struct Stats: Sendable, Equatable {
     public let lastClose: CloseInfo?
     public let timeConnected: TimeInterval
     public let timeDisconnected: TimeInterval
+    /// `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+    public let address: String?
 }
 
 /// One state change of the flight recorder.

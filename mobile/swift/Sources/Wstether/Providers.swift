@@ -16,6 +16,21 @@ final class NativeAuth: AuthProvider, @unchecked Sendable {
     }
 }
 
+/// The app's `UrlProviding` as the generated foreign trait; a throw becomes a typed error.
+final class NativeUrl: UrlProvider, @unchecked Sendable {
+    private let provider: UrlProviding
+    init(_ provider: UrlProviding) { self.provider = provider }
+
+    func url(request: FfiAuthRequest) throws -> String {
+        do {
+            let req = AuthRequest(attempt: Int(request.attempt), afterUnauthorized: request.afterUnauthorized)
+            return try provider.url(for: req)
+        } catch {
+            throw FfiError.Callback(description: "url provider threw: \(error)")
+        }
+    }
+}
+
 /// The app's `GreetingProviding` as the generated foreign trait.
 final class NativeGreeting: GreetingProvider, @unchecked Sendable {
     private let provider: GreetingProviding

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -904,6 +920,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func reconnectNow() throws 
     
     /**
+     * Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+     * client connects to `url` without a backoff delay; `url` is its URL from then on.
+     */
+    func reconnectTo(url: String) throws 
+    
+    /**
      * The URL with its password and token-like query values hidden.
      */
     func redactedUrl()  -> String
@@ -936,6 +958,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
     func shutdownBlocking(code: UInt16, reason: String) throws  -> [FfiMessage]
     
     /**
+     * Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+     * tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+     */
+    func startDispatch(clientId: UInt64) throws 
+    
+    /**
      * The current state.
      */
     func state()  -> FfiState
@@ -944,6 +972,12 @@ public protocol FfiClientProtocol: AnyObject, Sendable {
      * A snapshot of the counters.
      */
     func stats()  -> FfiStats
+    
+    /**
+     * After `shutdown`: wait until the stream's last events were handed to the host and handled,
+     * at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+     */
+    func waitDispatched(timeoutSecs: Double)  -> Bool
     
 }
 /**
@@ -1017,6 +1051,21 @@ public convenience init(url: String, options: FfiOptions, auth: AuthProvider?, g
         try! rustCall { uniffi_wstether_ffi_fn_free_fficlient(handle, $0) }
     }
 
+    
+    /**
+     * Like `new`, with the URL named by `url_provider` before every attempt.
+     */
+public static func withUrlProvider(urlProvider: UrlProvider, options: FfiOptions, auth: AuthProvider?, greeting: GreetingProvider?)throws  -> FfiClient  {
+    return try  FfiConverterTypeFfiClient_lift(try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_constructor_fficlient_with_url_provider(
+        FfiConverterTypeUrlProvider_lower(urlProvider),
+        FfiConverterTypeFfiOptions_lower(options),
+        FfiConverterOptionTypeAuthProvider.lower(auth),
+        FfiConverterOptionTypeGreetingProvider.lower(greeting),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -1110,6 +1159,19 @@ open func reconnectNow()throws   {try rustCallWithError(FfiConverterTypeFfiError
 }
     
     /**
+     * Move to `url` at once (a server-directed reconnect): the link closes with 1000 and the
+     * client connects to `url` without a backoff delay; `url` is its URL from then on.
+     */
+open func reconnectTo(url: String)throws   {try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_reconnect_to(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The URL with its password and token-like query values hidden.
      */
 open func redactedUrl() -> String  {
@@ -1194,6 +1256,19 @@ open func shutdownBlocking(code: UInt16, reason: String)throws  -> [FfiMessage] 
 }
     
     /**
+     * Serve this client's events on the process's shared worker threads (see [`crate::FfiWorker`]),
+     * tagged `client_id`, instead of a thread of its own calling `next_batch`. Once per client.
+     */
+open func startDispatch(clientId: UInt64)throws   {try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_start_dispatch(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(clientId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The current state.
      */
 open func state() -> FfiState  {
@@ -1213,6 +1288,20 @@ open func stats() -> FfiStats  {
         uniffiCallStatus in
     uniffi_wstether_ffi_fn_method_fficlient_stats(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * After `shutdown`: wait until the stream's last events were handed to the host and handled,
+     * at most `timeout_secs`. False at once on the worker thread handling this client's batch.
+     */
+open func waitDispatched(timeoutSecs: Double) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_fficlient_wait_dispatched(
+            self.uniffiCloneHandle(),
+        FfiConverterDouble.lower(timeoutSecs),uniffiCallStatus
     )
 })
 }
@@ -1260,6 +1349,150 @@ public func FfiConverterTypeFfiClient_lift(_ handle: UInt64) throws -> FfiClient
 #endif
 public func FfiConverterTypeFfiClient_lower(_ value: FfiClient) -> UInt64 {
     return FfiConverterTypeFfiClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A host thread serving every client's events. Make one per worker thread and use it only
+ * there.
+ */
+public protocol FfiWorkerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Hand back the previous batch, then block until a client has events; `None` means this
+     * thread should end (idle while others remain, or shut down).
+     */
+    func nextWork()  -> FfiWork?
+    
+}
+/**
+ * A host thread serving every client's events. Make one per worker thread and use it only
+ * there.
+ */
+open class FfiWorker: FfiWorkerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wstether_ffi_fn_clone_ffiworker(self.handle, $0) }
+    }
+    /**
+     * Register the calling thread as a worker.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_constructor_ffiworker_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wstether_ffi_fn_free_ffiworker(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Hand back the previous batch, then block until a client has events; `None` means this
+     * thread should end (idle while others remain, or shut down).
+     */
+open func nextWork() -> FfiWork?  {
+    return try!  FfiConverterOptionTypeFfiWork.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_ffiworker_next_work(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiWorker: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = FfiWorker
+
+    public static func lift(_ handle: UInt64) throws -> FfiWorker {
+        return FfiWorker(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: FfiWorker) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiWorker {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: FfiWorker, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWorker_lift(_ handle: UInt64) throws -> FfiWorker {
+    return try FfiConverterTypeFfiWorker.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWorker_lower(_ value: FfiWorker) -> UInt64 {
+    return FfiConverterTypeFfiWorker.lower(value)
 }
 
 
@@ -1474,6 +1707,220 @@ public func FfiConverterTypeGreetingProvider_lower(_ value: GreetingProvider) ->
 
 
 
+
+
+/**
+ * Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a
+ * blocking-pool thread, so it may block.
+ */
+public protocol UrlProvider: AnyObject, Sendable {
+    
+    /**
+     * The `ws://`/`wss://` URL for this attempt; an error fails the attempt and the client retries.
+     */
+    func url(request: FfiAuthRequest) throws  -> String
+    
+}
+/**
+ * Names the URL of every attempt (e.g. a one-time URL fetched over HTTPS). Called on a
+ * blocking-pool thread, so it may block.
+ */
+open class UrlProviderImpl: UrlProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wstether_ffi_fn_clone_urlprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wstether_ffi_fn_free_urlprovider(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The `ws://`/`wss://` URL for this attempt; an error fails the attempt and the client retries.
+     */
+open func url(request: FfiAuthRequest)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeFfiError_lift) {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_method_urlprovider_url(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFfiAuthRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceUrlProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceUrlProvider = UniffiVTableCallbackInterfaceUrlProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeUrlProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface UrlProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeUrlProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface UrlProvider: handle missing in uniffiClone")
+            }
+        },
+        url: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeUrlProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.url(
+                     request: try FfiConverterTypeFfiAuthRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeFfiError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceUrlProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceUrlProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitUrlProvider() {
+    uniffi_wstether_ffi_fn_init_callback_vtable_urlprovider(UniffiCallbackInterfaceUrlProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUrlProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<UrlProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = UrlProvider
+
+    public static func lift(_ handle: UInt64) throws -> UrlProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return UrlProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: UrlProvider) -> UInt64 {
+         if let rustImpl = value as? UrlProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UrlProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: UrlProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUrlProvider_lift(_ handle: UInt64) throws -> UrlProvider {
+    return try FfiConverterTypeUrlProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUrlProvider_lower(_ value: UrlProvider) -> UInt64 {
+    return FfiConverterTypeUrlProvider.lower(value)
+}
+
+
+
+
 /**
  * An application-level ping and its answer.
  */
@@ -1601,7 +2048,7 @@ public func FfiConverterTypeFfiAuthRequest_lower(_ value: FfiAuthRequest) -> Rus
 
 
 /**
- * The reconnect delay curve (SPEC "backoff").
+ * The reconnect delay curve (docs/contract.md, `backoff`).
  */
 public struct FfiBackoff: Equatable, Hashable {
     public var initialSecs: Double
@@ -1676,6 +2123,77 @@ public func FfiConverterTypeFfiBackoff_lower(_ value: FfiBackoff) -> RustBuffer 
 
 
 /**
+ * What a host does about an exception thrown by an app callback (the core's rule, the
+ * `callback-error` scenario of tests/README.md): log `message`, then deliver `report`, if any,
+ * to every consumer right after the event being handled.
+ */
+public struct FfiCallbackFailure: Equatable, Hashable {
+    /**
+     * What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+     */
+    public var message: String
+    /**
+     * The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+     */
+    public var report: FfiEvent?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What to log, e.g. `listener raised java.lang.IllegalStateException: boom`.
+         */message: String, 
+        /**
+         * The `Error(Callback)` event to deliver; `None` when the callback was handling an `Error`.
+         */report: FfiEvent?) {
+        self.message = message
+        self.report = report
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiCallbackFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiCallbackFailure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiCallbackFailure {
+        return
+            try FfiCallbackFailure(
+                message: FfiConverterString.read(from: &buf), 
+                report: FfiConverterOptionTypeFfiEvent.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiCallbackFailure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterOptionTypeFfiEvent.write(value.report, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCallbackFailure_lift(_ buf: RustBuffer) throws -> FfiCallbackFailure {
+    return try FfiConverterTypeFfiCallbackFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCallbackFailure_lower(_ value: FfiCallbackFailure) -> RustBuffer {
+    return FfiConverterTypeFfiCallbackFailure.lower(value)
+}
+
+
+/**
  * Why a link ended or an attempt failed. Flat (uniffi has no recursive types): the fields that
  * do not apply to `kind` are `None`; `last_kind`/`last_description` describe the last failure
  * behind `RetriesExhausted` / `ElapsedExhausted`.
@@ -1687,7 +2205,7 @@ public struct FfiCause: Equatable, Hashable {
      */
     public var description: String
     /**
-     * HTTP status of a rejected handshake.
+     * HTTP status of a rejected handshake, or of a proxy's refusal (`ProxyRejected`).
      */
     public var status: UInt16?
     /**
@@ -1718,6 +2236,10 @@ public struct FfiCause: Equatable, Hashable {
      * Text of the last failure, for the two exhausted kinds.
      */
     public var lastDescription: String?
+    /**
+     * The SOCKS5 reply code, for `SocksRejected` (RFC 1928: 2 not allowed, 5 refused, …).
+     */
+    public var socksReply: UInt8?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1726,7 +2248,7 @@ public struct FfiCause: Equatable, Hashable {
          * Human-readable text, secrets redacted.
          */description: String, 
         /**
-         * HTTP status of a rejected handshake.
+         * HTTP status of a rejected handshake, or of a proxy's refusal (`ProxyRejected`).
          */status: UInt16?, 
         /**
          * `Retry-After` of a rejected handshake, in seconds.
@@ -1748,7 +2270,10 @@ public struct FfiCause: Equatable, Hashable {
          */lastKind: FfiCauseKind?, 
         /**
          * Text of the last failure, for the two exhausted kinds.
-         */lastDescription: String?) {
+         */lastDescription: String?, 
+        /**
+         * The SOCKS5 reply code, for `SocksRejected` (RFC 1928: 2 not allowed, 5 refused, …).
+         */socksReply: UInt8?) {
         self.kind = kind
         self.description = description
         self.status = status
@@ -1759,6 +2284,7 @@ public struct FfiCause: Equatable, Hashable {
         self.elapsedSecs = elapsedSecs
         self.lastKind = lastKind
         self.lastDescription = lastDescription
+        self.socksReply = socksReply
     }
 
     
@@ -1786,7 +2312,8 @@ public struct FfiConverterTypeFfiCause: FfiConverterRustBuffer {
                 attempts: FfiConverterOptionUInt32.read(from: &buf), 
                 elapsedSecs: FfiConverterOptionDouble.read(from: &buf), 
                 lastKind: FfiConverterOptionTypeFfiCauseKind.read(from: &buf), 
-                lastDescription: FfiConverterOptionString.read(from: &buf)
+                lastDescription: FfiConverterOptionString.read(from: &buf), 
+                socksReply: FfiConverterOptionUInt8.read(from: &buf)
         )
     }
 
@@ -1801,6 +2328,7 @@ public struct FfiConverterTypeFfiCause: FfiConverterRustBuffer {
         FfiConverterOptionDouble.write(value.elapsedSecs, into: &buf)
         FfiConverterOptionTypeFfiCauseKind.write(value.lastKind, into: &buf)
         FfiConverterOptionString.write(value.lastDescription, into: &buf)
+        FfiConverterOptionUInt8.write(value.socksReply, into: &buf)
     }
 }
 
@@ -1874,6 +2402,105 @@ public func FfiConverterTypeFfiCloseInfo_lift(_ buf: RustBuffer) throws -> FfiCl
 #endif
 public func FfiConverterTypeFfiCloseInfo_lower(_ value: FfiCloseInfo) -> RustBuffer {
     return FfiConverterTypeFfiCloseInfo.lower(value)
+}
+
+
+/**
+ * permessage-deflate (RFC 7692). The core checks the window ranges (see [`FfiLimits`]).
+ */
+public struct FfiCompression: Equatable, Hashable {
+    /**
+     * Offer it at all.
+     */
+    public var enabled: Bool
+    /**
+     * Our compressor's window in bits, offered as a hint; `None` offers no limit.
+     */
+    public var clientMaxWindowBits: UInt8?
+    /**
+     * Ask the server to compress with at most this window; `None` lets it choose.
+     */
+    public var serverMaxWindowBits: UInt8?
+    /**
+     * Compress each outgoing message on its own.
+     */
+    public var clientNoContextTakeover: Bool
+    /**
+     * Ask the server to compress each message on its own.
+     */
+    public var serverNoContextTakeover: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Offer it at all.
+         */enabled: Bool, 
+        /**
+         * Our compressor's window in bits, offered as a hint; `None` offers no limit.
+         */clientMaxWindowBits: UInt8?, 
+        /**
+         * Ask the server to compress with at most this window; `None` lets it choose.
+         */serverMaxWindowBits: UInt8?, 
+        /**
+         * Compress each outgoing message on its own.
+         */clientNoContextTakeover: Bool, 
+        /**
+         * Ask the server to compress each message on its own.
+         */serverNoContextTakeover: Bool) {
+        self.enabled = enabled
+        self.clientMaxWindowBits = clientMaxWindowBits
+        self.serverMaxWindowBits = serverMaxWindowBits
+        self.clientNoContextTakeover = clientNoContextTakeover
+        self.serverNoContextTakeover = serverNoContextTakeover
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiCompression: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiCompression: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiCompression {
+        return
+            try FfiCompression(
+                enabled: FfiConverterBool.read(from: &buf), 
+                clientMaxWindowBits: FfiConverterOptionUInt8.read(from: &buf), 
+                serverMaxWindowBits: FfiConverterOptionUInt8.read(from: &buf), 
+                clientNoContextTakeover: FfiConverterBool.read(from: &buf), 
+                serverNoContextTakeover: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiCompression, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.enabled, into: &buf)
+        FfiConverterOptionUInt8.write(value.clientMaxWindowBits, into: &buf)
+        FfiConverterOptionUInt8.write(value.serverMaxWindowBits, into: &buf)
+        FfiConverterBool.write(value.clientNoContextTakeover, into: &buf)
+        FfiConverterBool.write(value.serverNoContextTakeover, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCompression_lift(_ buf: RustBuffer) throws -> FfiCompression {
+    return try FfiConverterTypeFfiCompression.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiCompression_lower(_ value: FfiCompression) -> RustBuffer {
+    return FfiConverterTypeFfiCompression.lower(value)
 }
 
 
@@ -2010,13 +2637,34 @@ public struct FfiLimits: Equatable, Hashable {
     public var maxEventBuffer: UInt64
     public var maxHandshakeBudget: UInt32
     public var maxRetries: UInt32
+    /**
+     * Largest compression window in either direction, in bits.
+     */
+    public var maxWindowBits: UInt8
+    /**
+     * Smallest `client_max_window_bits`.
+     */
+    public var minClientWindowBits: UInt8
+    /**
+     * Smallest `server_max_window_bits`.
+     */
+    public var minServerWindowBits: UInt8
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Every duration option, in seconds (365 days).
-         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32) {
+         */maxDurationSecs: Double, maxMessageSize: UInt64, maxOutboxMessages: UInt64, maxOutboxBytes: UInt64, maxEventBuffer: UInt64, maxHandshakeBudget: UInt32, maxRetries: UInt32, 
+        /**
+         * Largest compression window in either direction, in bits.
+         */maxWindowBits: UInt8, 
+        /**
+         * Smallest `client_max_window_bits`.
+         */minClientWindowBits: UInt8, 
+        /**
+         * Smallest `server_max_window_bits`.
+         */minServerWindowBits: UInt8) {
         self.maxDurationSecs = maxDurationSecs
         self.maxMessageSize = maxMessageSize
         self.maxOutboxMessages = maxOutboxMessages
@@ -2024,6 +2672,9 @@ public struct FfiLimits: Equatable, Hashable {
         self.maxEventBuffer = maxEventBuffer
         self.maxHandshakeBudget = maxHandshakeBudget
         self.maxRetries = maxRetries
+        self.maxWindowBits = maxWindowBits
+        self.minClientWindowBits = minClientWindowBits
+        self.minServerWindowBits = minServerWindowBits
     }
 
     
@@ -2048,7 +2699,10 @@ public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
                 maxOutboxBytes: FfiConverterUInt64.read(from: &buf), 
                 maxEventBuffer: FfiConverterUInt64.read(from: &buf), 
                 maxHandshakeBudget: FfiConverterUInt32.read(from: &buf), 
-                maxRetries: FfiConverterUInt32.read(from: &buf)
+                maxRetries: FfiConverterUInt32.read(from: &buf), 
+                maxWindowBits: FfiConverterUInt8.read(from: &buf), 
+                minClientWindowBits: FfiConverterUInt8.read(from: &buf), 
+                minServerWindowBits: FfiConverterUInt8.read(from: &buf)
         )
     }
 
@@ -2060,6 +2714,9 @@ public struct FfiConverterTypeFfiLimits: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.maxEventBuffer, into: &buf)
         FfiConverterUInt32.write(value.maxHandshakeBudget, into: &buf)
         FfiConverterUInt32.write(value.maxRetries, into: &buf)
+        FfiConverterUInt8.write(value.maxWindowBits, into: &buf)
+        FfiConverterUInt8.write(value.minClientWindowBits, into: &buf)
+        FfiConverterUInt8.write(value.minServerWindowBits, into: &buf)
     }
 }
 
@@ -2080,7 +2737,7 @@ public func FfiConverterTypeFfiLimits_lower(_ value: FfiLimits) -> RustBuffer {
 
 
 /**
- * Every option of SPEC.md "Configuration and defaults" except the URL and the providers.
+ * Every option of docs/contract.md "Options and defaults" except the URL and the providers.
  * Start from [`default_options`] so the defaults stay in the core.
  */
 public struct FfiOptions: Equatable, Hashable {
@@ -2122,6 +2779,18 @@ public struct FfiOptions: Equatable, Hashable {
      */
     public var eventBuffer: UInt64
     public var closeTimeoutSecs: Double
+    /**
+     * A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+     */
+    public var requireProtocol: Bool
+    /**
+     * permessage-deflate, offered by default.
+     */
+    public var compression: FfiCompression
+    /**
+     * Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+     */
+    public var transport: FfiTransport
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2146,7 +2815,16 @@ public struct FfiOptions: Equatable, Hashable {
          */rootCertificatePem: String?, 
         /**
          * Inbound messages buffered for a slow consumer before reading stops.
-         */eventBuffer: UInt64, closeTimeoutSecs: Double) {
+         */eventBuffer: UInt64, closeTimeoutSecs: Double, 
+        /**
+         * A server that selects none of `protocols` fails the client (terminal `Incompatible`).
+         */requireProtocol: Bool, 
+        /**
+         * permessage-deflate, offered by default.
+         */compression: FfiCompression, 
+        /**
+         * Proxy, pinned certificates, client certificate, fixed addresses (`transport.rs`).
+         */transport: FfiTransport) {
         self.protocols = protocols
         self.headers = headers
         self.connectTimeoutSecs = connectTimeoutSecs
@@ -2164,6 +2842,9 @@ public struct FfiOptions: Equatable, Hashable {
         self.rootCertificatePem = rootCertificatePem
         self.eventBuffer = eventBuffer
         self.closeTimeoutSecs = closeTimeoutSecs
+        self.requireProtocol = requireProtocol
+        self.compression = compression
+        self.transport = transport
     }
 
     
@@ -2198,7 +2879,10 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
                 maxMessageSize: FfiConverterUInt64.read(from: &buf), 
                 rootCertificatePem: FfiConverterOptionString.read(from: &buf), 
                 eventBuffer: FfiConverterUInt64.read(from: &buf), 
-                closeTimeoutSecs: FfiConverterDouble.read(from: &buf)
+                closeTimeoutSecs: FfiConverterDouble.read(from: &buf), 
+                requireProtocol: FfiConverterBool.read(from: &buf), 
+                compression: FfiConverterTypeFfiCompression.read(from: &buf), 
+                transport: FfiConverterTypeFfiTransport.read(from: &buf)
         )
     }
 
@@ -2220,6 +2904,9 @@ public struct FfiConverterTypeFfiOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.rootCertificatePem, into: &buf)
         FfiConverterUInt64.write(value.eventBuffer, into: &buf)
         FfiConverterDouble.write(value.closeTimeoutSecs, into: &buf)
+        FfiConverterBool.write(value.requireProtocol, into: &buf)
+        FfiConverterTypeFfiCompression.write(value.compression, into: &buf)
+        FfiConverterTypeFfiTransport.write(value.transport, into: &buf)
     }
 }
 
@@ -2303,6 +2990,69 @@ public func FfiConverterTypeFfiPackedBatch_lower(_ value: FfiPackedBatch) -> Rus
 
 
 /**
+ * Addresses a host name resolves to, instead of asking the system resolver.
+ */
+public struct FfiResolve: Equatable, Hashable {
+    public var host: String
+    /**
+     * IP addresses as text (`::1`, `127.0.0.1`).
+     */
+    public var addresses: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(host: String, 
+        /**
+         * IP addresses as text (`::1`, `127.0.0.1`).
+         */addresses: [String]) {
+        self.host = host
+        self.addresses = addresses
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiResolve: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiResolve: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiResolve {
+        return
+            try FfiResolve(
+                host: FfiConverterString.read(from: &buf), 
+                addresses: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiResolve, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.host, into: &buf)
+        FfiConverterSequenceString.write(value.addresses, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiResolve_lift(_ buf: RustBuffer) throws -> FfiResolve {
+    return try FfiConverterTypeFfiResolve.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiResolve_lower(_ value: FfiResolve) -> RustBuffer {
+    return FfiConverterTypeFfiResolve.lower(value)
+}
+
+
+/**
  * A snapshot of the client's counters (`Client::stats()`).
  */
 public struct FfiStats: Equatable, Hashable {
@@ -2318,10 +3068,17 @@ public struct FfiStats: Equatable, Hashable {
     public var lastClose: FfiCloseInfo?
     public var timeConnectedSecs: Double
     public var timeDisconnectedSecs: Double
+    /**
+     * `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+     */
+    public var address: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(attempts: UInt64, opens: UInt64, messagesIn: UInt64, messagesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64, queuedMessages: UInt64, queuedBytes: UInt64, lastRttSecs: Double?, lastClose: FfiCloseInfo?, timeConnectedSecs: Double, timeDisconnectedSecs: Double) {
+    public init(attempts: UInt64, opens: UInt64, messagesIn: UInt64, messagesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64, queuedMessages: UInt64, queuedBytes: UInt64, lastRttSecs: Double?, lastClose: FfiCloseInfo?, timeConnectedSecs: Double, timeDisconnectedSecs: Double, 
+        /**
+         * `ip:port` the last link's TCP connection reached (the proxy's through a proxy).
+         */address: String?) {
         self.attempts = attempts
         self.opens = opens
         self.messagesIn = messagesIn
@@ -2334,6 +3091,7 @@ public struct FfiStats: Equatable, Hashable {
         self.lastClose = lastClose
         self.timeConnectedSecs = timeConnectedSecs
         self.timeDisconnectedSecs = timeDisconnectedSecs
+        self.address = address
     }
 
     
@@ -2363,7 +3121,8 @@ public struct FfiConverterTypeFfiStats: FfiConverterRustBuffer {
                 lastRttSecs: FfiConverterOptionDouble.read(from: &buf), 
                 lastClose: FfiConverterOptionTypeFfiCloseInfo.read(from: &buf), 
                 timeConnectedSecs: FfiConverterDouble.read(from: &buf), 
-                timeDisconnectedSecs: FfiConverterDouble.read(from: &buf)
+                timeDisconnectedSecs: FfiConverterDouble.read(from: &buf), 
+                address: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2380,6 +3139,7 @@ public struct FfiConverterTypeFfiStats: FfiConverterRustBuffer {
         FfiConverterOptionTypeFfiCloseInfo.write(value.lastClose, into: &buf)
         FfiConverterDouble.write(value.timeConnectedSecs, into: &buf)
         FfiConverterDouble.write(value.timeDisconnectedSecs, into: &buf)
+        FfiConverterOptionString.write(value.address, into: &buf)
     }
 }
 
@@ -2471,6 +3231,153 @@ public func FfiConverterTypeFfiTransition_lower(_ value: FfiTransition) -> RustB
 
 
 /**
+ * The proxy, TLS trust and identity, and fixed addresses of a client.
+ */
+public struct FfiTransport: Equatable, Hashable {
+    public var proxy: FfiProxy
+    /**
+     * Trust exactly these server certificates (PEM), self-signed or CA-flagged; with any,
+     * the roots are not consulted.
+     */
+    public var pinnedCertificatePem: [String]
+    /**
+     * A client certificate chain (PEM) for mutual TLS; needs `client_key_pem`.
+     */
+    public var clientCertificatePem: String?
+    /**
+     * Its private key (PEM). A secret: never shown.
+     */
+    public var clientKeyPem: String?
+    public var resolve: [FfiResolve]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(proxy: FfiProxy, 
+        /**
+         * Trust exactly these server certificates (PEM), self-signed or CA-flagged; with any,
+         * the roots are not consulted.
+         */pinnedCertificatePem: [String], 
+        /**
+         * A client certificate chain (PEM) for mutual TLS; needs `client_key_pem`.
+         */clientCertificatePem: String?, 
+        /**
+         * Its private key (PEM). A secret: never shown.
+         */clientKeyPem: String?, resolve: [FfiResolve]) {
+        self.proxy = proxy
+        self.pinnedCertificatePem = pinnedCertificatePem
+        self.clientCertificatePem = clientCertificatePem
+        self.clientKeyPem = clientKeyPem
+        self.resolve = resolve
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiTransport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiTransport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiTransport {
+        return
+            try FfiTransport(
+                proxy: FfiConverterTypeFfiProxy.read(from: &buf), 
+                pinnedCertificatePem: FfiConverterSequenceString.read(from: &buf), 
+                clientCertificatePem: FfiConverterOptionString.read(from: &buf), 
+                clientKeyPem: FfiConverterOptionString.read(from: &buf), 
+                resolve: FfiConverterSequenceTypeFfiResolve.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiTransport, into buf: inout [UInt8]) {
+        FfiConverterTypeFfiProxy.write(value.proxy, into: &buf)
+        FfiConverterSequenceString.write(value.pinnedCertificatePem, into: &buf)
+        FfiConverterOptionString.write(value.clientCertificatePem, into: &buf)
+        FfiConverterOptionString.write(value.clientKeyPem, into: &buf)
+        FfiConverterSequenceTypeFfiResolve.write(value.resolve, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiTransport_lift(_ buf: RustBuffer) throws -> FfiTransport {
+    return try FfiConverterTypeFfiTransport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiTransport_lower(_ value: FfiTransport) -> RustBuffer {
+    return FfiConverterTypeFfiTransport.lower(value)
+}
+
+
+/**
+ * One batch for the host: the client it belongs to and its events (empty `data`: that
+ * client's stream has ended, its last work).
+ */
+public struct FfiWork: Equatable, Hashable {
+    public var clientId: UInt64
+    public var batch: FfiPackedBatch
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: UInt64, batch: FfiPackedBatch) {
+        self.clientId = clientId
+        self.batch = batch
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiWork: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiWork: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiWork {
+        return
+            try FfiWork(
+                clientId: FfiConverterUInt64.read(from: &buf), 
+                batch: FfiConverterTypeFfiPackedBatch.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiWork, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.clientId, into: &buf)
+        FfiConverterTypeFfiPackedBatch.write(value.batch, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWork_lift(_ buf: RustBuffer) throws -> FfiWork {
+    return try FfiConverterTypeFfiWork.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiWork_lower(_ value: FfiWork) -> RustBuffer {
+    return FfiConverterTypeFfiWork.lower(value)
+}
+
+
+/**
  * The stable kind of a [`FfiCause`] (the core's `Cause::kind()`).
  */
 
@@ -2482,6 +3389,22 @@ public enum FfiCauseKind: Equatable, Hashable {
     case handshakeRejected
     case handshake
     case auth
+    /**
+     * The URL provider failed, panicked or named no `ws://`/`wss://` URL.
+     */
+    case urlProvider
+    /**
+     * The HTTP proxy refused `CONNECT`; `status` holds its HTTP status (401/407: terminal).
+     */
+    case proxyRejected
+    /**
+     * The SOCKS5 proxy refused; `socks_reply` holds its reply code.
+     */
+    case socksRejected
+    /**
+     * The SOCKS5 proxy refused the credentials (terminal).
+     */
+    case proxyAuth
     case incompatible
     case closed
     case heartbeatTimeout
@@ -2526,27 +3449,35 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
         
         case 6: return .auth
         
-        case 7: return .incompatible
+        case 7: return .urlProvider
         
-        case 8: return .closed
+        case 8: return .proxyRejected
         
-        case 9: return .heartbeatTimeout
+        case 9: return .socksRejected
         
-        case 10: return .writeStalled
+        case 10: return .proxyAuth
         
-        case 11: return .network
+        case 11: return .incompatible
         
-        case 12: return .`protocol`
+        case 12: return .closed
         
-        case 13: return .messageTooLarge
+        case 13: return .heartbeatTimeout
         
-        case 14: return .networkChanged
+        case 14: return .writeStalled
         
-        case 15: return .retriesExhausted
+        case 15: return .network
         
-        case 16: return .elapsedExhausted
+        case 16: return .`protocol`
         
-        case 17: return .`internal`
+        case 17: return .messageTooLarge
+        
+        case 18: return .networkChanged
+        
+        case 19: return .retriesExhausted
+        
+        case 20: return .elapsedExhausted
+        
+        case 21: return .`internal`
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2580,48 +3511,64 @@ public struct FfiConverterTypeFfiCauseKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .incompatible:
+        case .urlProvider:
             writeInt(&buf, Int32(7))
         
         
-        case .closed:
+        case .proxyRejected:
             writeInt(&buf, Int32(8))
         
         
-        case .heartbeatTimeout:
+        case .socksRejected:
             writeInt(&buf, Int32(9))
         
         
-        case .writeStalled:
+        case .proxyAuth:
             writeInt(&buf, Int32(10))
         
         
-        case .network:
+        case .incompatible:
             writeInt(&buf, Int32(11))
         
         
-        case .`protocol`:
+        case .closed:
             writeInt(&buf, Int32(12))
         
         
-        case .messageTooLarge:
+        case .heartbeatTimeout:
             writeInt(&buf, Int32(13))
         
         
-        case .networkChanged:
+        case .writeStalled:
             writeInt(&buf, Int32(14))
         
         
-        case .retriesExhausted:
+        case .network:
             writeInt(&buf, Int32(15))
         
         
-        case .elapsedExhausted:
+        case .`protocol`:
             writeInt(&buf, Int32(16))
         
         
-        case .`internal`:
+        case .messageTooLarge:
             writeInt(&buf, Int32(17))
+        
+        
+        case .networkChanged:
+            writeInt(&buf, Int32(18))
+        
+        
+        case .retriesExhausted:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .elapsedExhausted:
+            writeInt(&buf, Int32(20))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(21))
         
         }
     }
@@ -3010,7 +3957,7 @@ public func FfiConverterTypeFfiErrorKind_lower(_ value: FfiErrorKind) -> RustBuf
 
 
 /**
- * One event of the client, in order (SPEC "Events").
+ * One event of the client, in order (docs/contract.md, "Events").
  */
 
 public enum FfiEvent: Equatable, Hashable {
@@ -3403,6 +4350,94 @@ public func FfiConverterTypeFfiPongMatch_lower(_ value: FfiPongMatch) -> RustBuf
 
 
 /**
+ * Which proxy attempts go through.
+ */
+
+public enum FfiProxy: Equatable, Hashable {
+    
+    /**
+     * From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`): the default.
+     */
+    case fromEnv
+    /**
+     * Always direct.
+     */
+    case off
+    /**
+     * Always through this proxy: `http://[user:pass@]host:port`, `https://…`, `socks5h://…`.
+     */
+    case url(url: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FfiProxy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiProxy: FfiConverterRustBuffer {
+    typealias SwiftType = FfiProxy
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiProxy {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .fromEnv
+        
+        case 2: return .off
+        
+        case 3: return .url(url: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FfiProxy, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .fromEnv:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .off:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .url(url):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(url, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiProxy_lift(_ buf: RustBuffer) throws -> FfiProxy {
+    return try FfiConverterTypeFfiProxy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiProxy_lower(_ value: FfiProxy) -> RustBuffer {
+    return FfiConverterTypeFfiProxy.lower(value)
+}
+
+
+
+/**
  * What `send` did with a message.
  */
 
@@ -3478,7 +4513,7 @@ public func FfiConverterTypeFfiSendStatus_lower(_ value: FfiSendStatus) -> RustB
 
 
 /**
- * The client's lifecycle state (SPEC "States").
+ * The client's lifecycle state (docs/contract.md, "States").
  */
 
 public enum FfiState: Equatable, Hashable {
@@ -3586,6 +4621,30 @@ public func FfiConverterTypeFfiState_lower(_ value: FfiState) -> RustBuffer {
     return FfiConverterTypeFfiState.lower(value)
 }
 
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
+    typealias SwiftType = UInt8?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt8.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -3806,6 +4865,30 @@ fileprivate struct FfiConverterOptionTypeFfiHeartbeat: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeFfiWork: FfiConverterRustBuffer {
+    typealias SwiftType = FfiWork?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFfiWork.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFfiWork.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeFfiCauseKind: FfiConverterRustBuffer {
     typealias SwiftType = FfiCauseKind?
 
@@ -3822,6 +4905,30 @@ fileprivate struct FfiConverterOptionTypeFfiCauseKind: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeFfiCauseKind.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeFfiEvent: FfiConverterRustBuffer {
+    typealias SwiftType = FfiEvent?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFfiEvent.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFfiEvent.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3897,6 +5004,31 @@ fileprivate struct FfiConverterSequenceTypeFfiHeader: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFfiHeader.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFfiResolve: FfiConverterRustBuffer {
+    typealias SwiftType = [FfiResolve]
+
+    public static func write(_ value: [FfiResolve], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFfiResolve.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FfiResolve] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FfiResolve]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFfiResolve.read(from: &buf))
         }
         return seq
     }
@@ -4025,7 +5157,41 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
- * The core's defaults, so host layers never restate a number from SPEC.md.
+ * Stop the watcher and the workers (process exit).
+ */
+public func dispatchShutdown()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_dispatch_shutdown(uniffiCallStatus
+    )
+}
+}
+/**
+ * Block until the host should start one more worker thread (none yet, or a client's events
+ * have waited with every worker busy in a callback): `true`; `false` after [`dispatch_shutdown`].
+ * Call it in a loop on one host thread; it uses no CPU while nothing stalls.
+ */
+public func dispatchWatch() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_dispatch_watch(uniffiCallStatus
+    )
+})
+}
+/**
+ * `callback` raised `exception` (as the host prints it) while handling an `Error` event or not.
+ */
+public func callbackFailure(callback: String, exception: String, handlingError: Bool) -> FfiCallbackFailure  {
+    return try!  FfiConverterTypeFfiCallbackFailure_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wstether_ffi_fn_func_callback_failure(
+        FfiConverterString.lower(callback),
+        FfiConverterString.lower(exception),
+        FfiConverterBool.lower(handlingError),uniffiCallStatus
+    )
+})
+}
+/**
+ * The core's defaults, so host layers never restate a number from docs/contract.md.
  */
 public func defaultOptions() -> FfiOptions  {
     return try!  FfiConverterTypeFfiOptions_lift(try! rustCall() {
@@ -4085,6 +5251,15 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_wstether_ffi_checksum_func_dispatch_shutdown() != 7870) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_dispatch_watch() != 32935) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_func_callback_failure() != 44986) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_func_default_options() != 6641) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4124,6 +5299,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now() != 56790) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_reconnect_to() != 64877) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_method_fficlient_redacted_url() != 29477) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4142,18 +5320,37 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_shutdown_blocking() != 57726) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_start_dispatch() != 2146) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_method_fficlient_state() != 10395) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_fficlient_stats() != 27731) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wstether_ffi_checksum_method_fficlient_wait_dispatched() != 36088) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_method_ffiworker_next_work() != 56541) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_method_urlprovider_url() != 51883) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wstether_ffi_checksum_constructor_fficlient_new() != 10950) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_constructor_fficlient_with_url_provider() != 24023) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wstether_ffi_checksum_constructor_ffiworker_new() != 60825) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitAuthProvider()
     uniffiCallbackInitGreetingProvider()
+    uniffiCallbackInitUrlProvider()
     return InitializationResult.ok
 }()
 

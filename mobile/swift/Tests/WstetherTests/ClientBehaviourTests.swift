@@ -25,9 +25,9 @@ final class ClientBehaviourTests: XCTestCase {
         for await e in events {
             if case .message = e { messages += 1 }
             if case .error(.callback, _) = e { callbackErrors += 1 }
-            if messages == 2 { break }
+            if callbackErrors == 2 { break } // each report follows its message
         }
-        XCTAssertEqual(callbackErrors, 2)
+        XCTAssertEqual(messages, 2)
         XCTAssertEqual(client.state, .open)
         try await client.close()
     }
@@ -194,5 +194,41 @@ final class ClientBehaviourTests: XCTestCase {
         XCTAssertEqual(s.bytesIn, 3)
         XCTAssertEqual(client.history().last?.to, .open)
         try await client.close()
+    }
+
+    func testRequireProtocol() async throws {
+        let srv = TestServer()
+        var lax = scenarioOptions()
+        lax.protocols = ["chat"]
+        let (open, openRec) = try recorded(srv.url, lax)
+        try open.connect()
+        openRec.awaitCount("open")
+        guard case let .open(_, proto, _, _) = openRec.events[1] else { return XCTFail("expected open") }
+        XCTAssertNil(proto, "a server that selects no protocol opens without one")
+        try await open.close()
+        var strict = lax
+        strict.protocols = ["chat", "v2"]
+        strict.requireProtocol = true
+        let (client, rec) = try recorded(srv.url, strict)
+        try client.connect()
+        rec.awaitCount("failed")
+        guard case let .failed(reason, _) = rec.events.last! else { return XCTFail("expected failed") }
+        XCTAssertEqual(reason.kind, .incompatible)
+        XCTAssertFalse(rec.tokens.contains("open"))
+    }
+
+    func testCompressionOptionsAreCheckedByTheCore() throws {
+        XCTAssertTrue(Compression().enabled)
+        XCTAssertFalse(Compression.off.enabled)
+        for (client, server) in [(8, 12), (12, 16), (1000, 12)] {
+            var o = ClientOptions()
+            o.compression.clientMaxWindowBits = client
+            o.compression.serverMaxWindowBits = server
+            XCTAssertThrowsError(try Client(url: "ws://127.0.0.1:9/", options: o)) { e in
+                guard case let .invalidOption(option, reason, _) = e as? WstetherError else { return XCTFail("\(e)") }
+                XCTAssertTrue(option.hasPrefix("compression."), option)
+                XCTAssertTrue(reason.contains("\(Limits.maxWindowBits)"), reason)
+            }
+        }
     }
 }

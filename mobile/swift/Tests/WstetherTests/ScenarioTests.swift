@@ -271,4 +271,54 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(reconnects(rec2).first?.cause.kind, .tls)
         try await untrusted.close()
     }
+
+    /// tests/README.md `callback-error`: the delegate is both the message and the error handler.
+    func testCallbackError() async throws {
+        struct Boom: Error {}
+        struct ErrorHandlerFails: Error {}
+        final class FailingDelegate: ClientDelegate, @unchecked Sendable {
+            let rec = Recorder()
+            private let lock = NSLock()
+            private var _reports: [Event] = []
+            var reports: [Event] { lock.lock(); defer { lock.unlock() }; return _reports }
+            func client(_ client: Client, didReceive event: Event) throws {
+                try rec.client(client, didReceive: event)
+                if case .message(.text("boom")) = event { throw Boom() }
+                if case .error(.callback, _) = event {
+                    lock.lock(); _reports.append(event); lock.unlock()
+                    throw ErrorHandlerFails()
+                }
+            }
+        }
+        let srv = TestServer()
+        let delegate = FailingDelegate()
+        let client = try Client(url: srv.url, options: scenarioOptions())
+        client.delegate = delegate
+        let stream = client.events
+        let collected = Task { () -> [Event] in
+            var out: [Event] = []
+            for await e in stream {
+                switch e {
+                case .stateChanged, .pong: continue
+                default: out.append(e)
+                }
+            }
+            return out
+        }
+        try client.connect()
+        for text in ["one", "boom", "two"] { try client.send(text: text) }
+        delegate.rec.awaitCount("message", 3)
+        XCTAssertEqual(client.state, .open)
+        let unsent = try await client.close(code: 1000, reason: "")
+        XCTAssertEqual(unsent, [])
+        assertSequence("connecting open message message error:callback message closed", delegate.rec.tokens)
+        guard case let .error(_, message) = delegate.rec.events[4] else {
+            return XCTFail("expected the callback report, got \(delegate.rec.events[4])")
+        }
+        XCTAssertTrue(message.contains("delegate raised") && message.contains("Boom"), message)
+        XCTAssertEqual(delegate.reports, [delegate.rec.events[4]], "exactly one report, though the handler threw on it")
+        XCTAssertEqual(delegate.rec.events[6], .closed(code: 1000, reason: "", initiator: .local, willReconnect: false))
+        let streamed = await collected.value
+        XCTAssertEqual(streamed, delegate.rec.events, "the stream sees the same, in order")
+    }
 }

@@ -31,10 +31,15 @@ enum Testd {
 /// A test server inside the daemon.
 final class TestServer {
     let id: Int, port: Int, url: String, caPem: String?
+    /// The certificate to pin (`tls=selfsigned|ca_flagged`), and a client identity (`client_ca=1`).
+    let certPem: String?, clientCertPem: String?, clientKeyPem: String?
     init(_ params: [String: Any?] = [:]) {
         let info = Testd.call("/server/start", params)
         id = info["id"] as! Int; port = info["port"] as! Int
         url = info["url"] as! String; caPem = info["ca_pem"] as? String
+        certPem = info["cert_pem"] as? String
+        clientCertPem = info["client_cert_pem"] as? String
+        clientKeyPem = info["client_key_pem"] as? String
     }
     func token(_ v: String?) { Testd.call("/server/\(id)/token", ["value": v]) }
     func reject(status: Int, count: Int? = nil, retryAfter: Int? = nil) {
@@ -48,6 +53,17 @@ final class TestServer {
     func restart() { Testd.call("/server/\(id)/restart") }
     func stats() -> [String: Any] { Testd.call("/server/\(id)/stats") }
     deinit { Testd.call("/server/\(id)/dispose") }
+}
+
+/// A real proxy from Debian's packages (`tinyproxy` or `dante`) inside the daemon.
+final class RealProxy {
+    let id: Int, port: Int, url: String, urlWithWrongPassword: String
+    init(_ kind: String, auth: Bool = true) {
+        let info = Testd.call("/real_proxy/start", ["kind": kind, "auth": auth ? 1 : 0])
+        id = info["id"] as! Int; port = info["port"] as! Int
+        url = info["url"] as! String; urlWithWrongPassword = info["url_with_wrong_password"] as! String
+    }
+    deinit { Testd.call("/real_proxy/\(id)/dispose") }
 }
 
 /// A fault proxy inside the daemon.

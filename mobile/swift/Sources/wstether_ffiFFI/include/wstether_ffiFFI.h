@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceGreetingProviderMethod0)(uint64_t, RustBuf
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_URL_PROVIDER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_URL_PROVIDER_METHOD0
+typedef void (*UniffiCallbackInterfaceUrlProviderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_PROVIDER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_PROVIDER
 typedef struct UniffiVTableCallbackInterfaceAuthProvider {
@@ -273,6 +280,15 @@ typedef struct UniffiVTableCallbackInterfaceGreetingProvider {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceGreetingProviderMethod0 _Nonnull greeting;
 } UniffiVTableCallbackInterfaceGreetingProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_URL_PROVIDER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_URL_PROVIDER
+typedef struct UniffiVTableCallbackInterfaceUrlProvider {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceUrlProviderMethod0 _Nonnull url;
+} UniffiVTableCallbackInterfaceUrlProvider;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_AUTHPROVIDER
@@ -330,6 +346,11 @@ void uniffi_wstether_ffi_fn_free_fficlient(uint64_t handle, RustCallStatus *_Non
 uint64_t uniffi_wstether_ffi_fn_constructor_fficlient_new(RustBuffer url, RustBuffer options, RustBuffer auth, RustBuffer greeting, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+uint64_t uniffi_wstether_ffi_fn_constructor_fficlient_with_url_provider(uint64_t url_provider, RustBuffer options, RustBuffer auth, RustBuffer greeting, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_CONNECT
 void uniffi_wstether_ffi_fn_method_fficlient_connect(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -365,6 +386,11 @@ void uniffi_wstether_ffi_fn_method_fficlient_pause(uint64_t ptr, RustCallStatus 
 void uniffi_wstether_ffi_fn_method_fficlient_reconnect_now(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_TO
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_RECONNECT_TO
+void uniffi_wstether_ffi_fn_method_fficlient_reconnect_to(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_REDACTED_URL
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_REDACTED_URL
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_redacted_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -395,6 +421,11 @@ uint64_t uniffi_wstether_ffi_fn_method_fficlient_shutdown(uint64_t ptr, uint16_t
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_shutdown_blocking(uint64_t ptr, uint16_t code, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_START_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_START_DISPATCH
+void uniffi_wstether_ffi_fn_method_fficlient_start_dispatch(uint64_t ptr, uint64_t client_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATE
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -403,6 +434,69 @@ RustBuffer uniffi_wstether_ffi_fn_method_fficlient_state(uint64_t ptr, RustCallS
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_STATS
 RustBuffer uniffi_wstether_ffi_fn_method_fficlient_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_WAIT_DISPATCHED
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFICLIENT_WAIT_DISPATCHED
+int8_t uniffi_wstether_ffi_fn_method_fficlient_wait_dispatched(uint64_t ptr, double timeout_secs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_FFIWORKER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_FFIWORKER
+uint64_t uniffi_wstether_ffi_fn_clone_ffiworker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_FFIWORKER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_FFIWORKER
+void uniffi_wstether_ffi_fn_free_ffiworker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFIWORKER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CONSTRUCTOR_FFIWORKER_NEW
+uint64_t uniffi_wstether_ffi_fn_constructor_ffiworker_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_FFIWORKER_NEXT_WORK
+RustBuffer uniffi_wstether_ffi_fn_method_ffiworker_next_work(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_CLONE_URLPROVIDER
+uint64_t uniffi_wstether_ffi_fn_clone_urlprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FREE_URLPROVIDER
+void uniffi_wstether_ffi_fn_free_urlprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_INIT_CALLBACK_VTABLE_URLPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_INIT_CALLBACK_VTABLE_URLPROVIDER
+void uniffi_wstether_ffi_fn_init_callback_vtable_urlprovider(const UniffiVTableCallbackInterfaceUrlProvider* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_URLPROVIDER_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_METHOD_URLPROVIDER_URL
+RustBuffer uniffi_wstether_ffi_fn_method_urlprovider_url(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_SHUTDOWN
+void uniffi_wstether_ffi_fn_func_dispatch_shutdown(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DISPATCH_WATCH
+int8_t uniffi_wstether_ffi_fn_func_dispatch_watch(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_CALLBACK_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_CALLBACK_FAILURE
+RustBuffer uniffi_wstether_ffi_fn_func_callback_failure(RustBuffer callback, RustBuffer exception, int8_t handling_error, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_FN_FUNC_DEFAULT_OPTIONS
@@ -687,6 +781,24 @@ void ffi_wstether_ffi_rust_future_free_void(uint64_t handle
 void ffi_wstether_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_SHUTDOWN
+uint16_t uniffi_wstether_ffi_checksum_func_dispatch_shutdown(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DISPATCH_WATCH
+uint16_t uniffi_wstether_ffi_checksum_func_dispatch_watch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_CALLBACK_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_CALLBACK_FAILURE
+uint16_t uniffi_wstether_ffi_checksum_func_callback_failure(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DEFAULT_OPTIONS
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_FUNC_DEFAULT_OPTIONS
 uint16_t uniffi_wstether_ffi_checksum_func_default_options(void
@@ -765,6 +877,12 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_reconnect_now(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_TO
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_RECONNECT_TO
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_reconnect_to(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_REDACTED_URL
 uint16_t uniffi_wstether_ffi_checksum_method_fficlient_redacted_url(void
@@ -801,6 +919,12 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_shutdown_blocking(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_START_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_START_DISPATCH
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_start_dispatch(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_STATE
 uint16_t uniffi_wstether_ffi_checksum_method_fficlient_state(void
@@ -813,9 +937,39 @@ uint16_t uniffi_wstether_ffi_checksum_method_fficlient_stats(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_WAIT_DISPATCHED
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFICLIENT_WAIT_DISPATCHED
+uint16_t uniffi_wstether_ffi_checksum_method_fficlient_wait_dispatched(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFIWORKER_NEXT_WORK
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_FFIWORKER_NEXT_WORK
+uint16_t uniffi_wstether_ffi_checksum_method_ffiworker_next_work(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_URLPROVIDER_URL
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_METHOD_URLPROVIDER_URL
+uint16_t uniffi_wstether_ffi_checksum_method_urlprovider_url(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_NEW
 uint16_t uniffi_wstether_ffi_checksum_constructor_fficlient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFICLIENT_WITH_URL_PROVIDER
+uint16_t uniffi_wstether_ffi_checksum_constructor_fficlient_with_url_provider(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFIWORKER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WSTETHER_FFI_CHECKSUM_CONSTRUCTOR_FFIWORKER_NEW
+uint16_t uniffi_wstether_ffi_checksum_constructor_ffiworker_new(void
     
 );
 #endif

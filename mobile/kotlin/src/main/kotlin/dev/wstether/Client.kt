@@ -1,6 +1,7 @@
 package dev.wstether
 
 import dev.wstether.ffi.FfiClient
+import dev.wstether.ffi.callbackFailure
 import java.lang.ref.Cleaner
 import java.lang.ref.WeakReference
 import java.util.concurrent.CopyOnWriteArrayList
@@ -17,12 +18,16 @@ import kotlinx.coroutines.withContext
 
 /** Receives a client's events, in order, on the client's event thread (never concurrently). */
 fun interface ClientListener {
-    /** One event. An exception thrown here is caught, logged and reported as `Event.Error(CALLBACK)`. */
+    /**
+     * One event. An exception thrown here is caught and logged (`dev.wstether`, WARNING), then
+     * reported once as `Event.Error(CALLBACK)` to every listener and the [Client.events] flow,
+     * right after this event; one thrown while handling an `Event.Error` is only logged.
+     */
     fun onEvent(event: Event)
 }
 
 /**
- * A WebSocket client that stays connected (see SPEC.md): reconnects with backoff, detects dead
+ * A WebSocket client that stays connected (see docs/contract.md): reconnects with backoff, detects dead
  * links, queues messages while disconnected and hands back what was never sent.
  *
  * ```
@@ -33,20 +38,36 @@ fun interface ClientListener {
  * }
  * ```
  *
- * Events arrive on one thread per client, in batches pulled from the core; listeners and the
- * [events] flow are fed from it. The client runs until [close] (or `Failed`): keep a reference
- * and close it, e.g. with `use {}`.
+ * Events arrive on event threads shared by every client of the process (an idle client costs
+ * none), in batches pulled from the core, one batch at a time per client and in order; listeners
+ * and the [events] flow are fed from them. A listener that blocks delays other clients by at
+ * most about 100 ms (another thread takes over). The client runs until [close] (or `Failed`):
+ * keep a reference and close it, e.g. with `use {}`.
  *
  * @throws WstetherException for a bad URL, header or option — at construction, never at first use.
  */
-class Client(url: String, options: ClientOptions = ClientOptions()) : AutoCloseable {
+class Client private constructor(
+    url: String?,
+    urlProvider: UrlProvider?,
+    options: ClientOptions,
+) : AutoCloseable {
+    /** A client for [url] (`ws://` or `wss://`). */
+    constructor(url: String, options: ClientOptions = ClientOptions()) : this(url, null, options)
+
+    /**
+     * A client whose URL [urlProvider] names before every attempt (e.g. a one-time URL fetched
+     * over HTTPS, as Slack's Socket Mode hands out).
+     */
+    constructor(urlProvider: UrlProvider, options: ClientOptions = ClientOptions()) : this(null, urlProvider, options)
+
     private val native: FfiClient = Convert.native {
-        FfiClient(
-            url,
-            Convert.options(options),
-            options.auth?.let(::NativeAuth),
-            options.greetingProvider?.let(::NativeGreeting),
-        )
+        val auth = options.auth?.let(::NativeAuth)
+        val greeting = options.greetingProvider?.let(::NativeGreeting)
+        if (urlProvider != null) {
+            FfiClient.withUrlProvider(NativeUrl(urlProvider), Convert.options(options), auth, greeting)
+        } else {
+            FfiClient(url!!, Convert.options(options), auth, greeting)
+        }
     }
     private val listeners = CopyOnWriteArrayList<ClientListener>()
 
@@ -56,23 +77,16 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     @Volatile
     private var pumpEnded = false
 
-    // The event thread reaches this client only weakly, so a client the app drops without
+    // The event threads reach this client only weakly, so a client the app drops without
     // close() can be collected; the cleaner then closes the native client, which ends the
-    // stream and so the thread (SPEC: dropping a client leaves no thread or socket behind).
-    private val pump = WeakReference(this).let { self ->
-        EventPump(
-            native,
-            options.eventBatchSize.coerceIn(1, 4096),
-            { batch -> self.get()?.dispatch(batch) },
-            { self.get()?.onStreamEnd() },
-        )
-    }
+    // stream (docs/contract.md, promise 5: dropping a client leaves no thread or socket behind).
     init {
         CLEANER.register(this, CloseWhenCollected(native))
-    }
-
-    init {
-        pump.start()
+        val self = WeakReference(this)
+        EventPump.start(native, object : EventSink {
+            override fun dispatch(batch: List<Event>) { self.get()?.dispatch(batch) }
+            override fun streamEnded() { self.get()?.onStreamEnd() }
+        })
     }
 
     /**
@@ -112,19 +126,20 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     /**
      * Close with [code] (1000 or 3000–4999) and [reason]; returns every accepted message never
      * written, in order. Idempotent (a second call returns an empty list). Returns after the
-     * last event was delivered and the event thread ended (unless called from that thread).
+     * last event was delivered (unless called from one of this client's listeners).
      */
     suspend fun close(code: Int = 1000, reason: String = ""): List<Message> {
         val unsent = Convert.native { native.shutdown(Convert.closeCode(code), reason) }.map(Convert::messageIn)
-        withContext(Dispatchers.IO) { joinPump() }
+        withContext(Dispatchers.IO) { awaitDelivered() }
         return unsent
     }
 
     /** [AutoCloseable]: `close(1000, "")`, blocking the calling thread until done. */
     override fun close() {
-        if (Thread.currentThread() === pump.thread) {
-            // A listener closing its own client: the native close needs no coroutine machinery.
+        if (EventPump.onWorkerThread()) {
+            // From a listener: the native close needs no coroutine machinery.
             Convert.native { native.shutdownBlocking(1000u, "") }
+            awaitDelivered()
             return
         }
         runBlocking { close(1000, "") }
@@ -138,6 +153,13 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
 
     /** Skip the current backoff delay. */
     fun reconnectNow() = Convert.native { native.reconnectNow() }
+
+    /**
+     * Move to [url] at once (a server-directed reconnect, as Twitch and Discord send): the link
+     * closes with 1000 and the client connects to [url] without a backoff delay. [url] is the
+     * client's URL from then on (with a [UrlProvider]: the next attempt only).
+     */
+    fun reconnectTo(url: String) = Convert.native { native.reconnectTo(url) }
 
     /** The network changed (Wi-Fi ↔ cellular): verify the link now with a short ping. */
     fun networkChanged() = Convert.native { native.networkChanged() }
@@ -157,50 +179,57 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     /** `Client(url=…, state=…)`, the URL redacted: safe to log. */
     override fun toString(): String = "Client(url=$url, state=$state)"
 
-    private fun joinPump() {
-        if (Thread.currentThread() === pump.thread) return
-        // The stream ends right after close completes; the bound only guards a stuck listener.
-        pump.thread.join(JOIN_TIMEOUT_MS)
-        if (pump.thread.isAlive) log.warning("wstether event thread still busy in a listener after close()")
+    private fun awaitDelivered() {
+        // Returns at once on the thread delivering this client's events (a listener closing it);
+        // the bound only guards a stuck listener.
+        if (!native.waitDispatched(JOIN_TIMEOUT_SECS) && !EventPump.onWorkerThread()) {
+            log.warning("wstether: a listener is still busy after close()")
+        }
     }
 
     private fun dispatch(batch: List<Event>) {
+        var delivered: MutableList<Event>? = null // the batch with reports, once there is one
         if (listeners.isNotEmpty()) {
-            for (event in batch) {
-                for (l in listeners) {
-                    try {
-                        l.onEvent(event)
-                    } catch (t: Throwable) {
-                        reportCallbackError(l, t)
-                    }
+            for ((i, event) in batch.withIndex()) {
+                val reports = toListeners(event)
+                if (reports == null) {
+                    delivered?.add(event)
+                    continue
+                }
+                val out = delivered ?: batch.subList(0, i).toMutableList().also { delivered = it }
+                out.add(event)
+                for (report in reports) {
+                    toListeners(report) // an Error: what its listeners throw is only logged
+                    out.add(report)
                 }
             }
         }
+        val forFlow = delivered ?: batch
         flowChannel?.let { ch ->
             // Fast path without a coroutine; block (backpressure) only when the collector lags.
-            if (!ch.trySend(batch).isSuccess) {
+            if (!ch.trySend(forFlow).isSuccess) {
                 try {
-                    runBlocking { ch.send(batch) }
+                    runBlocking { ch.send(forFlow) }
                 } catch (_: ClosedSendChannelException) {
                 }
             }
         }
     }
 
-    // SPEC: a callback exception is caught, reported (log and Error event), never stops the client.
-    private fun reportCallbackError(failed: ClientListener, t: Throwable) {
-        val text = "listener threw ${t.javaClass.name}: ${t.message}"
-        log.log(Level.WARNING, text, t)
-        val report = Event.Error(ErrorKind.CALLBACK, text)
+    // The core's rule (tests/README.md, `callback-error`): log, then report once after the
+    // event, unless the listener was handling an Error (no loop). Returns the reports, if any.
+    private fun toListeners(event: Event): List<Event>? {
+        var reports: MutableList<Event>? = null
         for (l in listeners) {
-            if (l === failed) continue
             try {
-                l.onEvent(report)
-            } catch (t2: Throwable) {
-                log.log(Level.WARNING, "listener threw while handling a callback error", t2)
+                l.onEvent(event)
+            } catch (t: Throwable) {
+                val failure = callbackFailure("listener", t.toString(), event is Event.Error)
+                log.log(Level.WARNING, "wstether: ${failure.message}", t)
+                failure.report?.let { (reports ?: mutableListOf<Event>().also { r -> reports = r }).add(Convert.event(it)) }
             }
         }
-        flowChannel?.trySend(listOf(report))
+        return reports
     }
 
     private fun onStreamEnd() {
@@ -222,7 +251,7 @@ class Client(url: String, options: ClientOptions = ClientOptions()) : AutoClosea
     private companion object {
         val CLEANER: Cleaner = Cleaner.create()
         const val FLOW_BUFFER_BATCHES = 4
-        const val JOIN_TIMEOUT_MS = 10_000L
+        const val JOIN_TIMEOUT_SECS = 10.0
         val log: Logger = Logger.getLogger("dev.wstether")
     }
 }

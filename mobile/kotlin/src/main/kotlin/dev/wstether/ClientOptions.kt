@@ -29,6 +29,12 @@ object Limits {
     val maxHandshakeBudget: Long get() = core.maxHandshakeBudget.toLong()
     /** [ClientOptions.maxRetries]. */
     val maxRetries: Long get() = core.maxRetries.toLong()
+    /** Largest [Compression] window in either direction, in bits. */
+    val maxWindowBits: Int get() = core.maxWindowBits.toInt()
+    /** Smallest [Compression.clientMaxWindowBits]. */
+    val minClientWindowBits: Int get() = core.minClientWindowBits.toInt()
+    /** Smallest [Compression.serverMaxWindowBits]. */
+    val minServerWindowBits: Int get() = core.minServerWindowBits.toInt()
 }
 
 /** The reconnect delay curve: exponential from [initial], capped at [max], jittered. */
@@ -62,6 +68,29 @@ data class Heartbeat(
     /** Send this instead of a protocol Ping, for servers that want an application message. */
     val appPing: AppPing? = null,
 )
+
+/**
+ * permessage-deflate (RFC 7692), offered by default with the core's parameters; [Compression.OFF]
+ * offers nothing. Windows are 2^bits bytes ([Limits] gives the ranges, checked when the client is
+ * built). `Event.Open.compression` says what the server agreed to.
+ */
+data class Compression(
+    /** Offer it at all. */
+    val enabled: Boolean = CoreDefaults.options.compression.enabled,
+    /** Our compressor's window in bits, offered as a hint; null offers no limit. */
+    val clientMaxWindowBits: Int? = CoreDefaults.options.compression.clientMaxWindowBits?.toInt(),
+    /** Ask the server to compress with at most this window; null lets it choose. */
+    val serverMaxWindowBits: Int? = CoreDefaults.options.compression.serverMaxWindowBits?.toInt(),
+    /** Compress each outgoing message on its own (nothing kept between messages). */
+    val clientNoContextTakeover: Boolean = CoreDefaults.options.compression.clientNoContextTakeover,
+    /** Ask the server to compress each message on its own. */
+    val serverNoContextTakeover: Boolean = CoreDefaults.options.compression.serverNoContextTakeover,
+) {
+    companion object {
+        /** No compression: nothing is offered. */
+        val OFF = Compression(enabled = false)
+    }
+}
 
 /** Limits on messages waiting to be sent; a full outbox makes `send` throw, never drop. */
 data class OutboxLimits(
@@ -103,10 +132,45 @@ fun interface GreetingProvider {
     fun greeting(): List<Message>
 }
 
-/** Every option of SPEC.md "Configuration and defaults"; defaults come from the core. */
+/**
+ * Called before every attempt for that attempt's URL (e.g. a one-time URL fetched over HTTPS).
+ * Runs on a native background thread, so it may block. A thrown exception fails that attempt
+ * (cause [CauseKind.URL_PROVIDER]); the client retries.
+ */
+fun interface UrlProvider {
+    /** The `ws://`/`wss://` URL for this attempt. */
+    fun url(request: AuthRequest): String
+}
+
+/** Which proxy attempts go through. */
+sealed class ProxySetting {
+    /** From the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), as curl reads it. */
+    object FromEnvironment : ProxySetting() {
+        override fun toString() = "FromEnvironment"
+    }
+
+    /** Always direct. */
+    object Off : ProxySetting() {
+        override fun toString() = "Off"
+    }
+
+    /** Always through [url]: `http://user:pass@host:port`, `https://…` or `socks5h://…`. */
+    class Url(val url: String) : ProxySetting() {
+        /** The URL with its password hidden (by the core). */
+        override fun toString() = "Url(${dev.wstether.ffi.redactedUrl(url)})"
+        override fun equals(other: Any?) = other is Url && other.url == url
+        override fun hashCode() = url.hashCode()
+    }
+}
+
+/** Every option of docs/contract.md "Options and defaults"; defaults come from the core. */
 data class ClientOptions(
-    /** Subprotocols offered in the handshake. */
+    /** Subprotocols offered in the handshake. A server that selects none opens with `protocol == null`. */
     val protocols: List<String> = emptyList(),
+    /** A server that selects none of [protocols] fails the client (`Failed`, cause `INCOMPATIBLE`). */
+    val requireProtocol: Boolean = CoreDefaults.options.requireProtocol,
+    /** permessage-deflate; [Compression.OFF] turns it off. */
+    val compression: Compression = Compression(),
     /** Static handshake headers; CR/LF in a value is an error. */
     val headers: Map<String, String> = emptyMap(),
     /** Called before every attempt for fresh headers. */
@@ -138,16 +202,33 @@ data class ClientOptions(
     val closeTimeout: Duration = CoreDefaults.options.closeTimeoutSecs.seconds,
     /** Most events carried per native call (one JNA crossing per batch, not per message). */
     val eventBatchSize: Int = 1024,
+    /** The proxy (default: from the environment); refusals are [CauseKind.PROXY_REJECTED] and kin. */
+    val proxy: ProxySetting = ProxySetting.FromEnvironment,
+    /**
+     * Trust exactly these server certificates (PEM), self-signed or CA-flagged: the server's
+     * certificate must be one of them byte for byte, within its validity, naming the host if it
+     * names any. With any pin, the roots are not consulted.
+     */
+    val pinnedCertificatePem: List<String> = emptyList(),
+    /** A client certificate chain (PEM) for mutual TLS; needs [clientKeyPem]. */
+    val clientCertificatePem: String? = null,
+    /** The client certificate's private key (PEM). Never shown. */
+    val clientKeyPem: String? = null,
+    /** Addresses used instead of DNS, e.g. `mapOf("example.test" to listOf("::1", "127.0.0.1"))`. */
+    val resolve: Map<String, List<String>> = emptyMap(),
 ) {
     /** Every option, with secret header values redacted by the core (never a token in a log). */
     override fun toString(): String {
         val shownHeaders = headers.mapValues { (name, value) -> dev.wstether.ffi.redactedHeaderValue(name, value) }
-        return "ClientOptions(protocols=$protocols, headers=$shownHeaders, auth=${auth?.let { "<provider>" }}, " +
+        return "ClientOptions(protocols=$protocols, requireProtocol=$requireProtocol, compression=$compression, headers=$shownHeaders, auth=${auth?.let { "<provider>" }}, " +
             "connectTimeout=$connectTimeout, backoff=$backoff, maxRetries=$maxRetries, maxElapsed=$maxElapsed, " +
             "heartbeat=$heartbeat, outbox=$outbox, handshakeBudget=$handshakeBudget, " +
             "greeting=<${greeting.size} messages>, greetingProvider=${greetingProvider?.let { "<provider>" }}, " +
             "terminal=$terminal, maxMessageSize=$maxMessageSize, " +
             "rootCertificatePem=${rootCertificatePem?.let { "<${it.length} chars>" }}, eventBuffer=$eventBuffer, " +
-            "closeTimeout=$closeTimeout, eventBatchSize=$eventBatchSize)"
+            "closeTimeout=$closeTimeout, eventBatchSize=$eventBatchSize, proxy=$proxy, " +
+            "pinnedCertificatePem=<${pinnedCertificatePem.size} certificates>, " +
+            "clientCertificatePem=${clientCertificatePem?.let { "<set>" }}, clientKeyPem=${clientKeyPem?.let { "<redacted>" }}, " +
+            "resolve=$resolve)"
     }
 }

@@ -5,6 +5,7 @@ import dev.wstether.ffi.FfiAuthRequest
 import dev.wstether.ffi.FfiBackoff
 import dev.wstether.ffi.FfiCause
 import dev.wstether.ffi.FfiCauseKind
+import dev.wstether.ffi.FfiCompression
 import dev.wstether.ffi.FfiErrorKind
 import dev.wstether.ffi.FfiEvent
 import dev.wstether.ffi.FfiException
@@ -15,6 +16,9 @@ import dev.wstether.ffi.FfiMessage
 import dev.wstether.ffi.FfiOptions
 import dev.wstether.ffi.FfiPackedBatch
 import dev.wstether.ffi.FfiPongMatch
+import dev.wstether.ffi.FfiProxy
+import dev.wstether.ffi.FfiResolve
+import dev.wstether.ffi.FfiTransport
 import dev.wstether.ffi.FfiSendStatus
 import dev.wstether.ffi.FfiState
 import dev.wstether.ffi.FfiStats
@@ -114,7 +118,36 @@ internal object Convert {
         rootCertificatePem = o.rootCertificatePem,
         eventBuffer = u64("eventBuffer", o.eventBuffer.toLong()),
         closeTimeoutSecs = secs(o.closeTimeout),
+        requireProtocol = o.requireProtocol,
+        compression = FfiCompression(
+            enabled = o.compression.enabled,
+            clientMaxWindowBits = o.compression.clientMaxWindowBits?.let {
+                windowBits("compression.client_max_window_bits", Limits.minClientWindowBits, it)
+            },
+            serverMaxWindowBits = o.compression.serverMaxWindowBits?.let {
+                windowBits("compression.server_max_window_bits", Limits.minServerWindowBits, it)
+            },
+            clientNoContextTakeover = o.compression.clientNoContextTakeover,
+            serverNoContextTakeover = o.compression.serverNoContextTakeover,
+        ),
+        transport = transport(o),
     )
+
+    private fun transport(o: ClientOptions) = FfiTransport(
+        proxy = when (val p = o.proxy) {
+            is ProxySetting.FromEnvironment -> FfiProxy.FromEnv
+            is ProxySetting.Off -> FfiProxy.Off
+            is ProxySetting.Url -> FfiProxy.Url(p.url)
+        },
+        pinnedCertificatePem = o.pinnedCertificatePem,
+        clientCertificatePem = o.clientCertificatePem,
+        clientKeyPem = o.clientKeyPem,
+        resolve = o.resolve.map { (host, addresses) -> FfiResolve(host, addresses) },
+    )
+
+    // What a byte cannot hold gets the core's message (the core checks the rest, by its names).
+    private fun windowBits(option: String, min: Int, v: Int): UByte =
+        if (v !in 0..255) throw invalid(option, "must be $min to ${Limits.maxWindowBits} (got $v)") else v.toUByte()
 
     private fun pongMatch(p: PongMatch): FfiPongMatch = when (p) {
         is PongMatch.Exact -> FfiPongMatch.Exact(p.text)
@@ -173,6 +206,10 @@ internal object Convert {
         FfiCauseKind.HANDSHAKE_REJECTED -> CauseKind.HANDSHAKE_REJECTED
         FfiCauseKind.HANDSHAKE -> CauseKind.HANDSHAKE
         FfiCauseKind.AUTH -> CauseKind.AUTH
+        FfiCauseKind.URL_PROVIDER -> CauseKind.URL_PROVIDER
+        FfiCauseKind.PROXY_REJECTED -> CauseKind.PROXY_REJECTED
+        FfiCauseKind.SOCKS_REJECTED -> CauseKind.SOCKS_REJECTED
+        FfiCauseKind.PROXY_AUTH -> CauseKind.PROXY_AUTH
         FfiCauseKind.INCOMPATIBLE -> CauseKind.INCOMPATIBLE
         FfiCauseKind.CLOSED -> CauseKind.CLOSED
         FfiCauseKind.HEARTBEAT_TIMEOUT -> CauseKind.HEARTBEAT_TIMEOUT
@@ -197,6 +234,7 @@ internal object Convert {
         elapsed = c.elapsedSecs?.seconds,
         lastKind = c.lastKind?.let(::causeKind),
         lastDescription = c.lastDescription,
+        socksReply = c.socksReply?.toInt(),
     )
 
     fun event(e: FfiEvent): Event = when (e) {
@@ -258,6 +296,7 @@ internal object Convert {
         lastClose = s.lastClose?.let { CloseInfo(it.code.toInt(), it.reason) },
         timeConnected = s.timeConnectedSecs.seconds,
         timeDisconnected = s.timeDisconnectedSecs.seconds,
+        address = s.address,
     )
 
     fun transition(t: FfiTransition) =

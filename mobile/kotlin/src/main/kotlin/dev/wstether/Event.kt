@@ -15,7 +15,7 @@ sealed class Message {
     }
 }
 
-/** The client's lifecycle state (SPEC "States"). */
+/** The client's lifecycle state (docs/contract.md, "States"). */
 enum class State {
     /** Built, `connect()` not called yet. */
     IDLE,
@@ -65,6 +65,14 @@ enum class CauseKind(val id: String) {
     HANDSHAKE_REJECTED("handshake_rejected"),
     HANDSHAKE("handshake"),
     AUTH("auth"),
+    /** The URL provider threw or named no `ws://`/`wss://` URL. */
+    URL_PROVIDER("url_provider"),
+    /** The HTTP proxy refused `CONNECT`; [Cause.status] is its status (401/407: terminal). */
+    PROXY_REJECTED("proxy_rejected"),
+    /** The SOCKS5 proxy refused; [Cause.socksReply] is its reply code. */
+    SOCKS_REJECTED("socks_rejected"),
+    /** The SOCKS5 proxy refused the credentials (terminal). */
+    PROXY_AUTH("proxy_auth"),
     INCOMPATIBLE("incompatible"),
     CLOSED("closed"),
     HEARTBEAT_TIMEOUT("heartbeat_timeout"),
@@ -93,11 +101,13 @@ data class Cause(
     val elapsed: Duration? = null,
     val lastKind: CauseKind? = null,
     val lastDescription: String? = null,
+    /** The SOCKS5 reply code, for [CauseKind.SOCKS_REJECTED]. */
+    val socksReply: Int? = null,
 ) {
     override fun toString(): String = "${kind.id}: $description"
 }
 
-/** Something the client tells its user, in order, one at a time (SPEC "Events"). */
+/** Something the client tells its user, in order, one at a time (docs/contract.md, "Events"). */
 sealed class Event {
     /** The state changed (emitted before the event that explains it). */
     data class StateChanged(val state: State) : Event()

@@ -16,6 +16,16 @@ internal class NativeAuth(private val provider: AuthProvider) : dev.wstether.ffi
         }
 }
 
+/** The app's [UrlProvider] as the generated foreign trait; a throw becomes a typed error. */
+internal class NativeUrl(private val provider: UrlProvider) : dev.wstether.ffi.UrlProvider {
+    override fun url(request: FfiAuthRequest): String =
+        try {
+            provider.url(Convert.authRequest(request))
+        } catch (t: Throwable) {
+            throw FfiException.Callback("url provider threw ${t.javaClass.simpleName}: ${t.message}")
+        }
+}
+
 /** The app's [GreetingProvider] as the generated foreign trait. */
 internal class NativeGreeting(private val provider: GreetingProvider) : dev.wstether.ffi.GreetingProvider {
     override fun greeting(): List<FfiMessage> =

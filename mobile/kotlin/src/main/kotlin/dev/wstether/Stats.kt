@@ -20,6 +20,8 @@ data class Stats(
     val lastClose: CloseInfo?,
     val timeConnected: Duration,
     val timeDisconnected: Duration,
+    /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy). */
+    val address: String? = null,
 )
 
 /** One state change of the flight recorder (`Client.history()`). */

@@ -98,31 +98,63 @@ class ClientBehaviourTest {
         assertFailsWith<WstetherException.Closed> { client.connect() }
     }
 
+    private fun eventThreads() = Thread.getAllStackTraces().keys.filter { it.name.startsWith("wstether-events") && it.isAlive }
+
     @Test
-    fun noThreadLeftAfterClose() = withServer() { srv ->
-        fun ours() = Thread.getAllStackTraces().keys.filter { it.name.startsWith("wstether-events") && it.isAlive }
-        assertEquals(emptyList(), ours().map { it.name }, "threads left by an earlier test")
-        val clients = List(3) { recordedClient(srv.url) }
+    fun clientsShareTheEventThreads() = withServer() { srv ->
+        // Threads a blocked listener of an earlier test added end after 10 s without work.
+        val before = eventThreads().size
+        val clients = List(30) { recordedClient(srv.url) }
         clients.forEach { it.first.connect() }
-        clients.forEach { it.second.awaitNth<Event.Open>() }
-        assertEquals(3, ours().size)
+        clients.forEachIndexed { i, (c, _) -> repeat(3) { j -> c.sendText("$i:$j") } }
+        clients.forEachIndexed { i, (_, rec) ->
+            rec.await("client $i's echoes") { evs -> evs.count { it is Event.Message } == 3 }
+            assertEquals((0 until 3).map { "$i:$it" }, rec.events.filterIsInstance<Event.Message>().map { it.text })
+        }
+        // The watcher and one worker serve every client (none per client).
+        assertTrue(eventThreads().size <= maxOf(before, 2), eventThreads().map { it.name }.toString())
         runBlocking { clients.forEach { it.first.close(1000, "bye") } }
-        assertEquals(emptyList(), ours().map { it.name })
         assertTrue(srv.waitConnections(0), "sockets left open")
-        // A client that failed on its own ends its thread too.
+        assertTrue(eventThreads().size <= maxOf(before, 2))
+        // A client that failed on its own is released too.
         srv.reject(status = 403)
         val (failing, rec) = recordedClient(srv.url)
         failing.connect()
         rec.awaitNth<Event.Failed>()
-        val deadline = System.nanoTime() + 5_000_000_000L
-        while (ours().isNotEmpty() && System.nanoTime() < deadline) Thread.onSpinWait()
-        assertEquals(emptyList(), ours().map { it.name })
+    }
+
+    @Test
+    fun aBlockedListenerDoesNotStallOtherClients() = withServer() { srv ->
+        val release = java.util.concurrent.CountDownLatch(1)
+        val entered = java.util.concurrent.CountDownLatch(1)
+        val (slow, slowRec) = recordedClient(srv.url)
+        slow.addListener { e ->
+            if (e is Event.Message && e.text == "block") {
+                entered.countDown()
+                release.await(20, java.util.concurrent.TimeUnit.SECONDS)
+            }
+        }
+        val (fast, fastRec) = recordedClient(srv.url)
+        slow.use {
+            fast.use {
+                slow.connect()
+                fast.connect()
+                slow.sendText("block")
+                assertTrue(entered.await(5, java.util.concurrent.TimeUnit.SECONDS))
+                slow.sendText("after")
+                fast.sendText("meanwhile")
+                fastRec.awaitNth<Event.Message> { it.text == "meanwhile" }
+                // The blocked client's own events wait, in order: the recorder (its first
+                // listener) saw "block", nothing after it.
+                assertEquals(listOf("block"), slowRec.events.filterIsInstance<Event.Message>().map { it.text })
+                release.countDown()
+                slowRec.awaitNth<Event.Message> { it.text == "after" }
+            }
+        }
     }
 
     @Test
     fun aClientDroppedWithoutCloseIsClosedWhenCollected() = withServer() { srv ->
-        fun ours() = Thread.getAllStackTraces().keys.filter { it.name.startsWith("wstether-events") && it.isAlive }
-        assertEquals(emptyList(), ours().map { it.name }, "threads left by an earlier test")
         fun openAndForget() {
             val (client, rec) = recordedClient(srv.url)
             client.connect()
@@ -130,13 +162,12 @@ class ClientBehaviourTest {
         }
         openAndForget()
         assertTrue(srv.waitConnections(1), "the client did not connect")
-        // Nothing references the client now: collection must close its socket and end its thread.
+        // Nothing references the client now: collection must close its socket.
         val deadline = System.nanoTime() + 10_000_000_000L
-        while ((ours().isNotEmpty() || (srv.stats()["live"] as Number).toInt() > 0) && System.nanoTime() < deadline) {
+        while ((srv.stats()["live"] as Number).toInt() > 0 && System.nanoTime() < deadline) {
             System.gc()
             Thread.sleep(20)
         }
-        assertEquals(emptyList(), ours().map { it.name }, "event thread survived collection")
         assertTrue(srv.waitConnections(0), "socket survived collection")
     }
 

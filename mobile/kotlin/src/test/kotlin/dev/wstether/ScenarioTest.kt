@@ -370,4 +370,56 @@ class ScenarioTest {
             assertContentEquals(data, m.data)
         }
     }
+
+    @Test
+    fun callbackError() = withServer() { srv ->
+        // Capture what the layer logs on dev.wstether.
+        val logged = java.util.Collections.synchronizedList(mutableListOf<java.util.logging.LogRecord>())
+        val handler = object : java.util.logging.Handler() {
+            override fun publish(record: java.util.logging.LogRecord) { logged += record }
+            override fun flush() {}
+            override fun close() {}
+        }
+        val logger = java.util.logging.Logger.getLogger("dev.wstether")
+        logger.addHandler(handler)
+        try {
+            val (client, rec) = recordedClient(srv.url)
+            val reports = java.util.Collections.synchronizedList(mutableListOf<Event.Error>())
+            // The message handler and the error handler in one listener (Kotlin has one kind).
+            client.addListener { e ->
+                if (e is Event.Message && e.text == "boom") throw IllegalStateException("boom")
+                if (e is Event.Error && e.kind == ErrorKind.CALLBACK) {
+                    reports += e
+                    throw IllegalStateException("the error handler fails too")
+                }
+            }
+            val flow = mutableListOf<Event>()
+            val collected = java.util.concurrent.CountDownLatch(1)
+            val events = client.events
+            val collector = Thread {
+                runBlocking { events.collect { if (it !is Event.StateChanged && it !is Event.Pong) synchronized(flow) { flow += it } } }
+                collected.countDown()
+            }.apply { start() }
+            client.connect()
+            for (text in listOf("one", "boom", "two")) client.sendText(text)
+            rec.awaitNth<Event.Message> { it.text == "two" }
+            assertEquals(State.OPEN, client.state)
+            assertEquals(emptyList(), runBlocking { client.close(1000, "") })
+            assertSequence("connecting open message message error:callback message closed", rec.tokens())
+            val report = rec.events[4] as Event.Error
+            assertTrue("listener raised" in report.message && "boom" in report.message, report.message)
+            assertEquals(listOf(report), reports.toList())
+            val closed = rec.events[6] as Event.Closed
+            assertEquals(Event.Closed(1000, closed.reason, Initiator.LOCAL, false), closed)
+            assertTrue(collected.await(5, java.util.concurrent.TimeUnit.SECONDS))
+            collector.join()
+            assertEquals(rec.events, synchronized(flow) { flow.toList() }, "the flow sees the same, in order")
+            val failures = logged.filter { it.level == java.util.logging.Level.WARNING && it.thrown != null }
+            assertEquals(2, failures.size, failures.map { it.message }.toString())
+            assertTrue("boom" in failures[0].message)
+            assertTrue("the error handler fails too" in failures[1].message)
+        } finally {
+            logger.removeHandler(handler)
+        }
+    }
 }

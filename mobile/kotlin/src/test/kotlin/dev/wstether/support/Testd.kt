@@ -45,6 +45,11 @@ class TestServer private constructor(info: Map<String, Any?>) : AutoCloseable {
     val port = (info["port"] as Number).toInt()
     val url = info["url"] as String
     val caPem = info["ca_pem"] as String?
+    /** The certificate to pin, for `tls=selfsigned` / `tls=ca_flagged`. */
+    val certPem = info["cert_pem"] as String?
+    /** A client identity the server trusts, with `client_ca=1`. */
+    val clientCertPem = info["client_cert_pem"] as String?
+    val clientKeyPem = info["client_key_pem"] as String?
 
     fun token(value: String?) = Testd.call("/server/$id/token", "value" to value)
     fun reject(status: Int, count: Int? = null, retryAfter: Int? = null) =
@@ -84,6 +89,21 @@ class TestProxy private constructor(info: Map<String, Any?>) : AutoCloseable {
 
     companion object {
         fun start(target: TestServer) = TestProxy(Testd.call("/proxy/start", "target_port" to target.port))
+    }
+}
+
+/** A real proxy from Debian's packages (`tinyproxy` or `dante`) inside the daemon. */
+class RealProxy private constructor(info: Map<String, Any?>) : AutoCloseable {
+    val id = (info["id"] as Number).toInt()
+    val port = (info["port"] as Number).toInt()
+    val url = info["url"] as String
+    val urlWithWrongPassword = info["url_with_wrong_password"] as String
+
+    override fun close() { Testd.call("/real_proxy/$id/dispose") }
+
+    companion object {
+        fun start(kind: String, auth: Boolean = true) =
+            RealProxy(Testd.call("/real_proxy/start", "kind" to kind, "auth" to if (auth) 1 else 0))
     }
 }
 

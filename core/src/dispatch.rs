@@ -1,0 +1,398 @@
+//! Many clients' events handed to a few host threads: what a binding whose callbacks run on
+//! threads it owns (Python's callback API, Kotlin, Swift) uses instead of a thread per client.
+//!
+//! Each client's stream is a [`Slot`] woken by the client's engine (its waker is the slot), so an
+//! idle client costs no thread and no task, only the slot. A woken slot joins one ready queue;
+//! a host thread in [`Worker::next`] takes it, polls the stream (reading the socket itself, as
+//! any consumer does) and gets the batch to run the app's callbacks on. Then [`Worker::done`]
+//! puts the slot back at the queue's end, so busy clients take turns.
+//!
+//! The rules a binding relies on:
+//! - **Order.** A slot is in the queue at most once and with at most one worker at a time, so a
+//!   client's events are handled in order and never concurrently.
+//! - **Backpressure.** A client's next batch is taken only after the previous one is done, so a
+//!   slow callback leaves events in the core's bounded buffer, which slows that socket.
+//! - **No stall for ever.** When a client has waited [`STALL`] in the queue and no worker is
+//!   free (a callback is slow or blocked), [`Dispatcher::watch`] asks the binding for one more
+//!   thread. A worker left without work for [`IDLE_EXIT`] ends, except the last one. So the
+//!   pool is one thread while callbacks are quick, and grows to one per blocked callback (plus
+//!   one) when they are not. The price of sharing: another client's events can wait up to
+//!   `STALL` behind a slow callback before a new thread takes them.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use crate::client::Events;
+use crate::event::Event;
+
+/// How long a ready client may wait for a free worker before the watcher asks for another.
+pub const STALL: Duration = Duration::from_millis(100);
+/// How long a worker without work lives on (the last one stays).
+pub const IDLE_EXIT: Duration = Duration::from_secs(10);
+/// Most events handed out per batch.
+pub const BATCH: usize = 4096;
+
+// A slot's state: waiting for its waker, in the ready queue, with a worker, or with a worker
+// and woken meanwhile (polled again when the worker is done).
+const IDLE: u8 = 0;
+const QUEUED: u8 = 1;
+const RUNNING: u8 = 2;
+const NOTIFIED: u8 = 3;
+
+thread_local! {
+    /// The slot whose batch this thread is handling (its address), so a callback that waits for
+    /// its own client's end does not wait for itself.
+    static HANDLING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The process-wide hand-off; `T` is what the binding needs to find the client's callbacks.
+pub struct Dispatcher<T> {
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    queue: Mutex<Queue<T>>,
+    /// Workers wait here for a ready slot.
+    work: Condvar,
+    /// The watcher waits here for a stall.
+    watcher: Condvar,
+    generation: u32,
+}
+
+struct Queue<T> {
+    ready: VecDeque<(Arc<Slot<T>>, Instant)>,
+    /// Workers waiting for work.
+    idle: usize,
+    /// Workers alive.
+    workers: usize,
+    /// Workers the watcher asked for that have not started yet.
+    starting: usize,
+    /// [`Dispatcher::shutdown`] was called: workers and the watcher return.
+    stopped: bool,
+}
+
+/// One client's stream in a [`Dispatcher`].
+pub struct Slot<T> {
+    tag: T,
+    events: Mutex<Option<Events>>,
+    state: AtomicU8,
+    shared: Arc<Shared<T>>,
+    /// Set once the end of the stream has been handled.
+    finished: Mutex<bool>,
+    finished_cv: Condvar,
+}
+
+/// A batch for the binding to handle, then give back with [`Worker::done`].
+pub struct Work<T> {
+    slot: Arc<Slot<T>>,
+    /// The events, in order; empty when the stream has ended (the client's last work). The
+    /// binding may take them.
+    pub batch: Vec<Event>,
+    ended: bool,
+}
+
+/// What [`Worker::next`] found.
+pub enum Next<T> {
+    /// A batch to handle.
+    Work(Work<T>),
+    /// No work for [`IDLE_EXIT`] and other workers remain: end this thread.
+    Exit,
+}
+
+/// A host thread serving a [`Dispatcher`]; dropping it ends its membership.
+pub struct Worker<T> {
+    shared: Arc<Shared<T>>,
+    /// Counted out already (it returned [`Next::Exit`]).
+    exited: AtomicBool,
+}
+
+/// The binding's handle on one client's slot.
+pub struct Handle<T> {
+    slot: Arc<Slot<T>>,
+}
+
+fn lock<U>(m: &Mutex<U>) -> MutexGuard<'_, U> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<T: Send + Sync + 'static> Default for Dispatcher<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + Sync + 'static> Dispatcher<T> {
+    /// An empty dispatcher with no worker yet ([`watch`](Self::watch) asks for the first).
+    pub fn new() -> Self {
+        Dispatcher {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue {
+                    ready: VecDeque::new(),
+                    idle: 0,
+                    workers: 0,
+                    starting: 0,
+                    stopped: false,
+                }),
+                work: Condvar::new(),
+                watcher: Condvar::new(),
+                generation: crate::runtime::fork_generation(),
+            }),
+        }
+    }
+
+    /// Whether this dispatcher was made in this process (a forked child needs a new one: the
+    /// threads serving this one stayed in the parent).
+    pub fn is_current(&self) -> bool {
+        self.shared.generation == crate::runtime::fork_generation()
+    }
+
+    /// Serve `events` with `tag`; its first events are taken at once.
+    pub fn add(&self, events: Events, tag: T) -> Handle<T> {
+        let slot = Arc::new(Slot {
+            tag,
+            events: Mutex::new(Some(events)),
+            state: AtomicU8::new(QUEUED),
+            shared: self.shared.clone(),
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+        });
+        self.shared.push(slot.clone());
+        Handle { slot }
+    }
+
+    /// Register the calling thread as a worker.
+    pub fn worker(&self) -> Worker<T> {
+        let mut q = lock(&self.shared.queue);
+        q.starting = q.starting.saturating_sub(1);
+        q.workers += 1;
+        Worker {
+            shared: self.shared.clone(),
+            exited: AtomicBool::new(false),
+        }
+    }
+
+    /// Block until the binding should start one more worker thread (none yet, or a ready
+    /// client has waited [`STALL`] with every worker busy): `true`; `false` once
+    /// [`shutdown`](Self::shutdown) was called. Run it in a loop on one thread of the
+    /// binding's; it uses no CPU while nothing stalls.
+    pub fn watch(&self) -> bool {
+        let shared = &self.shared;
+        let mut q = lock(&shared.queue);
+        loop {
+            if q.stopped {
+                return false;
+            }
+            let waiting = q.ready.front().map(|(_, since)| since.elapsed());
+            match waiting {
+                Some(_) if q.workers + q.starting == 0 => break,
+                Some(age) if q.idle == 0 && q.starting == 0 => {
+                    if age >= STALL {
+                        break;
+                    }
+                    q = shared
+                        .watcher
+                        .wait_timeout(q, STALL - age)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                _ => q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+        q.starting += 1;
+        true
+    }
+
+    /// Stop serving (interpreter or process exit): the watcher returns `false`, idle workers
+    /// [`Next::Exit`], busy ones once their batch is done.
+    pub fn shutdown(&self) {
+        lock(&self.shared.queue).stopped = true;
+        self.shared.work.notify_all();
+        self.shared.watcher.notify_all();
+    }
+}
+
+impl<T: Send + Sync + 'static> Shared<T> {
+    fn push(&self, slot: Arc<Slot<T>>) {
+        let mut q = lock(&self.queue);
+        q.ready.push_back((slot, Instant::now()));
+        if q.idle > 0 {
+            self.work.notify_one();
+        } else {
+            self.watcher.notify_one();
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Wake for Slot<T> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, queue) = match state {
+                IDLE => (QUEUED, true),
+                RUNNING => (NOTIFIED, false),
+                _ => return,
+            };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if queue {
+                        self.shared.push(self.clone());
+                    }
+                    return;
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Slot<T> {
+    /// Poll the stream (state `RUNNING`): a batch, the end (empty), or `None` when nothing is
+    /// ready (the slot then waits for its waker).
+    fn poll(self: &Arc<Self>) -> Option<Vec<Event>> {
+        let waker = Waker::from(self.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut events = lock(&self.events);
+        let Some(stream) = events.as_mut() else {
+            return Some(Vec::new());
+        };
+        if let Poll::Ready(batch) = stream.poll_next_batch(&mut cx, BATCH) {
+            if batch.is_empty() {
+                // Ended: dropping the stream releases the engine (and its waker, this slot).
+                *events = None;
+            }
+            return Some(batch);
+        }
+        drop(events);
+        if self
+            .state
+            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken while polling: poll again, after the clients already waiting.
+            self.state.store(QUEUED, Ordering::Release);
+            self.shared.push(self.clone());
+        }
+        None
+    }
+}
+
+impl<T: Send + Sync + 'static> Worker<T> {
+    /// Block until a client has events (or its stream ended) and return them.
+    pub fn next(&self) -> Next<T> {
+        let shared = &self.shared;
+        let mut q = lock(&shared.queue);
+        loop {
+            if q.stopped {
+                q.workers -= 1;
+                self.exited.store(true, Ordering::Relaxed);
+                return Next::Exit;
+            }
+            if let Some((slot, _)) = q.ready.pop_front() {
+                drop(q);
+                slot.state.store(RUNNING, Ordering::Release);
+                if let Some(batch) = slot.poll() {
+                    HANDLING.with(|h| h.set(Arc::as_ptr(&slot) as usize));
+                    let ended = batch.is_empty();
+                    return Next::Work(Work { slot, batch, ended });
+                }
+                q = lock(&shared.queue);
+                continue;
+            }
+            q.idle += 1;
+            let (guard, wait) = shared
+                .work
+                .wait_timeout(q, IDLE_EXIT)
+                .unwrap_or_else(|e| e.into_inner());
+            q = guard;
+            q.idle -= 1;
+            if wait.timed_out() && q.ready.is_empty() && q.workers > 1 {
+                q.workers -= 1;
+                self.exited.store(true, Ordering::Relaxed);
+                return Next::Exit;
+            }
+        }
+    }
+
+    /// The binding has handled `work`: the client is polled again (after the others waiting),
+    /// or, after its last work, marked finished.
+    pub fn done(&self, work: Work<T>) {
+        HANDLING.with(|h| h.set(0));
+        let slot = work.slot;
+        if work.ended {
+            *lock(&slot.finished) = true;
+            slot.finished_cv.notify_all();
+            return;
+        }
+        slot.state.store(QUEUED, Ordering::Release);
+        self.shared.push(slot);
+    }
+}
+
+impl<T> Drop for Worker<T> {
+    fn drop(&mut self) {
+        if self.exited.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut q = lock(&self.shared.queue);
+        q.workers -= 1;
+        // Someone must take over what is queued.
+        self.shared.watcher.notify_one();
+    }
+}
+
+impl<T> Work<T> {
+    /// The tag the client was added with.
+    pub fn tag(&self) -> &T {
+        &self.slot.tag
+    }
+
+    /// Whether the stream has ended (this is the client's last work).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+}
+
+impl<T> Handle<T> {
+    /// The tag the client was added with.
+    pub fn tag(&self) -> &T {
+        &self.slot.tag
+    }
+
+    /// Wait until the end of the stream has been handled, at most `timeout`. Returns at once
+    /// (false) on the thread that is handling this client's batch (a callback closing its own
+    /// client), and in a forked child (nothing serves the parent's dispatcher there).
+    pub fn wait_finished(&self, timeout: Duration) -> bool {
+        let me = Arc::as_ptr(&self.slot) as usize;
+        if HANDLING.with(|h| h.get()) == me
+            || self.slot.shared.generation != crate::runtime::fork_generation()
+        {
+            return false;
+        }
+        let deadline = Instant::now() + timeout;
+        let mut finished = lock(&self.slot.finished);
+        while !*finished {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            finished = self
+                .slot
+                .finished_cv
+                .wait_timeout(finished, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
