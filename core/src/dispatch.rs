@@ -199,7 +199,17 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                 }
-                _ => q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner()),
+                // A worker is idle or starting and should take it. Look again after STALL all
+                // the same: that worker may take another client's batch and block in its
+                // callback, and nothing would wake this thread for the one left waiting.
+                Some(_) => {
+                    q = shared
+                        .watcher
+                        .wait_timeout(q, STALL)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner()),
             }
         }
         q.starting += 1;

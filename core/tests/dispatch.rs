@@ -116,3 +116,62 @@ async fn clients_share_one_thread_in_order_and_a_blocked_handler_stalls_no_one_e
     }
     dispatcher.shutdown();
 }
+
+/// A client queued while the only worker was still starting is served even when that worker
+/// takes another client's batch first and blocks in its handler: the watcher looks again
+/// instead of waiting for a wake-up that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_queued_while_a_worker_starts_is_not_stranded_behind_it() {
+    let server = TestServer::start().await.unwrap();
+    let dispatcher = Arc::new(Dispatcher::<u32>::new());
+    let (go_tx, go_rx) = std_mpsc::channel::<()>();
+    let go_rx = Arc::new(Mutex::new(go_rx));
+    let (tx, rx) = std_mpsc::channel::<u32>();
+    let tx = Arc::new(Mutex::new(tx));
+    let (release_tx, release_rx) = std_mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    // Both clients are connecting, so each has a first batch ready when it is added.
+    let (a, a_events) = start(builder(&server.url()));
+    let (b, b_events) = start(builder(&server.url()));
+    let watcher = dispatcher.clone();
+    thread::spawn(move || {
+        let mut first = true;
+        while watcher.watch() {
+            let d = watcher.clone();
+            let (go, tx, release) = (go_rx.clone(), tx.clone(), release_rx.clone());
+            let wait_for_go = std::mem::take(&mut first);
+            thread::spawn(move || {
+                if wait_for_go {
+                    // The first worker registers only when the test says so.
+                    let _ = go.lock().unwrap().recv();
+                }
+                let worker = d.worker();
+                while let Next::Work(work) = worker.next() {
+                    let tag = *work.tag();
+                    if tag == 0 {
+                        // Client 0's handler blocks until the end of the test.
+                        let _ = release.lock().unwrap().recv();
+                    }
+                    let _ = tx.lock().unwrap().send(tag);
+                    worker.done(work);
+                }
+            });
+        }
+    });
+    let _a = dispatcher.add(a_events, 0);
+    let _b = dispatcher.add(b_events, 1);
+    // The watcher asked for the first worker and waits again, with both clients queued and the
+    // worker not yet registered; now it registers and takes client 0, whose handler blocks.
+    thread::sleep(STALL / 2);
+    go_tx.send(()).unwrap();
+    let served = rx.recv_timeout(Duration::from_secs(5));
+    assert_eq!(
+        served,
+        Ok(1),
+        "client 1 was left waiting behind the blocked handler"
+    );
+    release_tx.send(()).unwrap();
+    a.close(1000, "").await.unwrap();
+    b.close(1000, "").await.unwrap();
+    dispatcher.shutdown();
+}
