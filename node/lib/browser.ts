@@ -148,6 +148,10 @@ export interface ClientOptions {
   maxMessageSize?: number
   /** How long `close()` waits for the server's close frame, in ms (default 2000). */
   closeTimeoutMs?: number
+  /** Accepted for the Node entry's sake: a browser always refuses an upgrade that selects none of `protocols` (a connect failure, retried). */
+  requireProtocol?: boolean
+  /** `true` only (the default): the browser offers permessage-deflate itself; `open`'s `compression` says what was agreed. */
+  compression?: true
   /** Call `networkChanged()` on the window's `online`/`offline` events and probe on `visibilitychange`/`resume` (default true). */
   watchNetwork?: boolean
 }
@@ -181,13 +185,16 @@ type Item = Data | (Record<string, unknown> & { type: string })
 
 const KNOWN = new Set([
   'protocols', 'connectTimeoutMs', 'backoff', 'maxRetries', 'maxElapsedMs', 'heartbeat', 'outbox',
-  'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'closeTimeoutMs', 'watchNetwork'
+  'handshakeBudget', 'greeting', 'terminal', 'maxMessageSize', 'closeTimeoutMs', 'watchNetwork',
+  'requireProtocol', 'compression'
 ])
 // Node options a browser cannot honour: refused by name, with the reason.
 const NODE_ONLY: Record<string, string> = {
   headers: 'browsers send no custom handshake headers: put a token in the URL (a URL provider) or in the greeting',
   auth: 'browsers send no custom handshake headers: pass a URL provider function as the url',
   tls: 'the browser verifies TLS with its own trust store',
+  proxy: 'the browser uses its own proxy settings',
+  resolve: 'the browser resolves host names itself',
   eventBuffer: 'the browser hands messages over as they arrive'
 }
 
@@ -249,6 +256,12 @@ function toCoreOptions (options: unknown): Record<string, unknown> {
     if (!Array.isArray(o.greeting)) throw argumentError('options.greeting', 'an array of strings or bytes, or a function', o.greeting)
     out.greeting = o.greeting.map((m, i) => toData(`options.greeting[${i}]`, m))
   }
+  if (o.compression !== undefined && o.compression !== true) {
+    throw new InvalidArgumentError('ERR_INVALID_OPTION', 'option "compression" can only be true in the browser: the browser offers permessage-deflate itself')
+  }
+  delete out.compression
+  if (o.requireProtocol !== undefined && typeof o.requireProtocol !== 'boolean') throw argumentError('options.requireProtocol', 'a boolean', o.requireProtocol)
+  delete out.requireProtocol
   delete out.watchNetwork
   return out
 }

@@ -380,6 +380,18 @@ test('reconnectTo: the link closes with 1000 and the client opens at the new URL
   await c.close()
 })
 
+test('subprotocols: the browser refuses an upgrade that selects none of those offered (a connect failure, retried)', async () => {
+  const srv = await d.ctl('/server/start?protocols=chat')
+  const c = await client(srv.url, { ...FAST, protocols: ['v9'] })
+  await c.connect()
+  const first = await c.waitFor({ type: 'error', kind: 'connect' })
+  await c.waitFor({ type: 'error', kind: 'connect' }, { from: first + 1 })
+  assert.match(await c.summary(), /^connecting error\(connect\) reconnecting connecting error\(connect\)/)
+  // The server completed both upgrades: it is the browser that gave up on them.
+  assert.ok((await d.ctl(`/server/${srv.id}/stats`)).handshakes >= 2)
+  await c.close()
+})
+
 test('pause, resume, reconnectNow, stats and history', async () => {
   const srv = await d.ctl('/server/start')
   const c = await client(srv.url, { ...FAST, backoff: { initialMs: 30000, maxMs: 30000, jitter: 0 } })
