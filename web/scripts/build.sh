@@ -19,6 +19,10 @@ target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 out="$repo/node/wasm"
 
 # web/ is a workspace of its own (its lock file; see web/Cargo.toml), built into the root target dir.
+# Panic locations name source files: the shipped .wasm names them without this machine's paths
+# (and is a little smaller for it).
+registry="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ 2>/dev/null | head -1)"
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo=wstether${registry:+ --remap-path-prefix=${registry%/}=crates}"
 cargo build --quiet --manifest-path web/Cargo.toml --target-dir "$target_dir" \
   --target wasm32-unknown-unknown --profile web
 rm -rf "$out" && mkdir -p "$out"
