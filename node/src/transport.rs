@@ -3,13 +3,12 @@
 //! from `convert.rs` so this group of options converts in one place.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, Function, Promise, Status};
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::bindgen_prelude::{FnArgs, Function, Promise};
 use napi_derive::napi;
 use wstether::{AuthRequest, ClientBuilder, Proxy, UrlFuture, UrlProvider};
 
+use crate::auth::AttemptCallback;
 use crate::errors::{invalid_option, IntoJs, JsResult};
 
 /// The transport options, already type-checked by `lib/options.ts`.
@@ -75,48 +74,24 @@ pub struct UrlOutcome {
     pub error: Option<String>,
 }
 
-/// `(attempt, afterUnauthorized) => Promise<UrlOutcome>`; weak, so it never keeps Node alive.
-type UrlTsfn =
-    ThreadsafeFunction<AuthRequest, Promise<UrlOutcome>, FnArgs<(u32, bool)>, Status, false, true>;
-
 /// The JS function type the constructor receives.
 pub type UrlFunction<'a> = Function<'a, FnArgs<(u32, bool)>, Promise<UrlOutcome>>;
 
 /// A `UrlProvider` calling into JS.
-pub struct JsUrl {
-    tsfn: Arc<UrlTsfn>,
-}
+pub struct JsUrl(AttemptCallback<UrlOutcome>);
 
 impl JsUrl {
     /// Wrap `f` (called on the JS thread, while constructing the client).
     pub fn new(f: UrlFunction<'_>) -> JsResult<Self> {
-        let tsfn = f
-            .build_threadsafe_function::<AuthRequest>()
-            .weak::<true>()
-            .build_callback(|ctx| {
-                Ok(FnArgs::from((
-                    ctx.value.attempt,
-                    ctx.value.after_unauthorized,
-                )))
-            })
-            .js()?;
-        Ok(JsUrl {
-            tsfn: Arc::new(tsfn),
-        })
+        AttemptCallback::new(f, "url").map(JsUrl)
     }
 }
 
 impl UrlProvider for JsUrl {
     fn url(&self, request: AuthRequest) -> UrlFuture {
-        let tsfn = self.tsfn.clone();
+        let outcome = self.0.call(request);
         Box::pin(async move {
-            let promise = tsfn
-                .call_async_catch(request)
-                .await
-                .map_err(|e| format!("url callback could not run: {}", e.reason))?;
-            let outcome = promise
-                .await
-                .map_err(|e| format!("url callback failed: {}", e.reason))?;
+            let outcome = outcome.await?;
             match (outcome.url, outcome.error) {
                 (_, Some(message)) => Err(message),
                 (Some(url), None) => Ok(url),
