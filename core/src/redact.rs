@@ -19,7 +19,7 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 /// Query parameter names whose values look like credentials.
-pub fn is_secret_param(name: &str) -> bool {
+fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "token",
