@@ -369,6 +369,7 @@ impl Machine {
     }
 
     /// The state as published.
+    #[cfg(test)]
     pub fn state(&self) -> State {
         self.state
     }
