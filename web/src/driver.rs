@@ -509,7 +509,10 @@ impl Inner {
                             link.write_message(message);
                         }
                     }
-                    let _ = link.ws.close_with_code_and_reason(code, &reason);
+                    // A code the page may not send (only 1000 and 3000–4999) closes without one.
+                    if link.ws.close_with_code_and_reason(code, &reason).is_err() {
+                        let _ = link.ws.close();
+                    }
                     link.closing = true;
                 }
                 None => self.machine.shut_done(now),
