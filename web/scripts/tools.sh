@@ -2,7 +2,7 @@
 # need when it is missing, and only then.
 #   ensure_wasm_tools     rustup's wasm32-unknown-unknown target; wasm-bindgen-cli at the version
 #                         web/Cargo.toml pins (cargo install, only when `wasm-bindgen --version`
-#                         differs: the CLI must match the crate exactly; ~6 min on 2 busy cores)
+#                         differs: the CLI must match the crate exactly; ~1 min, a debug build)
 #   ensure_browser_npm    node/'s npm deps (tsc) and node/test-browser's (vite, playwright-core,
 #                         binaryen's wasm-opt, the peers measured by size.sh)
 #   ensure_chromium       Debian's chromium (apt-get; through sudo when not root)
@@ -21,10 +21,11 @@ ensure_wasm_tools() {
     echo "== cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (found: ${have:-none})"
     local t0=$SECONDS
     # Only the `wasm-bindgen` binary, without TLS (rustls/ring serve the test runner's
-    # downloads): 4 min of CPU instead of 5 here. --locked first (the versions wasm-bindgen
-    # tested); a registry that lacks one of them (a mirror behind crates.io) gets a fresh
-    # resolution instead.
-    local args=(install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen)
+    # downloads), and a debug build: about 1 min here instead of 6 for a release build, and it
+    # writes byte-identical output for this crate in a second. --locked first (the versions
+    # wasm-bindgen tested); a registry that lacks one of them (a mirror behind crates.io) gets
+    # a fresh resolution instead.
+    local args=(install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen --debug)
     cargo "${args[@]}" --locked 2>/dev/null || cargo "${args[@]}"
     echo "   wasm-bindgen-cli installed in $((SECONDS - t0)) s"
   fi
