@@ -2,7 +2,7 @@
 # Builds every artifact users install into dist/ and prints a table of them:
 #   dist/python/  abi3 wheels (CPython >= 3.9): manylinux2014 x86_64 and aarch64, musllinux_1_2
 #                 x86_64; and the sdist (checked: a wheel builds from it)
-#   dist/node/    npm tarballs: `wstether` (JS + types) and one package per Linux platform
+#   dist/node/    npm tarballs: `wstether` (JS + types, and the browser entry with its wasm) and one package per Linux platform
 #   dist/jvm/     dev.wstether:wstether jar (natives for linux-x86-64 and linux-aarch64) + pom
 #   dist/cli/     the `wstether` command for x86_64 Linux, musl, static
 #   dist/rust/    the `wstether` crate as `cargo package` makes it (checked: it builds alone)
@@ -109,6 +109,9 @@ node_packages() {
   cp "$STAGE/addons/index.d.ts" node/native/index.d.ts 2>/dev/null ||
     { mkdir -p node/native && cp "$STAGE/addons/index.d.ts" node/native/index.d.ts; }
   (cd node && run_logged tsc npm run build:ts)
+  # The `browser` entry: the wasm client and its glue (node/wasm/), the compiled browser.ts
+  # (node/browser/); "files" ships both in the main package.
+  run_logged web-build ./web/scripts/build.sh
   # The main package: what node/package.json's "files" selects, plus the license texts and the
   # platform packages as optional dependencies (npm installs only the one that fits).
   (cd node && run_logged npm-pack-main npm pack --pack-destination "$STAGE")

@@ -43,6 +43,11 @@ step "node/scripts/test.sh"
 WSTETHER_NODE_PREBUILT="$target_dir/dist-stage/addons" \
   WSTETHER_TESTD="${WSTETHER_TESTD:-$target_dir/debug/wstether-testd}" ./node/scripts/test.sh
 
+# The browser client (the core's machine as wasm behind the npm package's `browser` entry) in
+# headless Chromium; reuses the wasm build package.sh made and the debug wstether-testd.
+step "web/scripts/test.sh"
+WSTETHER_TESTD="${WSTETHER_TESTD:-$target_dir/debug/wstether-testd}" ./web/scripts/test.sh
+
 step "mobile/scripts/test.sh"
 ./mobile/scripts/test.sh
 

@@ -17,7 +17,7 @@ use crate::time::Time;
 const WINDOW: Duration = Duration::from_secs(1);
 
 /// The budget's key for a URL: `host:port`, the port explicit.
-pub(crate) fn host_key(url: &url::Url) -> String {
+pub fn host_key(url: &url::Url) -> String {
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     format!("{host}:{port}")
@@ -82,7 +82,7 @@ impl Bucket {
 
 /// The buckets of every host: one table per process (see [`shared`]), or one per simulation.
 #[derive(Debug, Default)]
-pub(crate) struct Budgets(Mutex<HashMap<String, Bucket>>);
+pub struct Budgets(Mutex<HashMap<String, Bucket>>);
 
 impl Budgets {
     /// Reserve a handshake slot for `host` (host:port) at `now`; returns how long to wait before
@@ -96,7 +96,7 @@ impl Budgets {
 }
 
 /// The process-wide table every client shares.
-pub(crate) fn shared() -> Arc<Budgets> {
+pub fn shared() -> Arc<Budgets> {
     static BUDGETS: OnceLock<Arc<Budgets>> = OnceLock::new();
     BUDGETS.get_or_init(Arc::default).clone()
 }

@@ -15,8 +15,8 @@ use crate::deflate::Compression;
 use crate::dns::Overrides;
 use crate::error::Error;
 use crate::event::Message;
-use crate::heartbeat::{Heartbeat, PongMatch};
-use crate::limits;
+use crate::heartbeat::Heartbeat;
+use crate::limits::{self, positive_count as count, positive_duration as duration};
 use crate::outbox::OutboxLimits;
 use crate::policy::TerminalPolicy;
 use crate::proxy::{Proxy, Route};
@@ -228,19 +228,7 @@ impl Config {
         }
         duration("connect_timeout", self.connect_timeout)?;
         duration("close_timeout", self.close_timeout)?;
-        let b = &self.backoff;
-        duration("backoff.initial", b.initial)?;
-        duration("backoff.max", b.max)?;
-        limits::check_duration("backoff.stable_after", b.stable_after)?;
-        if b.max < b.initial {
-            return Err(invalid("backoff.max", "must be at least backoff.initial"));
-        }
-        if !(b.factor.is_finite() && b.factor >= 1.0) {
-            return Err(invalid("backoff.factor", "must be a finite number >= 1"));
-        }
-        if !(0.0..=1.0).contains(&b.jitter) {
-            return Err(invalid("backoff.jitter", "must be between 0 and 1"));
-        }
+        limits::check_backoff(&self.backoff)?;
         if let Some(n) = self.max_retries {
             if n > limits::MAX_RETRIES {
                 return Err(limits::too_large("max_retries", limits::MAX_RETRIES));
@@ -250,27 +238,7 @@ impl Config {
             duration("max_elapsed", d)?;
         }
         if let Some(hb) = &self.heartbeat {
-            duration("heartbeat.interval", hb.interval)?;
-            duration("heartbeat.timeout", hb.timeout)?;
-            if let Some(ping) = &hb.app_ping {
-                if ping.payload.len() > self.max_message_size {
-                    return Err(invalid(
-                        "heartbeat.app_ping",
-                        &format!(
-                            "payload of {} bytes exceeds max_message_size {}",
-                            ping.payload.len(),
-                            self.max_message_size
-                        ),
-                    ));
-                }
-                let (PongMatch::Exact(pong) | PongMatch::Contains(pong)) = &ping.pong;
-                if pong.is_empty() {
-                    return Err(invalid(
-                        "heartbeat.app_ping.pong",
-                        "must not be empty (it would match every message)",
-                    ));
-                }
-            }
+            limits::check_heartbeat(hb, self.max_message_size)?;
         }
         count(
             "outbox.max_messages",
@@ -288,21 +256,7 @@ impl Config {
             limits::MAX_MESSAGE_SIZE,
         )?;
         count("event_buffer", self.event_buffer, limits::MAX_EVENT_BUFFER)?;
-        match self.handshake_budget {
-            Some(0) => {
-                return Err(invalid(
-                    "handshake_budget",
-                    "must be positive (None turns it off)",
-                ))
-            }
-            Some(n) if n > limits::MAX_HANDSHAKE_BUDGET => {
-                return Err(limits::too_large(
-                    "handshake_budget",
-                    limits::MAX_HANDSHAKE_BUDGET,
-                ))
-            }
-            _ => {}
-        }
+        limits::check_handshake_budget(self.handshake_budget)?;
         Ok(())
     }
 }
@@ -368,29 +322,6 @@ impl Config {
     }
 }
 
-fn invalid(option: &'static str, reason: &str) -> Error {
-    Error::InvalidOption {
-        option,
-        reason: reason.to_string(),
-    }
-}
-
-/// A duration option: positive and at most [`limits::MAX_DURATION`].
-fn duration(option: &'static str, d: Duration) -> Result<(), Error> {
-    if d.is_zero() {
-        return Err(invalid(option, "must be greater than zero"));
-    }
-    limits::check_duration(option, d)
-}
-
-/// A count or size option: positive and at most `limit`.
-fn count(option: &'static str, n: usize, limit: usize) -> Result<(), Error> {
-    if n == 0 {
-        return Err(invalid(option, "must be positive"));
-    }
-    limits::check_at_most(option, n, limit)
-}
-
 /// Parse and check a `ws://` / `wss://` URL: a host after `//`, a real port, no fragment.
 pub fn parse_url(raw: &str) -> Result<Url, Error> {
     let raw = raw.trim();
@@ -446,52 +377,14 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Seconds as a float (Python's, Swift's convention) to a `Duration`, refusing negatives, NaN
-/// and anything over [`limits::MAX_DURATION`] (infinity included), with `option` named.
-pub fn duration_from_secs(option: &'static str, secs: f64) -> Result<Duration, Error> {
-    if secs.is_nan() || secs < 0.0 {
-        return Err(invalid(option, "must be a non-negative number of seconds"));
-    }
-    if secs > limits::MAX_DURATION.as_secs_f64() {
-        return Err(limits::too_long(option));
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| limits::too_long(option))
-}
-
-/// Milliseconds as a float (JavaScript's convention) to a `Duration`, refusing negatives, NaN
-/// and anything over [`limits::MAX_DURATION`], with `option` named.
-pub fn duration_from_millis(option: &'static str, ms: f64) -> Result<Duration, Error> {
-    if ms.is_nan() || ms < 0.0 {
-        return Err(invalid(
-            option,
-            "must be a non-negative number of milliseconds",
-        ));
-    }
-    duration_from_secs(option, ms / 1000.0)
-}
-
-/// A count or size from a JavaScript number: a non-negative whole number, saturated to `u64`
-/// (so a huge value meets the option's limit in `build()`, named there).
-pub fn count_from_f64(option: &'static str, n: f64) -> Result<u64, Error> {
-    if n == f64::INFINITY {
-        return Ok(u64::MAX);
-    }
-    if n.is_nan() || n < 0.0 || n.fract() != 0.0 {
-        return Err(invalid(option, "must be a non-negative whole number"));
-    }
-    // `as` saturates: 1e22 and infinity become u64::MAX.
-    Ok(n as u64)
-}
-
-/// A count or size from a host language's signed integer (Python's `int` after clamping to
-/// 64 bits, Kotlin's `Long`): negatives are refused, the rest carried as `u64`.
-pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
-    u64::try_from(n).map_err(|_| invalid(option, "must not be negative"))
-}
+// The number conversions are pure: they live with the limits (a driver without this module,
+// the browser's, uses them too).
+pub use crate::limits::{count_from_f64, count_from_i64, duration_from_millis, duration_from_secs};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::heartbeat::PongMatch;
     use crate::AppPing;
     use crate::ClientBuilder;
 

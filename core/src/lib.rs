@@ -29,55 +29,84 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: `machine` (the state machine: every decision, no I/O), the pure
-//! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and `budget`, `engine` (what the
+//! Modules, one concept each: [`machine`] (the state machine: every decision, no I/O), the pure
+//! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and [`budget`], `engine` (what the
 //! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
 //! layer), `connect`/`dns`/[`proxy`]/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
 //! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
 //! [`time`]. `docs/architecture.md` explains how they fit.
+//!
+//! Without the default `native` feature the crate is only the pure part: [`machine`] and its
+//! advisers, [`event`], [`error`], [`stats`], [`time`], [`limits`] and [`redact`]. That builds for
+//! `wasm32-unknown-unknown`, where a driver of another platform does the I/O (the browser's
+//! `WebSocket`: the `wstether-web` crate).
 
 #![warn(missing_docs)]
 
+// The pure part: the machine and its advisers, and what leaves the core. No I/O, no clock, no
+// randomness: these build for any target, `wasm32-unknown-unknown` included.
 pub mod backoff;
-mod budget;
-mod client;
-mod clock;
-pub mod config;
-mod connect;
-mod deflate;
-pub mod dispatch;
-mod dns;
-mod driver;
-mod engine;
+pub mod budget;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
 pub mod limits;
-mod machine;
+pub mod machine;
 pub mod outbox;
 pub mod policy;
-pub mod probe;
-pub mod proxy;
 pub mod redact;
-pub mod runtime;
 pub mod stats;
 pub mod time;
+
+// The native client (feature `native`, on by default): the tokio driver and everything that
+// touches a socket.
+#[cfg(feature = "native")]
+mod client;
+#[cfg(feature = "native")]
+mod clock;
+#[cfg(feature = "native")]
+pub mod config;
+#[cfg(feature = "native")]
+mod connect;
+#[cfg(feature = "native")]
+mod deflate;
+#[cfg(feature = "native")]
+pub mod dispatch;
+#[cfg(feature = "native")]
+mod dns;
+#[cfg(feature = "native")]
+mod driver;
+#[cfg(feature = "native")]
+mod engine;
+#[cfg(feature = "native")]
+pub mod probe;
+#[cfg(feature = "native")]
+pub mod proxy;
+#[cfg(feature = "native")]
+pub mod runtime;
+#[cfg(feature = "native")]
 mod tls;
+#[cfg(feature = "native")]
 mod upgrade;
+#[cfg(feature = "native")]
 mod wire;
 
 pub use backoff::Backoff;
+#[cfg(feature = "native")]
 pub use client::{Client, ClientBuilder, Events, SendStatus};
+#[cfg(feature = "native")]
 pub use config::{
     AuthFuture, AuthProvider, AuthRequest, AuthResult, Config, Greeting, GreetingFuture, Headers,
     UrlFuture, UrlProvider, UrlResult,
 };
+#[cfg(feature = "native")]
 pub use deflate::Compression;
 pub use error::Error;
 pub use event::{CallbackFailure, Cause, ErrorKind, Event, Initiator, Message, State, Utf8Bytes};
 pub use heartbeat::{AppPing, Heartbeat, PongMatch};
 pub use outbox::OutboxLimits;
 pub use policy::TerminalPolicy;
+#[cfg(feature = "native")]
 pub use proxy::Proxy;
 pub use stats::{CloseInfo, Stats, Transition};
 

@@ -23,7 +23,9 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::error::Error;
+use crate::heartbeat::{Heartbeat, PongMatch};
 
 /// Longest accepted duration for every duration option.
 pub const MAX_DURATION: Duration = Duration::from_secs(MAX_DURATION_DAYS * 86_400);
@@ -93,6 +95,131 @@ pub fn saturating_usize(value: u64) -> usize {
 /// [`saturating_usize`] for the `u32` options (`max_retries`, `handshake_budget`).
 pub fn saturating_u32(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// The error for an option whose value is wrong for `reason`.
+pub fn invalid(option: &'static str, reason: &str) -> Error {
+    Error::InvalidOption {
+        option,
+        reason: reason.to_string(),
+    }
+}
+
+/// A duration option: positive and at most [`MAX_DURATION`].
+pub fn positive_duration(option: &'static str, d: Duration) -> Result<(), Error> {
+    if d.is_zero() {
+        return Err(invalid(option, "must be greater than zero"));
+    }
+    check_duration(option, d)
+}
+
+/// A count or size option: positive and at most `limit`.
+pub fn positive_count(option: &'static str, n: usize, limit: usize) -> Result<(), Error> {
+    if n == 0 {
+        return Err(invalid(option, "must be positive"));
+    }
+    check_at_most(option, n, limit)
+}
+
+/// The backoff curve's ranges: positive delays, `max` ≥ `initial`, `factor` ≥ 1, `jitter` in 0–1.
+pub fn check_backoff(b: &Backoff) -> Result<(), Error> {
+    positive_duration("backoff.initial", b.initial)?;
+    positive_duration("backoff.max", b.max)?;
+    check_duration("backoff.stable_after", b.stable_after)?;
+    if b.max < b.initial {
+        return Err(invalid("backoff.max", "must be at least backoff.initial"));
+    }
+    if !(b.factor.is_finite() && b.factor >= 1.0) {
+        return Err(invalid("backoff.factor", "must be a finite number >= 1"));
+    }
+    if !(0.0..=1.0).contains(&b.jitter) {
+        return Err(invalid("backoff.jitter", "must be between 0 and 1"));
+    }
+    Ok(())
+}
+
+/// The heartbeat's ranges: positive durations, an app ping that fits `max_message_size` and a
+/// pong rule that does not match every message.
+pub fn check_heartbeat(hb: &Heartbeat, max_message_size: usize) -> Result<(), Error> {
+    positive_duration("heartbeat.interval", hb.interval)?;
+    positive_duration("heartbeat.timeout", hb.timeout)?;
+    if let Some(ping) = &hb.app_ping {
+        if ping.payload.len() > max_message_size {
+            return Err(invalid(
+                "heartbeat.app_ping",
+                &format!(
+                    "payload of {} bytes exceeds max_message_size {}",
+                    ping.payload.len(),
+                    max_message_size
+                ),
+            ));
+        }
+        let (PongMatch::Exact(pong) | PongMatch::Contains(pong)) = &ping.pong;
+        if pong.is_empty() {
+            return Err(invalid(
+                "heartbeat.app_ping.pong",
+                "must not be empty (it would match every message)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The handshake budget: positive (`None` turns it off) and at most [`MAX_HANDSHAKE_BUDGET`].
+pub fn check_handshake_budget(budget: Option<u32>) -> Result<(), Error> {
+    match budget {
+        Some(0) => Err(invalid(
+            "handshake_budget",
+            "must be positive (None turns it off)",
+        )),
+        Some(n) if n > MAX_HANDSHAKE_BUDGET => {
+            Err(too_large("handshake_budget", MAX_HANDSHAKE_BUDGET))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Seconds as a float (Python's, Swift's convention) to a `Duration`, refusing negatives, NaN
+/// and anything over [`MAX_DURATION`] (infinity included), with `option` named.
+pub fn duration_from_secs(option: &'static str, secs: f64) -> Result<Duration, Error> {
+    if secs.is_nan() || secs < 0.0 {
+        return Err(invalid(option, "must be a non-negative number of seconds"));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(too_long(option));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| too_long(option))
+}
+
+/// Milliseconds as a float (JavaScript's convention) to a `Duration`, refusing negatives, NaN
+/// and anything over [`MAX_DURATION`], with `option` named.
+pub fn duration_from_millis(option: &'static str, ms: f64) -> Result<Duration, Error> {
+    if ms.is_nan() || ms < 0.0 {
+        return Err(invalid(
+            option,
+            "must be a non-negative number of milliseconds",
+        ));
+    }
+    duration_from_secs(option, ms / 1000.0)
+}
+
+/// A count or size from a JavaScript number: a non-negative whole number, saturated to `u64`
+/// (so a huge value meets the option's limit in `build()`, named there).
+pub fn count_from_f64(option: &'static str, n: f64) -> Result<u64, Error> {
+    if n == f64::INFINITY {
+        return Ok(u64::MAX);
+    }
+    if n.is_nan() || n < 0.0 || n.fract() != 0.0 {
+        return Err(invalid(option, "must be a non-negative whole number"));
+    }
+    // `as` saturates: 1e22 and infinity become u64::MAX.
+    Ok(n as u64)
+}
+
+/// A count or size from a host language's signed integer (Python's `int` after clamping to
+/// 64 bits, Kotlin's `Long`): negatives are refused, the rest carried as `u64`.
+pub fn count_from_i64(option: &'static str, n: i64) -> Result<u64, Error> {
+    u64::try_from(n).map_err(|_| invalid(option, "must not be negative"))
 }
 
 // The event buffer stays far under what a counter or a semaphore can hold.

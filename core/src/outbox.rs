@@ -25,8 +25,10 @@ impl Default for OutboxLimits {
 
 /// Why the outbox no longer accepts messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sealed {
+pub enum Sealed {
+    /// `close()`: `push` answers [`Error::Closed`].
     Closed,
+    /// The client gave up: `push` answers [`Error::Failed`].
     Failed,
 }
 
@@ -34,7 +36,7 @@ pub(crate) enum Sealed {
 /// comes back through `requeue_front` if the link dies first) or through `seal` (then it is
 /// handed back as unsent).
 #[derive(Debug)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     queue: VecDeque<Message>,
     bytes: usize,
     limits: OutboxLimits,
@@ -42,6 +44,7 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An empty outbox with these limits.
     pub fn new(limits: OutboxLimits) -> Self {
         Outbox {
             queue: VecDeque::new(),
@@ -96,10 +99,17 @@ impl Outbox {
         self.queue.drain(..).collect()
     }
 
+    /// Messages waiting.
     pub fn len(&self) -> usize {
         self.queue.len()
     }
 
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Payload bytes waiting.
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -63,6 +63,7 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
 }
 
 /// Parse a `Retry-After` header value: delta-seconds or an HTTP date.
+#[cfg(feature = "native")]
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
@@ -77,6 +78,7 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") to Unix seconds.
+#[cfg(feature = "native")]
 fn httpdate_to_unix(s: &str) -> Option<u64> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     if parts.len() != 6 || parts[5] != "GMT" {

@@ -74,14 +74,20 @@ struct Timing {
     disconnected: Duration,
 }
 
-/// Counters updated by the engine, read by any thread.
+/// Counters updated by the driver, read by any thread: what `stats()` and `history()` report.
 #[derive(Default)]
-pub(crate) struct Counters {
+pub struct Counters {
+    /// Attempts made.
     pub attempts: AtomicU64,
+    /// Links opened.
     pub opens: AtomicU64,
+    /// Messages received.
     pub messages_in: AtomicU64,
+    /// Messages written.
     pub messages_out: AtomicU64,
+    /// Payload bytes received.
     pub bytes_in: AtomicU64,
+    /// Payload bytes written.
     pub bytes_out: AtomicU64,
     last_rtt_micros: AtomicU64,
     last_close: Mutex<Option<CloseInfo>>,
@@ -95,21 +101,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Counters {
+    /// Count messages received and their payload bytes.
     pub fn add_in(&self, messages: u64, bytes: u64) {
         self.messages_in.fetch_add(messages, Relaxed);
         self.bytes_in.fetch_add(bytes, Relaxed);
     }
 
+    /// Count messages written and their payload bytes.
     pub fn add_out(&self, messages: usize, bytes: usize) {
         self.messages_out.fetch_add(messages as u64, Relaxed);
         self.bytes_out.fetch_add(bytes as u64, Relaxed);
     }
 
+    /// Remember the last heartbeat's round trip.
     pub fn set_rtt(&self, rtt: Duration) {
         self.last_rtt_micros
             .store(rtt.as_micros().max(1) as u64, Relaxed);
     }
 
+    /// Remember how the last link ended.
     pub fn set_close(&self, code: u16, reason: &str) {
         *lock(&self.last_close) = Some(CloseInfo {
             code,
@@ -117,6 +127,7 @@ impl Counters {
         });
     }
 
+    /// Remember the address the last link's TCP connection reached.
     pub fn set_address(&self, address: Option<std::net::SocketAddr>) {
         *lock(&self.address) = address;
     }
@@ -150,6 +161,7 @@ impl Counters {
         });
     }
 
+    /// The flight recorder, oldest first.
     pub fn history(&self) -> Vec<Transition> {
         lock(&self.history).iter().cloned().collect()
     }

@@ -35,9 +35,10 @@ pub(crate) const RECONNECT_REASON: &str = "reconnecting to a new URL";
 /// How long a write may make no progress when no heartbeat is configured.
 pub(crate) const WRITE_TIMEOUT_NO_HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// The settings the machine decides by: plain data, taken from the client's `Config`.
+/// The settings the machine decides by: plain data, taken from the client's `Config` (or from
+/// whatever a driver on another platform was given).
 #[derive(Clone, Debug)]
-pub(crate) struct Settings {
+pub struct Settings {
     /// The URL with secrets hidden, for logs.
     pub log_url: String,
     /// `host:port`, the handshake budget's key (of the URL an attempt uses).
@@ -46,31 +47,45 @@ pub(crate) struct Settings {
     pub url: Url,
     /// A URL provider names each attempt's URL: the attempt asks it first (`Action::Locate`).
     pub locate: bool,
+    /// The delay curve between attempts.
     pub backoff: Backoff,
+    /// Attempts since the last open before giving up; `None`: never.
     pub max_retries: Option<u32>,
+    /// Time without a link before giving up; `None`: never.
     pub max_elapsed: Option<Duration>,
+    /// When to ping and when a silent link is dead; `None`: no heartbeat.
     pub heartbeat: Option<Heartbeat>,
+    /// Causes that end in `Failed`.
     pub terminal: TerminalPolicy,
     /// Handshakes per second per host, process-wide; `None`: no budget.
     pub handshake_budget: Option<u32>,
     /// Also the greeting provider's limit.
     pub connect_timeout: Duration,
+    /// How long a closing handshake (or a lost link's shut) may take.
     pub close_timeout: Duration,
 }
 
 /// What the app asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Command {
+pub enum Command {
+    /// `connect()`: start the first attempt.
     Connect,
+    /// `close(code, reason)`: end the link and the client for good.
     Close {
+        /// The close code to send (1000 or 3000–4999).
         code: u16,
+        /// The close reason to send.
         reason: String,
     },
     /// Every handle was dropped: close with 1001.
     Dropped,
+    /// `pause()`: end the link and stay disconnected.
     Pause,
+    /// `resume()`: leave `Paused` and connect now.
     Resume,
+    /// `reconnect_now()`: skip the backoff delay.
     ReconnectNow,
+    /// `network_changed()`: probe an open link, or try now if waiting.
     NetworkChanged,
     /// Move to this URL at once: end the link (or the attempt) and connect there.
     ReconnectTo(Url),
@@ -78,7 +93,7 @@ pub(crate) enum Command {
 
 /// What a successful attempt reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Opened {
+pub struct Opened {
     /// The subprotocol the server selected.
     pub protocol: Option<String>,
     /// The negotiated extension, as it describes itself.
@@ -89,31 +104,41 @@ pub(crate) struct Opened {
 
 /// A frame of the open link that matters to the machine (data goes straight to the app).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Inbound {
+pub enum Inbound {
     /// A protocol pong with this payload.
     Pong(Vec<u8>),
     /// A text message matching the app-level pong.
     AppPong,
     /// The server's close frame.
-    Close { code: u16, reason: String },
+    Close {
+        /// Its close code (1005 when it had none).
+        code: u16,
+        /// Its reason.
+        reason: String,
+    },
 }
 
 /// Why the driver says an open link broke.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// The socket ended or failed (reset, EOF without a close frame, a write error).
     Network(String),
     /// A write made no progress by the deadline `write_deadline` gave.
     WriteStalled,
     /// The server broke the protocol; the client answers with this close code.
-    Protocol { detail: String, code: u16 },
+    Protocol {
+        /// What was wrong.
+        detail: String,
+        /// The close code to answer with.
+        code: u16,
+    },
     /// An inbound message exceeded `max_message_size` (closed with 1009).
     TooLarge,
 }
 
 /// How a link is ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Shut {
+pub enum Shut {
     /// It is dead: drop it at once (no closing handshake to wait for).
     Abort,
     /// The server sent a close frame: flush the queued reply, then drop.
@@ -124,7 +149,7 @@ pub(crate) enum Shut {
 
 /// A heartbeat ping to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Ping {
+pub enum Ping {
     /// A protocol Ping with this payload (its pong must echo it).
     Protocol(Vec<u8>),
     /// The app-level ping message.
@@ -133,7 +158,7 @@ pub(crate) enum Ping {
 
 /// How the client ends for good.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum End {
+pub enum End {
     /// Closed by the app: hand the unsent messages to `close()`.
     Closed,
     /// Gave up: the `Failed` event carries the unsent messages.
@@ -142,11 +167,14 @@ pub(crate) enum End {
 
 /// What the driver must do, in order.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Action {
+pub enum Action {
     /// Publish a state change (shared state, flight recorder, `StateChanged` event).
     Transition {
+        /// The state before.
         from: State,
+        /// The state after.
         to: State,
+        /// Why (secrets redacted).
         cause: String,
     },
     /// Hand this event to the app.
@@ -158,23 +186,36 @@ pub(crate) enum Action {
     /// Record a heartbeat's round trip in `stats()`.
     RecordRtt(Duration),
     /// Record how a link ended in `stats()`.
-    RecordClose { code: u16, reason: String },
+    RecordClose {
+        /// The close code (1006 when none was exchanged).
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
     /// Ask the URL provider for this attempt's URL; report with `located`.
     Locate {
+        /// Its number since the last stable link, from 1.
         attempt: u32,
+        /// The previous attempt was refused with 401: ask for fresh credentials.
         after_unauthorized: bool,
     },
     /// Start one attempt to `url` (auth provider, TCP, TLS, upgrade); report with
     /// `attempt_done`.
     Connect {
+        /// Its number since the last stable link, from 1.
         attempt: u32,
+        /// The previous attempt was refused with 401: ask for fresh credentials.
         after_unauthorized: bool,
+        /// Where it goes.
         url: Url,
     },
     /// Drop the attempt in flight (its half-made socket closes with it).
     Abandon,
     /// Compute the greeting (within this long) and write it; report with `greeted`.
-    Greet { within: Duration },
+    Greet {
+        /// How long the greeting provider may take.
+        within: Duration,
+    },
     /// The link carries the app's messages now: write the outbox, allow direct writes.
     Serve,
     /// Send a heartbeat ping.
@@ -182,13 +223,22 @@ pub(crate) enum Action {
     /// Close the link: flush the outbox first if asked, then the closing handshake, all within
     /// `within`; report with `shut_done` (or the machine times out).
     Close {
+        /// The close code to send.
         code: u16,
+        /// The close reason to send.
         reason: String,
+        /// Write the outbox before the close frame.
         flush: bool,
+        /// How long the whole may take.
         within: Duration,
     },
     /// End a broken link's socket as `shut` says, within `within`; report with `shut_done`.
-    Shut { shut: Shut, within: Duration },
+    Shut {
+        /// How to end it.
+        shut: Shut,
+        /// How long it may take.
+        within: Duration,
+    },
     /// Terminal: seal the outbox and answer `close()` or emit `Failed` with what was unsent.
     Finish(End),
 }
@@ -257,8 +307,10 @@ struct Loss {
     initiator: Initiator,
 }
 
-/// One client's state machine.
-pub(crate) struct Machine {
+/// One client's state machine: every decision, no I/O. A driver feeds it inputs with the time
+/// they happened, performs the [`Action`]s it takes from [`poll_action`](Self::poll_action), and
+/// calls [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout).
+pub struct Machine {
     settings: Settings,
     budgets: Arc<Budgets>,
     phase: Phase,
