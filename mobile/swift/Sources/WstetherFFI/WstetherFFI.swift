@@ -5260,7 +5260,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_func_callback_failure() != 44986) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wstether_ffi_checksum_func_default_options() != 6641) {
+    if (uniffi_wstether_ffi_checksum_func_default_options() != 7571) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_func_option_limits() != 24478) {
