@@ -65,12 +65,17 @@ struct Shared<T> {
 
 struct Queue<T> {
     ready: VecDeque<(Arc<Slot<T>>, Instant)>,
-    /// Workers waiting for work.
+    /// Workers waiting for work that no push has claimed yet.
     idle: usize,
+    /// Workers waiting for work that a push has woken (each will take a slot): counted apart
+    /// from `idle` so that two pushes before the woken worker runs do not both count on it.
+    claimed: usize,
     /// Workers alive.
     workers: usize,
     /// Workers the watcher asked for that have not started yet.
     starting: usize,
+    /// The watcher waits with nothing queued (only a push wakes it).
+    watcher_parked: bool,
     /// [`Dispatcher::shutdown`] was called: workers and the watcher return.
     stopped: bool,
 }
@@ -133,8 +138,10 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
                 queue: Mutex::new(Queue {
                     ready: VecDeque::new(),
                     idle: 0,
+                    claimed: 0,
                     workers: 0,
                     starting: 0,
+                    watcher_parked: false,
                     stopped: false,
                 }),
                 work: Condvar::new(),
@@ -209,7 +216,11 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                 }
-                None => q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    q.watcher_parked = true;
+                    q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner());
+                    q.watcher_parked = false;
+                }
             }
         }
         q.starting += 1;
@@ -228,8 +239,16 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
 impl<T: Send + Sync + 'static> Shared<T> {
     fn push(&self, slot: Arc<Slot<T>>) {
         let mut q = lock(&self.queue);
+        self.push_locked(&mut q, slot);
+    }
+
+    /// Queue `slot` and wake whoever must take it: an unclaimed idle worker, or else the
+    /// watcher (which starts one if the slot waits [`STALL`]). Never both, never neither.
+    fn push_locked(&self, q: &mut Queue<T>, slot: Arc<Slot<T>>) {
         q.ready.push_back((slot, Instant::now()));
         if q.idle > 0 {
+            q.idle -= 1;
+            q.claimed += 1;
             self.work.notify_one();
         } else {
             self.watcher.notify_one();
@@ -325,7 +344,13 @@ impl<T: Send + Sync + 'static> Worker<T> {
                 .wait_timeout(q, IDLE_EXIT)
                 .unwrap_or_else(|e| e.into_inner());
             q = guard;
-            q.idle -= 1;
+            // Whichever waiter wakes (notified, timed out or spurious) leaves the waiting
+            // count once: as a claimed worker while any claim is open, else as an idle one.
+            if q.claimed > 0 {
+                q.claimed -= 1;
+            } else {
+                q.idle -= 1;
+            }
             if wait.timed_out() && q.ready.is_empty() && q.workers > 1 {
                 q.workers -= 1;
                 self.exited.store(true, Ordering::Relaxed);
@@ -404,5 +429,72 @@ impl<T> Handle<T> {
                 .0;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// A slot whose stream has ended already: a worker takes it as one (empty) work.
+    fn ended_slot(d: &Dispatcher<u32>, tag: u32) -> Arc<Slot<u32>> {
+        Arc::new(Slot {
+            tag,
+            events: Mutex::new(None),
+            state: AtomicU8::new(QUEUED),
+            shared: d.shared.clone(),
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+        })
+    }
+
+    /// Two slots queued before the one idle worker wakes: the worker takes the first and blocks
+    /// in its handler; the second must not wait for that worker (it was counted on twice).
+    #[test]
+    fn two_pushes_do_not_both_count_on_one_idle_worker() {
+        let d = Arc::new(Dispatcher::<u32>::new());
+        let (served_tx, served) = mpsc::channel::<u32>();
+        let (release_tx, release) = mpsc::channel::<()>();
+        let release = Arc::new(Mutex::new(release));
+        let watcher = d.clone();
+        thread::spawn(move || {
+            while watcher.watch() {
+                let (d, tx, release) = (watcher.clone(), served_tx.clone(), release.clone());
+                thread::spawn(move || {
+                    let worker = d.worker();
+                    while let Next::Work(work) = worker.next() {
+                        let tag = *work.tag();
+                        if tag == 1 {
+                            let _ = lock(&release).recv();
+                        }
+                        let _ = tx.send(tag);
+                        worker.done(work);
+                    }
+                });
+            }
+        });
+        // A first slot brings up one worker, which then waits idle.
+        d.shared.push(ended_slot(&d, 0));
+        assert_eq!(served.recv_timeout(Duration::from_secs(5)), Ok(0));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // ... and the watcher waits for a push (with nothing queued, it looks at nothing).
+        while !{
+            let q = lock(&d.shared.queue);
+            q.idle == 1 && q.watcher_parked
+        } {
+            assert!(Instant::now() < deadline, "the worker never went idle");
+            thread::yield_now();
+        }
+        {
+            let mut q = lock(&d.shared.queue);
+            d.shared.push_locked(&mut q, ended_slot(&d, 1));
+            d.shared.push_locked(&mut q, ended_slot(&d, 2));
+        }
+        let got = served.recv_timeout(Duration::from_secs(2));
+        release_tx.send(()).unwrap();
+        assert_eq!(got, Ok(2), "slot 2 was left behind the blocked handler");
+        d.shutdown();
     }
 }
