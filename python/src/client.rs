@@ -310,12 +310,12 @@ impl NativeClient {
         })
     }
 
-    /// asyncio bridge: start forwarding events; returns the fd for `loop.add_reader`.
+    /// asyncio bridge: hand the event stream to the loop; returns the fd for `loop.add_reader`.
     #[cfg(unix)]
-    fn start_pump(&self, py: Python<'_>, capacity: usize) -> PyResult<i32> {
+    fn start_pump(&self, py: Python<'_>) -> PyResult<i32> {
         guard(py, || {
             let events = self.take_events(py)?;
-            let pump = crate::pump::Pump::start(events, capacity)
+            let pump = crate::pump::Pump::start(events)
                 .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
             let fd = pump.fileno();
             let _ = self.pump.set(pump);

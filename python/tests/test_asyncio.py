@@ -143,3 +143,38 @@ async def test_slow_consumer_bounded(server: Server) -> None:
                 assert event.data.startswith(f"{count}:")
                 count += 1
         assert count == 5000
+
+
+async def test_close_leaves_the_rest_readable_and_stops_watching(server: Server) -> None:
+    # Nobody iterates until after close(): every event is still there, in order, ending with
+    # Closed, and the loop no longer watches the client's wake socket (nothing holds it).
+    client = await wstether.connect(server.url, **FAST)
+    await client.send("hello")
+    await asyncio.sleep(0)  # let the client start before it is closed
+    opened = await next_of(client, wstether.Open)
+    assert opened is not None
+    first = await next_of(client, wstether.Message)
+    assert first.data == "hello"
+    await client.send("last")
+    await client.close(1000, "bye")
+    fd = client._fd
+    if fd is not None:
+        assert not asyncio.get_running_loop().remove_reader(fd), "the loop still watches the client"
+    rest = await asyncio.wait_for(_collect(client), 5.0)
+    assert [type(e) for e in rest if not isinstance(e, wstether.StateChanged)][-1] is wstether.Closed, rest
+
+
+async def test_close_wakes_a_waiting_iterator(server: Server) -> None:
+    # A task waiting in `async for` when close() completes sees Closed and the end.
+    client = await wstether.connect(server.url, **FAST)
+    await next_of(client, wstether.Open)
+    waiting = asyncio.ensure_future(_collect(client))
+    await asyncio.sleep(0.05)  # the task is now waiting for an event
+    assert not waiting.done()
+    await client.close(1000, "bye")
+    rest = await asyncio.wait_for(waiting, 5.0)
+    assert [type(e) for e in rest if not isinstance(e, wstether.StateChanged)][-1] is wstether.Closed, rest
+
+
+async def _collect(client: wstether.AsyncClient) -> List[Any]:
+    return [e async for e in client]

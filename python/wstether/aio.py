@@ -1,9 +1,10 @@
 """The asyncio API: :class:`AsyncClient` and :func:`connect`.
 
 How events reach the loop (tokio workers never touch Python, the loop never blocks):
-- on Unix, a native task writes one byte to a socketpair the loop watches (``add_reader``) when
-  events are ready; ``async for`` takes them in batches straight from the native channel, and only
-  when the consumer asks, so a slow consumer slows the socket instead of growing memory;
+- on Unix, ``async for`` takes events in batches straight from the client's stream on the loop
+  thread (reading the socket itself while it has caught up), and only when the consumer asks, so
+  a slow consumer slows the socket instead of growing memory; when nothing is ready, the engine
+  writes one byte to a socketpair the loop watches (``add_reader``) once there is;
 - elsewhere, a dispatcher thread waits for a batch with the GIL released, hands it to the loop
   with one ``call_soon_threadsafe`` and fetches the next only once this one was consumed.
 """
@@ -128,8 +129,9 @@ class AsyncClient(Controls):
         self._closing = False
         self._dispatcher: Optional[threading.Thread] = None
         self._fd: Optional[int] = None
+        # The loop watches the fd bridge's socket (from start until the end or close).
+        self._watching = False
         self._started = False
-        self._event_buffer = event_buffer
 
     async def start(self) -> "AsyncClient":
         """Start connecting (returns at once; an ``Open`` event follows). Idempotent."""
@@ -139,8 +141,9 @@ class AsyncClient(Controls):
             self._finished = asyncio.Event()
             _lifecycle.register(self)
             if _FD_BRIDGE:
-                self._fd = self._native.start_pump(self._event_buffer)
+                self._fd = self._native.start_pump()
                 loop.add_reader(self._fd, self._on_readable)
+                self._watching = True
             else:
                 self._dispatcher = threading.Thread(
                     target=self._dispatch, name=f"wstether-aio-dispatch-{next(_ids)}", daemon=True
@@ -192,7 +195,12 @@ class AsyncClient(Controls):
         finally:
             closer.join()
         self._stop_backpressure()
-        if self._finished is not None:
+        if self._fd is not None:
+            # The client has stopped: what is left is in its stream already, and no byte will
+            # follow. Stop watching (so nothing holds this client), and wake a waiting reader.
+            self._stop_reader()
+            self._wake()
+        elif self._finished is not None:
             await self._finished.wait()
         if self._dispatcher is not None:
             self._dispatcher.join(5.0)
@@ -214,10 +222,15 @@ class AsyncClient(Controls):
                 batch = self._native.drain_pump(4096)
                 if batch is None:
                     self._ended = True
+                    self._stop_reader()
                     continue
                 if batch:
                     queue.extend(batch)
                     break
+                if not self._watching:
+                    # Closed: the stream holds the rest; look again without a byte to wait for.
+                    await asyncio.sleep(0.001)
+                    continue
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:
@@ -257,6 +270,9 @@ class AsyncClient(Controls):
                 self._finished.set()
 
     def _stop_reader(self) -> None:
+        if not self._watching:
+            return
+        self._watching = False
         loop, fd = self._loop, self._fd
         if loop is not None and fd is not None and not loop.is_closed():
             loop.remove_reader(fd)
