@@ -16,6 +16,8 @@ import {
   ClientClosedError, ConnectionError, InvalidArgumentError, MessageTooLargeError, QueueFullError, WstetherError,
   argumentError, errorFromCode, rethrow, type ErrorKind
 } from './errors.js'
+import type * as Common from './common.js'
+import { EventIterator, type BackoffOptions, type Cause, type ClientStats, type SendStatus, type State, type Transition, type UrlProvider } from './common.js'
 
 export { ClientClosedError, ConnectionError, InvalidArgumentError, MessageTooLargeError, QueueFullError, WstetherError }
 export type { ErrorKind }
@@ -33,84 +35,19 @@ await init()
 /** A message payload: text, or binary as bytes. */
 export type Data = string | Uint8Array
 
-/** The client's lifecycle state. */
-export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'closing' | 'closed' | 'failed'
+export type {
+  BackoffOptions, Cause, ClientStats, CloseInfo, ConnectingInfo, OpenInfo, PongInfo, ReconnectingInfo, SendStatus, State, Transition, UrlProvider
+} from './common.js'
 
-/** Why a link ended or an attempt failed (`kind` is stable: `closed`, `network`, `heartbeat_timeout`, …). */
-export interface Cause {
-  /** Stable short name, as in the Node entry (`connect_failed`, `closed`, `heartbeat_timeout`, …). */
-  kind: string
-  /** Human-readable description (secrets redacted). */
-  message: string
-  /** Close code (`closed`). */
-  code?: number
-  /** Close reason (`closed`). */
-  reason?: string
-  /** Attempts made (`retries_exhausted`). */
-  attempts?: number
-  /** Time without a link (`elapsed_exhausted`). */
-  elapsedMs?: number
-  /** Why the last attempt failed (`retries_exhausted`, `elapsed_exhausted`). */
-  last?: Cause
-}
-
-/** `connecting`: an attempt begins. */
-export interface ConnectingInfo { attempt: number }
-/** `open`: the link is open (`address` is always null: the browser does not say). */
-export interface OpenInfo { attempt: number, protocol: string | null, compression: string | null, address: string | null }
-/** `close`: an open link ended. */
-export interface CloseInfo { code: number, reason: string, initiator: 'local' | 'remote' | 'network', willReconnect: boolean }
-/** `reconnecting`: waiting `delayMs` before attempt number `attempt`. */
-export interface ReconnectingInfo { attempt: number, delayMs: number, cause: Cause }
 /** `failed`: terminal; `unsent` holds every accepted message that was never written. */
-export interface FailedInfo { reason: Cause, unsent: Data[] }
-/** `pong`: a heartbeat got its answer. */
-export interface PongInfo { rttMs: number }
-
+export type FailedInfo = Common.FailedInfo<Data>
 /** Listener arguments per event name. */
-export interface ClientEventMap {
-  state: [state: State]
-  connecting: [info: ConnectingInfo]
-  open: [info: OpenInfo]
-  message: [data: Data]
-  pong: [info: PongInfo]
-  close: [info: CloseInfo]
-  reconnecting: [info: ReconnectingInfo]
-  error: [error: ConnectionError]
-  failed: [info: FailedInfo]
-}
-
+export type ClientEventMap = Common.ClientEventMap<Data>
 /** One event as yielded by `client.events()`. */
-export type ClientEvent =
-  | { type: 'state', state: State }
-  | ({ type: 'connecting' } & ConnectingInfo)
-  | ({ type: 'open' } & OpenInfo)
-  | { type: 'message', data: Data }
-  | ({ type: 'pong' } & PongInfo)
-  | ({ type: 'close' } & CloseInfo)
-  | ({ type: 'reconnecting' } & ReconnectingInfo)
-  | { type: 'error', error: ConnectionError }
-  | ({ type: 'failed' } & FailedInfo)
-
-/** Called before every connection attempt for that attempt's URL (e.g. one with a fresh token in its query). */
-export type UrlProvider = (attempt: number, info: { afterUnauthorized: boolean }) => string | Promise<string>
+export type ClientEvent = Common.ClientEvent<Data>
 
 /** Computes the greeting on every open (e.g. an auth message, then the current subscriptions). */
 export type GreetingProvider = () => Array<Data | ArrayBufferView | ArrayBuffer> | Promise<Array<Data | ArrayBufferView | ArrayBuffer>>
-
-/** Reconnect delay curve (the Node entry's). */
-export interface BackoffOptions {
-  /** First delay in ms (default 1000). */
-  initialMs?: number
-  /** Largest delay in ms (default 10000). */
-  maxMs?: number
-  /** Growth per attempt, ≥ 1 (default 2). */
-  factor?: number
-  /** Random spread between 0 and 1 (default 0.5). */
-  jitter?: number
-  /** The curve resets only after a link stayed open this long, in ms (default 5000). */
-  stableAfterMs?: number
-}
 
 /** Keep-alive: browsers send no protocol pings, so it needs `appPing`; any message counts as life. */
 export interface HeartbeatOptions {
@@ -155,29 +92,6 @@ export interface ClientOptions {
   /** Call `networkChanged()` on the window's `online`/`offline` events and probe on `visibilitychange`/`resume` (default true). */
   watchNetwork?: boolean
 }
-
-/** Counters of one client; times in milliseconds. */
-export interface ClientStats {
-  attempts: number
-  opens: number
-  messagesIn: number
-  messagesOut: number
-  bytesIn: number
-  bytesOut: number
-  queuedMessages: number
-  queuedBytes: number
-  lastRttMs?: number
-  lastCloseCode?: number
-  lastCloseReason?: string
-  timeConnectedMs: number
-  timeDisconnectedMs: number
-}
-
-/** One state change of the flight recorder (`at`: ms since the Unix epoch). */
-export interface Transition { at: number, from: State, to: State, cause: string }
-
-/** Whether `send()` wrote the message now (`sent`) or queued it for the next open (`queued`). */
-export type SendStatus = 'sent' | 'queued'
 
 type Listener<K extends keyof ClientEventMap> = (...args: ClientEventMap[K]) => void
 type AnyListener = (...args: any[]) => unknown
@@ -266,48 +180,6 @@ function toCoreOptions (options: unknown): Record<string, unknown> {
   return out
 }
 
-/** A small async queue behind `client.events()`. */
-class EventIterator implements AsyncIterableIterator<ClientEvent> {
-  private readonly queue: ClientEvent[] = []
-  private waiter: ((r: IteratorResult<ClientEvent>) => void) | null = null
-  private ended = false
-  constructor (private readonly onDetach: (it: EventIterator) => void) {}
-
-  push (ev: ClientEvent): void {
-    if (this.ended) return
-    const w = this.waiter
-    if (w) {
-      this.waiter = null
-      w({ value: ev, done: false })
-    } else this.queue.push(ev)
-  }
-
-  end (): void {
-    this.ended = true
-    if (this.waiter && this.queue.length === 0) {
-      const w = this.waiter
-      this.waiter = null
-      w({ value: undefined, done: true })
-    }
-  }
-
-  next (): Promise<IteratorResult<ClientEvent>> {
-    const value = this.queue.shift()
-    if (value !== undefined) return Promise.resolve({ value, done: false })
-    if (this.ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise(resolve => { this.waiter = resolve })
-  }
-
-  return (): Promise<IteratorResult<ClientEvent>> {
-    this.end()
-    this.queue.length = 0
-    this.onDetach(this)
-    return Promise.resolve({ value: undefined, done: true })
-  }
-
-  [Symbol.asyncIterator] (): AsyncIterableIterator<ClientEvent> { return this }
-}
-
 /**
  * A WebSocket client that stays connected, in the browser: it reconnects with backoff, finds
  * dead links with an app-level heartbeat, queues messages while disconnected and hands back what
@@ -324,7 +196,7 @@ class EventIterator implements AsyncIterableIterator<ClientEvent> {
 export class Client {
   private readonly core: WebClient
   private readonly listeners = new Map<string, AnyListener[]>()
-  private readonly iterators = new Set<EventIterator>()
+  private readonly iterators = new Set<EventIterator<ClientEvent>>()
   private readonly pending: Item[][] = []
   private readonly closers: Array<(unsent: Data[]) => void> = []
   private readonly urlProvider?: UrlProvider
@@ -435,7 +307,8 @@ export class Client {
 
   /** Every event, in order, as an async iterator; it ends after the terminal event. */
   events (): AsyncIterableIterator<ClientEvent> {
-    const it = new EventIterator(i => { this.iterators.delete(i) })
+    // No backpressure to release in the browser: the WebSocket hands messages over as they arrive.
+    const it = new EventIterator<ClientEvent>(i => { this.iterators.delete(i) }, () => {})
     if (this.terminal) it.end()
     else {
       this.iterators.add(it)

@@ -15,34 +15,12 @@ import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
 
 import { ConnectionError, argumentError, errorFromCode, rethrow, type ErrorKind } from './errors'
+import type { ClientStats, SendStatus, Transition } from './common'
 import { EventIterator, ITERATOR_HIGH_WATER, type ClientEvent, type ClientEventMap, type Cause, type State } from './events'
 import { native, type NativeClient } from './native'
 import { flattenHeaders, toData, toNativeOptions, type ClientOptions, type Data, type UrlProvider } from './options'
 
-/** Counters of one client; times in milliseconds. */
-export interface ClientStats {
-  attempts: number
-  opens: number
-  messagesIn: number
-  messagesOut: number
-  bytesIn: number
-  bytesOut: number
-  queuedMessages: number
-  queuedBytes: number
-  lastRttMs?: number
-  lastCloseCode?: number
-  lastCloseReason?: string
-  timeConnectedMs: number
-  timeDisconnectedMs: number
-  /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy). */
-  address?: string
-}
-
-/** One state change of the flight recorder (`at`: ms since the Unix epoch). */
-export interface Transition { at: number, from: State, to: State, cause: string }
-
-/** Whether `send()` wrote the message now (`sent`) or queued it for the next open (`queued`). */
-export type SendStatus = 'sent' | 'queued'
+export type { ClientStats, SendStatus, Transition } from './common'
 
 type Listener<K extends keyof ClientEventMap> = (...args: ClientEventMap[K]) => void
 type NativeEvent = Record<string, unknown> & { type: string }
@@ -86,7 +64,7 @@ export class Client extends EventEmitter {
   private pos = 0
   private readonly heldBatches: unknown[][] = []
   private drainScheduled = false
-  private readonly iterators = new Set<EventIterator>()
+  private readonly iterators = new Set<EventIterator<ClientEvent>>()
   private terminalReached!: () => void
   private readonly terminalDispatched = new Promise<void>(resolve => { this.terminalReached = resolve })
 
@@ -239,7 +217,7 @@ export class Client extends EventEmitter {
    * iterators may run at once; each sees every event from the moment it was created.
    */
   events (): AsyncIterableIterator<ClientEvent> {
-    const it = new EventIterator(i => { this.iterators.delete(i) }, () => { this.scheduleDrain() })
+    const it = new EventIterator<ClientEvent>(i => { this.iterators.delete(i) }, () => { this.scheduleDrain() })
     if (this.terminal) it.end()
     else {
       this.iterators.add(it)

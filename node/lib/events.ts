@@ -1,143 +1,15 @@
-// Event payload types, and the async iterator behind `client.events()`.
+// Event payload types as the Node entry delivers them (binary as `Buffer`), and the async
+// iterator behind `client.events()`; both shared with the browser entry (common.ts).
 
-import type { ConnectionError } from './errors'
+import type * as Common from './common'
 import type { Data } from './options'
 
-/** The client's lifecycle state. */
-export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'closing' | 'closed' | 'failed'
+export type { Cause, CloseInfo, ConnectingInfo, OpenInfo, PongInfo, ReconnectingInfo, State } from './common'
+export { EventIterator, ITERATOR_HIGH_WATER } from './common'
 
-/** Why a link ended or an attempt failed (`kind` is stable: `closed`, `network`, `heartbeat_timeout`, …). */
-export interface Cause {
-  /** Stable short name: `connect_failed`, `connect_timeout`, `tls`, `handshake_rejected`, `handshake`, `auth`, `url_provider`, `proxy_rejected`, `socks_rejected`, `proxy_auth`, `incompatible`, `closed`, `heartbeat_timeout`, `write_stalled`, `network`, `protocol`, `message_too_large`, `network_changed`, `retries_exhausted`, `elapsed_exhausted`, `internal`. */
-  kind: string
-  /** Human-readable description (secrets redacted). */
-  message: string
-  /** Close code (`closed`). */
-  code?: number
-  /** Close reason (`closed`). */
-  reason?: string
-  /** HTTP status (`handshake_rejected`; the proxy's for `proxy_rejected`: 401/407 are terminal). */
-  status?: number
-  /** SOCKS5 reply code (`socks_rejected`: 2 not allowed, 5 refused, …). */
-  socksReply?: number
-  /** Retry-After in ms (`handshake_rejected`, when sent). */
-  retryAfterMs?: number
-  /** Attempts made (`retries_exhausted`). */
-  attempts?: number
-  /** Time without a link (`elapsed_exhausted`). */
-  elapsedMs?: number
-  /** Why the last attempt failed (`retries_exhausted`, `elapsed_exhausted`). */
-  last?: Cause
-}
-
-/** `connecting`: an attempt begins. */
-export interface ConnectingInfo { attempt: number }
-/** `open`: the link is open. */
-export interface OpenInfo {
-  attempt: number
-  protocol: string | null
-  /** The negotiated extension (`permessage-deflate; ...`), or null when uncompressed. */
-  compression: string | null
-  /** `ip:port` the TCP connection reached (after Happy Eyeballs; the proxy's through a proxy), or null. */
-  address: string | null
-}
-/** `close`: an open link ended. */
-export interface CloseInfo { code: number, reason: string, initiator: 'local' | 'remote' | 'network', willReconnect: boolean }
-/** `reconnecting`: waiting `delayMs` before attempt number `attempt`. */
-export interface ReconnectingInfo { attempt: number, delayMs: number, cause: Cause }
 /** `failed`: terminal; `unsent` holds every accepted message that was never written. */
-export interface FailedInfo { reason: Cause, unsent: Data[] }
-/** `pong`: a heartbeat got its answer. */
-export interface PongInfo { rttMs: number }
-
+export type FailedInfo = Common.FailedInfo<Data>
 /** Listener arguments per event name. */
-export interface ClientEventMap {
-  state: [state: State]
-  connecting: [info: ConnectingInfo]
-  open: [info: OpenInfo]
-  message: [data: Data]
-  pong: [info: PongInfo]
-  close: [info: CloseInfo]
-  reconnecting: [info: ReconnectingInfo]
-  error: [error: ConnectionError]
-  failed: [info: FailedInfo]
-}
-
+export type ClientEventMap = Common.ClientEventMap<Data>
 /** One event as yielded by `client.events()`. */
-export type ClientEvent =
-  | { type: 'state', state: State }
-  | ({ type: 'connecting' } & ConnectingInfo)
-  | ({ type: 'open' } & OpenInfo)
-  | { type: 'message', data: Data }
-  | ({ type: 'pong' } & PongInfo)
-  | ({ type: 'close' } & CloseInfo)
-  | ({ type: 'reconnecting' } & ReconnectingInfo)
-  | { type: 'error', error: ConnectionError }
-  | ({ type: 'failed' } & FailedInfo)
-
-/** Most events an iterator buffers before the client stops delivering (backpressure). */
-export const ITERATOR_HIGH_WATER = 1024
-
-/** An `events()` iterator: a queue the client pushes to, read with `for await`. */
-export class EventIterator implements AsyncIterableIterator<ClientEvent> {
-  private readonly queue: ClientEvent[] = []
-  private head = 0
-  private waiter: ((r: IteratorResult<ClientEvent>) => void) | null = null
-  private ended = false
-
-  /** `onDetach` runs when the consumer stops; `onSpace` when a full queue has room again. */
-  constructor (private readonly onDetach: (it: EventIterator) => void, private readonly onSpace: () => void) {}
-
-  /** Events waiting to be read. */
-  get size (): number { return this.queue.length - this.head }
-
-  /** Deliver one event (called by the client, in order). */
-  push (ev: ClientEvent): void {
-    if (this.ended) return
-    if (this.waiter) {
-      const w = this.waiter
-      this.waiter = null
-      w({ value: ev, done: false })
-    } else {
-      this.queue.push(ev)
-    }
-  }
-
-  /** No more events will come: the client reached its terminal event. */
-  end (): void {
-    this.ended = true
-    if (this.waiter && this.size === 0) {
-      const w = this.waiter
-      this.waiter = null
-      w({ value: undefined, done: true })
-    }
-  }
-
-  next (): Promise<IteratorResult<ClientEvent>> {
-    if (this.size > 0) {
-      const value = this.queue[this.head++]
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head)
-        this.head = 0
-      }
-      if (this.size === ITERATOR_HIGH_WATER - 1) this.onSpace()
-      return Promise.resolve({ value, done: false })
-    }
-    if (this.ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise(resolve => { this.waiter = resolve })
-  }
-
-  return (): Promise<IteratorResult<ClientEvent>> {
-    this.ended = true
-    if (this.waiter) {
-      this.waiter({ value: undefined, done: true })
-      this.waiter = null
-    }
-    this.queue.length = 0
-    this.head = 0
-    this.onDetach(this)
-    return Promise.resolve({ value: undefined, done: true })
-  }
-
-  [Symbol.asyncIterator] (): AsyncIterableIterator<ClientEvent> { return this }
-}
+export type ClientEvent = Common.ClientEvent<Data>

@@ -2,7 +2,10 @@
 // options object. Types are checked here; ranges and values are checked by the Rust core.
 
 import { argumentError, InvalidArgumentError } from './errors'
+import type { BackoffOptions } from './common'
 import type { NativeOptions } from './native'
+
+export type { BackoffOptions, UrlProvider } from './common'
 
 /** A message payload: text or binary. */
 export type Data = string | Buffer
@@ -16,25 +19,9 @@ export type AuthProvider = (
   info: { afterUnauthorized: boolean }
 ) => HeadersInit | Promise<HeadersInit>
 
-/** Called before every connection attempt for that attempt's URL (e.g. a one-time URL fetched over HTTPS). */
-export type UrlProvider = (attempt: number, info: { afterUnauthorized: boolean }) => string | Promise<string>
-
 /** Computes the greeting on every open, e.g. the current subscriptions. */
 export type GreetingProvider = () => Array<Data | ArrayBufferView | ArrayBuffer> | Promise<Array<Data | ArrayBufferView | ArrayBuffer>>
 
-/** Reconnect delay curve. */
-export interface BackoffOptions {
-  /** First delay in ms (default 1000). */
-  initialMs?: number
-  /** Largest delay in ms (default 10000). */
-  maxMs?: number
-  /** Growth per attempt, ≥ 1 (default 2). */
-  factor?: number
-  /** Random spread between 0 and 1 (default 0.5), so a fleet does not return at once. */
-  jitter?: number
-  /** The curve resets only after a link stayed open this long, in ms (default 5000). */
-  stableAfterMs?: number
-}
 
 /** Keep-alive settings: a link is dead when nothing arrived for `intervalMs + timeoutMs`. */
 export interface HeartbeatOptions {
