@@ -33,9 +33,6 @@
 //! dictionary, a few tens of microseconds per message for the compressor and about one for
 //! the decompressor, which is why a busy link keeps its state.
 
-// The wire layer is not wired to this yet (issue 14): until then only the tests call it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::fmt;
 
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
