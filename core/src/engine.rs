@@ -49,6 +49,13 @@ const READ_SPAN: usize = 512;
 /// 64 KiB message; see bench/README.md). Kept near that pad, the same memory is reused, as a
 /// raw client reading one message at a time reuses it. Small messages never reach this bound.
 const READ_BYTES: usize = 128 * 1024;
+/// Most message bytes handed out in one batch (after its first message), whatever `max`: a
+/// consumer behind the socket finds many large messages buffered, and a binding converts a
+/// whole batch before its callbacks run, so every message of it is alive at once. In Node a
+/// batch of megabytes of strings made V8's scavenger copy them all into fresh pages (a third
+/// of the JS thread's time in page faults at 64 KiB); kept to the read span's bound, the
+/// strings die young as they do with a client that hands out one message at a time.
+const BATCH_BYTES: usize = READ_BYTES;
 /// A link with no data messages for this long lets its compressor state go (about 300 KiB
 /// at 12-bit windows, down to the two 4 KiB windows), so an idle link stays small.
 const COMPRESSION_QUIET: Duration = Duration::from_secs(10);
@@ -956,12 +963,14 @@ impl Engine {
     fn take(&mut self, max: usize, out: &mut Vec<Event>) {
         let max = max.max(1);
         let mut messages = 0;
-        while out.len() < max {
+        let mut bytes = 0;
+        while out.len() < max && bytes < BATCH_BYTES {
             let Some(event) = self.events.pop_front() else {
                 break;
             };
-            if matches!(event, Event::Message(_)) {
+            if let Event::Message(m) = &event {
                 messages += 1;
+                bytes += m.len();
             }
             out.push(event);
         }

@@ -52,3 +52,36 @@ async fn a_batch_of_large_messages_holds_about_128_kib_however_many_wait() {
     );
     client.close(1000, "").await.unwrap();
 }
+
+/// A consumer that fell behind finds its large messages buffered: one batch still holds about
+/// 128 KiB of them, not everything waiting (a binding converts a whole batch before its
+/// callbacks run, so all of it would be alive at once).
+#[tokio::test]
+async fn a_batch_taken_from_the_buffer_holds_about_128_kib() {
+    let server = TestServer::start().await.unwrap();
+    // No heartbeat: the consumer gives the read turn back after each batch, so the client's
+    // task reads the blast into the buffer while nobody asks for it.
+    let b = builder(&server.url()).heartbeat(None);
+    let (client, mut events) = open(b).await;
+    let before = client.stats().messages_in;
+    client.send_text(format!("!blast {COUNT} {SIZE}")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Everything (the blast and "!blast-done") is read and waiting before the first batch.
+    while client.stats().messages_in < before + COUNT as u64 + 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the blast was not read within 20 s"
+        );
+        tokio::time::sleep(ms(5)).await;
+    }
+    let batch = events.next_batch(1024).await;
+    let messages = batch
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count();
+    assert!(
+        (1..=2).contains(&messages),
+        "one batch of buffered 64 KiB messages held {messages}"
+    );
+    client.close(1000, "").await.unwrap();
+}
