@@ -72,19 +72,25 @@ impl Driver {
     /// Run the client's task. Whatever ends it early — a panic, or its runtime dropping it —
     /// the client still reaches `Failed` with every unsent message, so no caller is left
     /// waiting on a client that will never move again.
-    pub async fn run_guarded(mut self) {
+    ///
+    /// The guard is made here, before the task is spawned, and moved into it: a runtime that
+    /// shuts down before the task's first poll drops it unpolled, and the guard must fire then
+    /// too (made inside an `async fn`, it would not exist yet).
+    pub fn run_guarded(mut self) -> impl Future<Output = ()> + Send + 'static {
         let mut guard = Guard {
             engine: self.engine.clone(),
             armed: true,
         };
-        let ended = AssertUnwindSafe(poll_fn(|cx| self.poll(cx)))
-            .catch_unwind()
-            .await;
-        guard.armed = false;
-        if let Err(panic) = ended {
-            let why = format!("panic: {}", connect::panic_text(&*panic));
-            error!(target: "wstether", url = %self.config.redacted_url(), "the client's task panicked: {why}");
-            guard.fail(why);
+        async move {
+            let ended = AssertUnwindSafe(poll_fn(|cx| self.poll(cx)))
+                .catch_unwind()
+                .await;
+            guard.armed = false;
+            if let Err(panic) = ended {
+                let why = format!("panic: {}", connect::panic_text(&*panic));
+                error!(target: "wstether", url = %self.config.redacted_url(), "the client's task panicked: {why}");
+                guard.fail(why);
+            }
         }
     }
 

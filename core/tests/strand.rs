@@ -98,3 +98,29 @@ async fn a_task_stopped_by_its_runtime_leaves_the_client_failed_with_its_unsent_
         "the stream ends after Failed"
     );
 }
+
+#[tokio::test]
+async fn a_task_dropped_before_its_first_poll_leaves_the_client_failed() {
+    // A runtime nobody runs: the client's task is queued there and never polled before the
+    // runtime goes away, so the task is dropped without having started.
+    let own = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = builder("ws://127.0.0.1:9/unreachable")
+        .runtime(own.handle().clone())
+        .build()
+        .unwrap();
+    let mut events = client.events().unwrap();
+    client.connect().unwrap();
+    client.send_text("a").unwrap();
+    own.shutdown_background();
+
+    let (failed, _) = wait_for(&mut events, ms(3000), |e| matches!(e, Event::Failed { .. })).await;
+    let Event::Failed { unsent, .. } = failed else {
+        unreachable!()
+    };
+    let texts: Vec<_> = unsent.iter().filter_map(Message::as_text).collect();
+    assert_eq!(texts, ["a"]);
+    assert_eq!(client.state(), State::Failed);
+}
