@@ -306,10 +306,15 @@ private fun idleChild(kind: String, n: Int, url: String) {
     // This JVM's heap is fixed and pre-touched (-Xms = -Xmx, AlwaysPreTouch): RSS growth is then
     // native memory only (thread stacks, the core's allocations), and the Java side is the live
     // heap after full collections.
-    val heap = ManagementFactory.getMemoryMXBean()
+    // The live heap is read from each heap pool's usage after its last collection: the used
+    // figure read a moment later also counts the fresh allocation buffers (TLABs) that threads
+    // take from eden after a collection, megabytes that vary from run to run (adaptive TLAB
+    // sizes after the opening burst) and that held most of the figure once read that way.
+    val pools = ManagementFactory.getMemoryPoolMXBeans().filter { it.type == java.lang.management.MemoryType.HEAP }
     fun settledHeap(): Long {
         repeat(3) { System.gc(); Thread.sleep(50) }
-        return heap.heapMemoryUsage.used
+        System.gc()
+        return pools.sumOf { it.collectionUsage?.used ?: 0L }
     }
     Thread.sleep(200)
     val heap0 = settledHeap()
