@@ -319,10 +319,13 @@ private fun idleChild(kind: String, n: Int, url: String) {
     Thread.sleep(200)
     val heap0 = settledHeap()
     val rss0 = rssKib()
+    val nmt = ManagementFactory.getRuntimeMXBean().inputArguments.any { it.startsWith("-XX:NativeMemoryTracking=") }
+    if (nmt) nativeMemory("baseline")
     keep.addAll(openAll(n))
     Thread.sleep(200)
     val heap1 = settledHeap()
     val rss1 = rssKib()
+    val jvmOwn = if (nmt) jvmOwnGrowthKib(nativeMemory("summary.diff")) else Double.NaN
     val pid = ProcessHandle.current().pid()
     val a = threadAffinity(pid)
     val nativeKib = (rss1 - rss0) / n
@@ -331,6 +334,7 @@ private fun idleChild(kind: String, n: Int, url: String) {
         "clients" to n,
         "rss_kib" to nativeKib + heapKib,
         "native_rss_kib" to nativeKib,
+        "jvm_own_kib" to jvmOwn / n,
         "heap_kib" to heapKib,
         "affinity" to affinityRecord("idle child ($kind)", pid, a, null),
     )))
@@ -338,21 +342,42 @@ private fun idleChild(kind: String, n: Int, url: String) {
     Runtime.getRuntime().halt(0) // the server sees the connections drop
 }
 
-private fun idleInChild(kind: String, n: Int, url: String, cpu: Int?): Pair<Map<String, Any?>, Map<String, Any?>> {
+/** Runs a `VM.native_memory` command in this JVM (started with -XX:NativeMemoryTracking=summary). */
+private fun nativeMemory(command: String): String {
+    val server = ManagementFactory.getPlatformMBeanServer()
+    val name = javax.management.ObjectName("com.sun.management:type=DiagnosticCommand")
+    return server.invoke(name, "vmNativeMemory", arrayOf<Any>(arrayOf(command)), arrayOf("[Ljava.lang.String;")) as String
+}
+
+/**
+ * The JVM's own native growth in a `summary.diff`, in KiB: code compiled meanwhile, the JIT
+ * compilers' working memory (Compiler, Arena Chunk) and class metadata. C2 compiling JNA's and
+ * the bindings' call paths while the clients open takes megabytes (once per process, whatever
+ * the number of clients), and they are still held, or held by malloc, when RSS is read.
+ */
+private fun jvmOwnGrowthKib(diff: String): Double {
+    val own = setOf("Code", "Compiler", "Arena Chunk", "Class", "Metaspace", "Symbol")
+    return Regex("""-\s+([A-Za-z ]+?) \(reserved=\d+KB(?: [+-]\d+KB)?, committed=\d+KB(?: ([+-]\d+)KB)?\)""")
+        .findAll(diff).filter { it.groupValues[1] in own }.sumOf { it.groupValues[2].ifEmpty { "0" }.toDouble() }
+}
+
+private fun idleInChild(kind: String, n: Int, url: String, cpu: Int?, nmt: Boolean = false): Pair<Map<String, Any?>, Map<String, Any?>> {
     val java = ProcessHandle.current().info().command().orElse("java")
     val cmd = listOf(java) + ManagementFactory.getRuntimeMXBean().inputArguments +
         listOf("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch") +
+        (if (nmt) listOf("-XX:NativeMemoryTracking=summary") else listOf()) +
         listOf("-cp", System.getProperty("java.class.path"), "dev.wstether.bench.BenchKt",
             "--idle-child", kind, "--idle", "$n", "--url", url)
     val p = ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start()
     val out = p.inputStream.bufferedReader().readText()
     check(p.waitFor() == 0) { "idle child $kind failed: $out" }
     val line = out.trim().lines().last()
-    fun num(key: String) = Regex("\"$key\":([-0-9.eE]+)").find(line)!!.groupValues[1].toDouble()
+    fun num(key: String) = Regex("\"$key\":([-0-9.eE]+|null)").find(line)!!.groupValues[1].toDoubleOrNull() ?: Double.NaN
     val threads = num("threads").toInt()
     val cpus = Regex("\"cpus\":\\[([^]]*)]").find(line)!!.groupValues[1].split(',').map { it.trim('"', ' ') }.filter { it.isNotEmpty() }
     val pid = num("pid").toLong()
-    val figures = mapOf("clients" to n, "rss_kib" to num("rss_kib"), "native_rss_kib" to num("native_rss_kib"), "heap_kib" to num("heap_kib"))
+    val figures = mapOf("clients" to n, "rss_kib" to num("rss_kib"), "native_rss_kib" to num("native_rss_kib"),
+        "heap_kib" to num("heap_kib"), "jvm_own_kib" to num("jvm_own_kib"))
     return figures to
         affinityRecord("idle child ($kind)", pid, Affinity(threads, cpus), cpu)
 }
@@ -477,6 +502,15 @@ fun main(argv: Array<String>) {
             println("  idle  %-20s %7.1f KiB per client: %6.1f KiB native RSS + %6.1f KiB live Java heap".format(
                 kind, figures["rss_kib"], figures["native_rss_kib"], figures["heap_kib"]))
         }
+        // Where wstether's native growth goes, in one more child with native memory tracking
+        // (not the figure of record: tracking changes what it tracks; OkHttp's 1,000 reader
+        // threads grow by about half under it).
+        val (nmt, rec) = idleInChild(LISTENER, idleN, far.url, clientCpu, nmt = true)
+        affinity += rec
+        idle[LISTENER] = idle.getValue(LISTENER) as Map<*, *> + mapOf(
+            "nmt_native_rss_kib" to nmt["native_rss_kib"], "nmt_jvm_own_kib" to nmt["jvm_own_kib"])
+        println("  idle  %-20s with native memory tracking: %6.1f KiB native RSS, of which %.1f KiB the JVM's own (JIT, code, classes)".format(
+            LISTENER, nmt["native_rss_kib"], nmt["jvm_own_kib"]))
     } finally {
         http.dispatcher.executorService.shutdown()
         http.connectionPool.evictAll()
