@@ -66,12 +66,7 @@ async fn a_task_stopped_by_its_runtime_leaves_the_client_failed_with_its_unsent_
         .enable_all()
         .build()
         .unwrap();
-    let client = builder("ws://127.0.0.1:9/unreachable")
-        .runtime(own.handle().clone())
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (client, mut events) = connecting_on(&own);
     for text in ["a", "b", "c"] {
         client.send_text(text).unwrap();
     }
@@ -107,12 +102,7 @@ async fn a_task_dropped_before_its_first_poll_leaves_the_client_failed() {
         .enable_all()
         .build()
         .unwrap();
-    let client = builder("ws://127.0.0.1:9/unreachable")
-        .runtime(own.handle().clone())
-        .build()
-        .unwrap();
-    let mut events = client.events().unwrap();
-    client.connect().unwrap();
+    let (client, mut events) = connecting_on(&own);
     client.send_text("a").unwrap();
     own.shutdown_background();
 
@@ -123,4 +113,15 @@ async fn a_task_dropped_before_its_first_poll_leaves_the_client_failed() {
     let texts: Vec<_> = unsent.iter().filter_map(Message::as_text).collect();
     assert_eq!(texts, ["a"]);
     assert_eq!(client.state(), State::Failed);
+}
+
+/// A client started on `runtime` toward a port nothing listens on, with its event stream.
+fn connecting_on(runtime: &tokio::runtime::Runtime) -> (wstether::Client, wstether::Events) {
+    let client = builder("ws://127.0.0.1:9/unreachable")
+        .runtime(runtime.handle().clone())
+        .build()
+        .unwrap();
+    let events = client.events().unwrap();
+    client.connect().unwrap();
+    (client, events)
 }
