@@ -323,10 +323,15 @@ impl NativeClient {
         })
     }
 
-    /// asyncio bridge: the fd became readable; returns whether the stream has ended upstream.
+    /// asyncio bridge: the fd became readable; empty it (the consumer drains next).
     #[cfg(unix)]
-    fn ack_pump(&self, py: Python<'_>) -> PyResult<bool> {
-        guard(py, || Ok(self.pump.get().is_none_or(|p| p.ack())))
+    fn ack_pump(&self, py: Python<'_>) -> PyResult<()> {
+        guard(py, || {
+            if let Some(pump) = self.pump.get() {
+                pump.ack();
+            }
+            Ok(())
+        })
     }
 
     /// asyncio bridge: up to `max` events ready now (maybe none); `None` once the stream ended.

@@ -70,14 +70,10 @@ impl Pump {
         self.reader.as_raw_fd()
     }
 
-    /// Empty the wake socket; returns whether the stream has ended and was taken to its end.
-    pub(crate) fn ack(&self) -> bool {
+    /// Empty the wake socket.
+    pub(crate) fn ack(&self) {
         let mut buf = [0u8; 256];
         while matches!((&self.reader).read(&mut buf), Ok(n) if n > 0) {}
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
     }
 
     /// Take up to `max` events ready now (maybe none: a byte follows when more are ready);

@@ -196,8 +196,10 @@ class AsyncClient(Controls):
             closer.join()
         self._stop_backpressure()
         if self._fd is not None:
-            # The client has stopped: what is left is in its stream already, and no byte will
-            # follow. Stop watching (so nothing holds this client), and wake a waiting reader.
+            # The client has stopped: its stream holds the rest and never makes a reader wait
+            # again (the core ends it as it queues the last event, before close() returns), so
+            # no byte is needed. Stop watching (so nothing holds this client), and wake a
+            # waiting reader.
             self._stop_reader()
             self._wake()
         elif self._finished is not None:
@@ -227,10 +229,6 @@ class AsyncClient(Controls):
                 if batch:
                     queue.extend(batch)
                     break
-                if not self._watching:
-                    # Closed: the stream holds the rest; look again without a byte to wait for.
-                    await asyncio.sleep(0.001)
-                    continue
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:
@@ -262,12 +260,8 @@ class AsyncClient(Controls):
     # -- the fd bridge (Unix) -----------------------------------------------------------------
 
     def _on_readable(self) -> None:
-        finished = self._native.ack_pump()
+        self._native.ack_pump()
         self._wake()
-        if finished:
-            self._stop_reader()
-            if self._finished is not None:
-                self._finished.set()
 
     def _stop_reader(self) -> None:
         if not self._watching:
