@@ -58,6 +58,7 @@ python3 bench/compression/test_compression.py
 python3 -m py_compile bench/python/bench.py bench/report.py bench/compression/worker.py \
   bench/compression/server_websockets.py
 node --check bench/node/bench.mjs
+node --check bench/node/long-blast.mjs
 for f in bench/compression/*.mjs; do node --check "$f"; done
 bash -n bench/run.sh bench/lib.sh bench/python/run.sh bench/node/run.sh bench/kotlin/run.sh \
   bench/compression/run.sh
