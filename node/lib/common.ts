@@ -94,7 +94,7 @@ export interface ClientStats {
   lastCloseReason?: string
   timeConnectedMs: number
   timeDisconnectedMs: number
-  /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy). */
+  /** `ip:port` the last link's TCP connection reached (the proxy's through a proxy); never set in the browser. */
   address?: string
 }
 
