@@ -150,7 +150,6 @@ async def test_close_leaves_the_rest_readable_and_stops_watching(server: Server)
     # Closed, and the loop no longer watches the client's wake socket (nothing holds it).
     client = await wstether.connect(server.url, **FAST)
     await client.send("hello")
-    await asyncio.sleep(0)  # let the client start before it is closed
     opened = await next_of(client, wstether.Open)
     assert opened is not None
     first = await next_of(client, wstether.Message)
@@ -165,12 +164,19 @@ async def test_close_leaves_the_rest_readable_and_stops_watching(server: Server)
 
 
 async def test_close_wakes_a_waiting_iterator(server: Server) -> None:
-    # A task waiting in `async for` when close() completes sees Closed and the end.
+    # A task waiting in `async for` when close() completes sees Closed and the end, even when
+    # the loop never read the wake byte the close produced before close() stopped watching
+    # (the test stops watching first, so only close() itself can wake the task).
     client = await wstether.connect(server.url, **FAST)
     await next_of(client, wstether.Open)
     waiting = asyncio.ensure_future(_collect(client))
-    await asyncio.sleep(0.05)  # the task is now waiting for an event
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while client._waiter is None:  # until the task waits for an event
+        assert asyncio.get_running_loop().time() < deadline, "the iterator never waited"
+        await asyncio.sleep(0)
     assert not waiting.done()
+    if client._fd is not None:
+        asyncio.get_running_loop().remove_reader(client._fd)
     await client.close(1000, "bye")
     rest = await asyncio.wait_for(waiting, 5.0)
     assert [type(e) for e in rest if not isinstance(e, wstether.StateChanged)][-1] is wstether.Closed, rest
