@@ -12,5 +12,13 @@ mod options;
 mod pump;
 mod transport;
 
+/// The addon's Rust allocations use mimalloc rather than glibc's malloc. Messages are decoded on
+/// the core's runtime thread and freed on the JS thread once converted; glibc hands the freed top
+/// of that thread's arena back to the kernel after each large free, so a stream of 64 KiB messages
+/// page-faulted every page it wrote (bench/README.md, Node 64 KiB). mimalloc keeps and reuses
+/// such pages. Only this addon's allocations change; Node's own allocator is untouched.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use callback::{callback_failure, CallbackFailure};
 pub use client::NativeClient;

@@ -9,6 +9,9 @@
 //! - every pyclass is `frozen` and holds only `Sync` state (mutexes, atomics, core handles), so the
 //!   module is also correct on free-threaded CPython.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod auth;
 mod client;
 mod convert;
