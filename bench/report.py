@@ -31,7 +31,8 @@ SERVER_BOUND = " (server-bound)"
 # Per layer: the peer the targets are against, then rows
 # (measure, size, subject, peer or None for the layer's peer, op, target).
 # measure: "receive" (msg/s, higher is better), "rtt" (same-core p50, lower is better),
-# "idle" (RSS KiB per idle client; the target is absolute, on the subject).
+# "idle" (RSS KiB per idle client; the target is absolute, on the subject); "idle_more" (the
+# same for n more clients with the first n still open, where a bench measures it: the JVM's).
 LAYERS: Dict[str, Dict[str, Any]] = {
     "core": {
         "peer": "raw tokio-tungstenite",
@@ -79,6 +80,7 @@ LAYERS: Dict[str, Dict[str, Any]] = {
             ("receive", "65536", "wstether Flow", None, None, None),
             ("rtt", "64", "wstether listener", None, None, None),
             ("idle", None, "wstether listener", None, "<=", KIB_TARGET),
+            ("idle_more", None, "wstether listener", None, "<=", KIB_TARGET),
         ],
     },
 }
@@ -197,6 +199,9 @@ def section(doc: Dict[str, Any]) -> None:
             if "native_rss_kib" in c:  # the JVM: pre-touched heap, so RSS growth is native only
                 print(f"     {name:<32} {total:>7.1f} = native RSS {c['native_rss_kib']:.1f} "
                       f"+ live Java heap {heap:.1f}")
+                if c.get("more_rss_kib") is not None:
+                    print(f"     {name + f' ({n} more)':<32} {c['more_rss_kib']:>7.1f} = native RSS "
+                          f"{c['more_native_rss_kib']:.1f} + live Java heap {c['more_heap_kib']:.1f}")
                 continue
             heap_text = f"   (heap {heap:.1f})" if isinstance(heap, (int, float)) else ""
             print(f"     {name:<32} {total:>7.1f} RSS{heap_text}")
@@ -236,13 +241,16 @@ def rows(doc: Dict[str, Any]) -> List[List[str]]:
             label = "same-core p50 64 B" if doc.get("pinned") else "p50 64 B (unpinned)"
             out.append([layer, label, subject, peer, f"{a:.1f} µs", f"{b:.1f} µs",
                         f"{a / b:.2f}x", f"{op} {target}x" if op else "—", met(a / b, op, target)])
-        elif measure == "idle":
+        elif measure in ("idle", "idle_more"):
             idle = doc.get("idle", {})
-            if subject not in idle:
+            key = "rss_kib" if measure == "idle" else "more_rss_kib"
+            if subject not in idle or idle[subject].get(key) is None:
                 continue
-            a = idle[subject].get("rss_kib", float("nan"))
-            b = idle.get(peer, {}).get("rss_kib", float("nan"))
-            out.append([layer, "idle memory/client", subject, peer, f"{a:.1f} KiB", f"{b:.1f} KiB",
+            a = idle[subject][key]
+            b = idle.get(peer, {}).get(key)
+            b = float("nan") if b is None else b
+            label = "idle memory/client" if measure == "idle" else "idle, n more/client"
+            out.append([layer, label, subject, peer, f"{a:.1f} KiB", f"{b:.1f} KiB",
                         f"{a / b:.2f}x" if b == b and b else "—",
                         f"{op} {target:g} KiB", met(a, op, target)])
     return out

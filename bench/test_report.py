@@ -100,6 +100,19 @@ class Rows(unittest.TestCase):
         fat = node_doc(idle={"wstether": {"clients": 10, "rss_kib": 24.5}, "ws": {"clients": 10, "rss_kib": 1.0}})
         self.assertEqual(by_measure(fat)[("idle memory/client", "ws")][8], "NO")
 
+    def test_jvm_idle_rows_the_fresh_and_the_further_clients_separately(self):
+        def kib(first, more):
+            return {"clients": 10, "rss_kib": first, "native_rss_kib": first - 1, "heap_kib": 1.0,
+                    "more_rss_kib": more, "more_native_rss_kib": more - 1, "more_heap_kib": 1.0}
+        doc = {"layer": "kotlin", "pinned": True,
+               "idle": {"wstether listener": kib(40.0, 12.0), "okhttp": kib(133.0, 132.0)}}
+        rows = by_measure(doc)
+        self.assertEqual(rows[("idle memory/client", "okhttp")][8], "NO")
+        self.assertEqual(rows[("idle, n more/client", "okhttp")][4], "12.0 KiB")
+        self.assertEqual(rows[("idle, n more/client", "okhttp")][8], "yes")
+        del doc["idle"]["wstether listener"]["more_rss_kib"]
+        self.assertNotIn(("idle, n more/client", "okhttp"), by_measure(doc))
+
     def test_missing_client_gives_no_row(self):
         doc = node_doc()
         del doc["throughput"]["64"]["ws"]

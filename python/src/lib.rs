@@ -9,6 +9,8 @@
 //! - every pyclass is `frozen` and holds only `Sync` state (mutexes, atomics, core handles), so the
 //!   module is also correct on free-threaded CPython.
 
+/// The extension's Rust allocations use mimalloc, as the Node addon's do (why: docs/architecture.md,
+/// "The bindings"); Python's own allocator is untouched.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

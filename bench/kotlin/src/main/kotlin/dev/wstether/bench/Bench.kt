@@ -280,8 +280,8 @@ private fun idleChild(kind: String, n: Int, url: String) {
     // pace 1,000 opens to 50 per second. OkHttp runs at most 64 calls at once by default, and an
     // open WebSocket is a running call: raise the limits as an app with many sockets must.
     val http = OkHttpClient.Builder().build().also {
-        it.dispatcher.maxRequests = n + 16
-        it.dispatcher.maxRequestsPerHost = n + 16
+        it.dispatcher.maxRequests = 2 * n + 16
+        it.dispatcher.maxRequestsPerHost = 2 * n + 16
     }
     val keep = ArrayList<Any>()
     fun openAll(count: Int): List<Any> {
@@ -330,12 +330,24 @@ private fun idleChild(kind: String, n: Int, url: String) {
     val a = threadAffinity(pid)
     val nativeKib = (rss1 - rss0) / n
     val heapKib = (heap1 - heap0) / 1024.0 / n
+    // The same again for n more clients, with the first n still open: the cost of one more idle
+    // client once the JVM has compiled the open path and malloc has grown its arenas (one-time
+    // costs the first figure divides among the first n).
+    keep.addAll(openAll(n))
+    Thread.sleep(200)
+    val heap2 = settledHeap()
+    val rss2 = rssKib()
+    val moreNativeKib = (rss2 - rss1) / n
+    val moreHeapKib = (heap2 - heap1) / 1024.0 / n
     println(json(mapOf(
         "clients" to n,
         "rss_kib" to nativeKib + heapKib,
         "native_rss_kib" to nativeKib,
         "jvm_own_kib" to jvmOwn / n,
         "heap_kib" to heapKib,
+        "more_rss_kib" to moreNativeKib + moreHeapKib,
+        "more_native_rss_kib" to moreNativeKib,
+        "more_heap_kib" to moreHeapKib,
         "affinity" to affinityRecord("idle child ($kind)", pid, a, null),
     )))
     System.out.flush()
@@ -377,7 +389,9 @@ private fun idleInChild(kind: String, n: Int, url: String, cpu: Int?, nmt: Boole
     val cpus = Regex("\"cpus\":\\[([^]]*)]").find(line)!!.groupValues[1].split(',').map { it.trim('"', ' ') }.filter { it.isNotEmpty() }
     val pid = num("pid").toLong()
     val figures = mapOf("clients" to n, "rss_kib" to num("rss_kib"), "native_rss_kib" to num("native_rss_kib"),
-        "heap_kib" to num("heap_kib"), "jvm_own_kib" to num("jvm_own_kib"))
+        "heap_kib" to num("heap_kib"), "jvm_own_kib" to num("jvm_own_kib"),
+        "more_rss_kib" to num("more_rss_kib"), "more_native_rss_kib" to num("more_native_rss_kib"),
+        "more_heap_kib" to num("more_heap_kib"))
     return figures to
         affinityRecord("idle child ($kind)", pid, Affinity(threads, cpus), cpu)
 }
@@ -501,6 +515,8 @@ fun main(argv: Array<String>) {
             affinity += rec
             println("  idle  %-20s %7.1f KiB per client: %6.1f KiB native RSS + %6.1f KiB live Java heap".format(
                 kind, figures["rss_kib"], figures["native_rss_kib"], figures["heap_kib"]))
+            println("  idle  %-20s %7.1f KiB per client for $idleN more: %6.1f KiB native RSS + %6.1f KiB live Java heap".format(
+                kind, figures["more_rss_kib"], figures["more_native_rss_kib"], figures["more_heap_kib"]))
         }
         // Where wstether's native growth goes, in one more child with native memory tracking
         // (not the figure of record: tracking changes what it tracks; OkHttp's 1,000 reader
