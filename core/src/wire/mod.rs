@@ -97,6 +97,11 @@ const MAX_READ: usize = 128 * 1024;
 /// Frames from this size on are read into a buffer of their own (the read buffer does not grow
 /// for them); smaller ones are copied out of the read buffer, which is reused for good.
 const BIG_FRAME: usize = 128 * 1024;
+/// Frames from this size on that arrived whole in the read buffer are handed out as a slice of
+/// it, not copied: copying 64 KiB payloads out cost the client about half again raw
+/// tokio-tungstenite's CPU per message on this machine (bench/README.md). Smaller ones are
+/// copied, so a busy link of small messages keeps reusing one unshared buffer.
+const SHARE_FRAME: usize = 16 * 1024;
 
 impl Decoder {
     /// A decoder that refuses messages over `max_message_size` bytes (1009, the inflated size
@@ -130,8 +135,9 @@ impl Decoder {
             return big.payload.spare_capacity_mut();
         }
         if self.input.capacity() - self.input.len() < MIN_READ {
-            // Never shared (payloads are copied out), so this moves the unread tail to the
-            // front or grows the one buffer, once, to a busy link's size.
+            // While no large payload still holds part of it, this moves the unread tail to the
+            // front or grows the one buffer, once, to a busy link's size; otherwise it starts a
+            // new buffer and the old one is freed with the last payload that shares it.
             self.input
                 .reserve(MAX_READ.saturating_sub(self.input.len()).max(MIN_READ));
         }
@@ -260,10 +266,14 @@ impl Decoder {
                 }
                 return Ok(None);
             }
-            // One copy of exactly the payload's size: the read buffer stays ours, so it is
-            // reused rather than reallocated (no page faults per large message).
-            let payload = Bytes::copy_from_slice(&self.input[head_len..head_len + length]);
-            self.input.advance(head_len + length);
+            self.input.advance(head_len);
+            let payload = if length >= SHARE_FRAME {
+                self.input.split_to(length).freeze()
+            } else {
+                let payload = Bytes::copy_from_slice(&self.input[..length]);
+                self.input.advance(length);
+                payload
+            };
             if let Some(decoded) = self.frame(header, payload)? {
                 return Ok(Some(decoded));
             }

@@ -84,6 +84,35 @@ fn a_large_frame_is_read_into_a_buffer_of_its_exact_size() {
 }
 
 #[test]
+fn a_large_frame_read_whole_is_a_slice_of_the_read_buffer_and_a_small_one_a_copy() {
+    let mut bytes = frame(true, 0x2, &[7; 64 * 1024]);
+    bytes.extend(frame(true, 0x2, b"small"));
+    let mut d = Decoder::new(1 << 20, &[], None);
+    d.feed(&bytes);
+    let (start, len) = (d.input.as_ptr() as usize, d.input.len());
+    assert_eq!(
+        len,
+        bytes.len(),
+        "both frames wait whole in the read buffer"
+    );
+    let within = |m: &Message| {
+        let p = match m {
+            Message::Binary(b) => b.as_ptr() as usize,
+            Message::Text(_) => unreachable!(),
+        };
+        (start..start + len).contains(&p)
+    };
+    match d.decode() {
+        Ok(Some(Decoded::Message(m))) => assert!(within(&m), "a 64 KiB payload was copied"),
+        other => panic!("{other:?}"),
+    }
+    match d.decode() {
+        Ok(Some(Decoded::Message(m))) => assert!(!within(&m), "a small payload shares the buffer"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn invalid_utf8_fails_at_the_fragment_that_carries_it() {
     // "κόσμε" split inside a character is fine...
     let word = "κόσμε".as_bytes();
