@@ -94,13 +94,14 @@ struct BigFrame {
 const MIN_READ: usize = 4 * 1024;
 /// The read buffer of a busy link: many small frames, or a 64 KiB one, per read.
 const MAX_READ: usize = 128 * 1024;
-/// Frames from this size on are read into a buffer of their own (the read buffer does not grow
-/// for them); smaller ones are copied out of the read buffer, which is reused for good.
+/// Frames from this size on that have not arrived whole are read into a buffer of their own (the
+/// read buffer does not grow for them).
 const BIG_FRAME: usize = 128 * 1024;
 /// Frames from this size on that arrived whole in the read buffer are handed out as a slice of
 /// it, not copied: copying 64 KiB payloads out cost the client about half again raw
 /// tokio-tungstenite's CPU per message on this machine (bench/README.md). Smaller ones are
-/// copied, so a busy link of small messages keeps reusing one unshared buffer.
+/// copied, so a busy link of small messages keeps reusing one unshared buffer. A sliced payload
+/// the app keeps holds the read buffer it came from (at most `MAX_READ`), as tungstenite's do.
 const SHARE_FRAME: usize = 16 * 1024;
 
 impl Decoder {
