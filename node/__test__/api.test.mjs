@@ -160,6 +160,15 @@ function runChild (file, args, timeoutMs) {
   })
 }
 
+test('a worker thread terminated while its client is open leaves the process healthy', async () => {
+  const srv = await d.ctl('/server/start')
+  const r = await runChild('fixtures/worker-child.mjs', [srv.url], 10000)
+  assert.equal(r.timedOut, false, `child still running after 10 s; output: ${r.out}`)
+  assert.equal(r.code, 0, r.out)
+  assert.match(r.out, /worker 1 terminated/)
+  assert.match(r.out, /main echo ok/)
+})
+
 test('a process whose clients are all closed exits by itself (within 5 s)', async () => {
   const srv = await d.ctl('/server/start')
   const started = Date.now()

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::{Buffer, Either, Function, Object, ToNapiValue};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
-use tokio::sync::Semaphore;
 use wstether::{Client, Events, Message, SendStatus};
 
 use crate::auth::{AuthFunction, JsAuth};
@@ -15,7 +14,7 @@ use crate::convert::{
 use crate::errors::{code_of, to_js, Code, IntoJs};
 use crate::greeting::{self, GreetingFunction};
 use crate::options::NativeOptions;
-use crate::pump;
+use crate::pump::{self, Delivery};
 use crate::transport::{JsUrl, UrlFunction};
 
 /// The native half of a client.
@@ -23,7 +22,7 @@ use crate::transport::{JsUrl, UrlFunction};
 pub struct NativeClient {
     inner: Client,
     events: Mutex<Option<Events>>,
-    slots: Arc<Semaphore>,
+    delivery: Mutex<Option<Delivery>>,
     greeting: Arc<Mutex<Vec<Message>>>,
 }
 
@@ -72,21 +71,18 @@ impl NativeClient {
         Ok(NativeClient {
             inner,
             events: Mutex::new(Some(events)),
-            slots: Arc::new(Semaphore::new(pump::IN_FLIGHT)),
+            delivery: Mutex::new(None),
             greeting,
         })
     }
 
     /// Start delivering event batches to `onBatch` and connect. Later calls only connect.
     #[napi(ts_args_type = "onBatch: (batch: Array<unknown>) => boolean")]
-    pub fn start(&self, on_batch: Function<'_, Batch, bool>) -> Result<(), Code> {
+    pub fn start(&self, env: &Env, on_batch: Function<'_, Batch, bool>) -> Result<(), Code> {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(events) = events {
-            let tsfn = on_batch
-                .build_threadsafe_function::<Vec<wstether::Event>>()
-                .build_callback(|ctx| Ok(Batch(ctx.value)))
-                .js()?;
-            pump::spawn(events, tsfn, self.slots.clone());
+            let delivery = pump::start(env, on_batch, events).js()?;
+            *self.delivery.lock().unwrap_or_else(|e| e.into_inner()) = Some(delivery);
         }
         self.inner.connect().js()
     }
@@ -94,7 +90,9 @@ impl NativeClient {
     /// JS has dispatched a batch it held back (it returned `false` from `onBatch`): one call per batch.
     #[napi]
     pub fn resume_delivery(&self) {
-        self.slots.add_permits(1);
+        if let Some(d) = &*self.delivery.lock().unwrap_or_else(|e| e.into_inner()) {
+            d.resume();
+        }
     }
 
     /// Move to `url` at once (a server-directed reconnect).

@@ -9,6 +9,10 @@ mod convert;
 mod errors;
 mod greeting;
 mod options;
+#[cfg(not(unix))]
+mod pump;
+#[cfg(unix)]
+#[path = "uv_pump.rs"]
 mod pump;
 mod transport;
 

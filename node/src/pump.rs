@@ -1,4 +1,5 @@
-//! Moves events from the core to the JS thread: one task per client on the core's shared runtime
+//! Moves events from the core to the JS thread where libuv is not linked in (non-Unix; Unix uses
+//! `uv_pump.rs`): one task per client on the core's shared runtime
 //! awaits a batch and crosses once with the whole batch. At most `IN_FLIGHT` batches sit between
 //! the core and JS: a slow (or absent) consumer leaves events in the core's bounded buffer, which
 //! then slows the socket (promise 4 of docs/contract.md). Two rather than one, so that JS finishing a batch frees
@@ -6,8 +7,9 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Status;
+use napi::bindgen_prelude::{Function, Status};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Env;
 use tokio::sync::Semaphore;
 use wstether::{Event, Events};
 
@@ -23,9 +25,33 @@ pub const IN_FLIGHT: usize = 2;
 /// Strong (not weak): while a client runs, it keeps Node alive, as an open `ws` socket does.
 pub type BatchTsfn = ThreadsafeFunction<Vec<Event>, bool, Batch, Status, false, false>;
 
+/// What `NativeClient` keeps of its pump: it only ever tells it a held batch was consumed.
+pub struct Delivery(Arc<Semaphore>);
+
+impl Delivery {
+    /// JS consumed a batch it held back.
+    pub fn resume(&self) {
+        self.0.add_permits(1);
+    }
+}
+
+/// Start delivering `events` to `on_batch`.
+pub fn start(
+    _env: &Env,
+    on_batch: Function<'_, Batch, bool>,
+    events: Events,
+) -> napi::Result<Delivery> {
+    let tsfn = on_batch
+        .build_threadsafe_function::<Vec<Event>>()
+        .build_callback(|ctx| Ok(Batch(ctx.value)))?;
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    spawn(events, tsfn, slots.clone());
+    Ok(Delivery(slots))
+}
+
 /// Start the pump. It ends, releasing the threadsafe function (so Node may exit), after the
 /// terminal event has been delivered, or when the JS environment goes away.
-pub fn spawn(mut events: Events, tsfn: BatchTsfn, slots: Arc<Semaphore>) {
+fn spawn(mut events: Events, tsfn: BatchTsfn, slots: Arc<Semaphore>) {
     wstether::runtime::handle().spawn(async move {
         loop {
             match slots.acquire().await {

@@ -1,0 +1,344 @@
+//! Moves events from the core to the JS thread on Unix, with no thread of ours in between: the JS
+//! thread polls the client's event stream itself (reading the socket while it has caught up, as
+//! every consumer does) from a libuv `uv_async_t` callback, and hands each batch to `onBatch`
+//! through `napi_make_callback` (which runs the microtasks the handlers queued).
+//!
+//! Why not a threadsafe function: Node's `call` holds the function's queue lock while it wakes
+//! the JS thread. On a busy core the woken JS thread runs at once, finds the lock taken and
+//! sleeps again, so every batch cost two more context switches and a futex round. Here the
+//! runtime's thread only sets a flag and writes the loop's eventfd (`uv_async_send`, lock-free),
+//! and only when the JS thread is waiting; the socket itself is read on the JS thread.
+//!
+//! At most `IN_FLIGHT` batches sit in JS unconsumed (`onBatch` returned `false`); past that the
+//! pump stops polling, events stay in the core's bounded buffer and the core stops reading the
+//! socket (promise 4 of docs/contract.md).
+//!
+//! libuv is the one Node links and exports to addons (the Node-API docs' "libuv" section); the
+//! symbols resolve against the running `node` when the addon loads.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use napi::bindgen_prelude::{Function, ToNapiValue};
+use napi::{sys, Env};
+use wstether::{Event, Events};
+
+use crate::convert::Batch;
+
+/// Most events handed to JS in one call.
+pub const MAX_BATCH: usize = 1024;
+
+/// Most batches handed to JS and not yet consumed.
+pub const IN_FLIGHT: usize = 2;
+
+/// Batches delivered in one turn of the loop before it gets the thread back (timers, other I/O).
+const BATCHES_PER_TURN: usize = 8;
+
+/// `UV_ASYNC` in libuv's `uv_handle_type`.
+const UV_ASYNC: c_int = 1;
+
+type AsyncCb = unsafe extern "C" fn(handle: *mut c_void);
+type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
+
+extern "C" {
+    fn uv_handle_size(kind: c_int) -> usize;
+    fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: AsyncCb) -> c_int;
+    fn uv_async_send(handle: *mut c_void) -> c_int;
+    fn uv_close(handle: *mut c_void, cb: CloseCb);
+}
+
+/// The `uv_async_t`, as far as other threads may touch it: `None` once closing has begun.
+struct Handle(*mut c_void);
+
+// SAFETY: libuv allows `uv_async_send` from any thread; the pointer is only used under the lock.
+unsafe impl Send for Handle {}
+
+/// The stream's waker (and `resume()`'s): one `uv_async_send` per wait.
+struct Notify {
+    /// Set when a wake-up is in flight; cleared by the JS thread before it polls.
+    pending: AtomicBool,
+    handle: Mutex<Option<Handle>>,
+}
+
+impl Notify {
+    fn send(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            if let Some(h) = &*self.handle.lock().unwrap_or_else(|e| e.into_inner()) {
+                // SAFETY: the handle is open (closing clears it under this lock first).
+                unsafe { uv_async_send(h.0) };
+            }
+        }
+    }
+}
+
+impl Wake for Notify {
+    fn wake(self: Arc<Self>) {
+        self.send();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.send();
+    }
+}
+
+/// What `NativeClient` keeps of its pump: it only ever tells it a held batch was consumed.
+pub struct Delivery {
+    notify: Arc<Notify>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Delivery {
+    /// JS consumed a batch it held back.
+    pub fn resume(&self) {
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.notify.send();
+    }
+}
+
+/// The JS-thread side; owned by the `uv_async_t` (its `data` field) until libuv has closed it.
+struct Pump {
+    env: sys::napi_env,
+    handle: *mut c_void,
+    on_batch: sys::napi_ref,
+    context: sys::napi_async_context,
+    events: Option<Events>,
+    notify: Arc<Notify>,
+    waker: Waker,
+    held: Arc<AtomicUsize>,
+    closing: bool,
+    /// The environment is being torn down: it frees its references itself.
+    env_gone: bool,
+}
+
+/// Start the pump on `env`'s loop: `on_batch` receives every batch. The handle keeps Node alive
+/// (as an open `ws` socket does) until the terminal event was delivered or the environment goes.
+pub fn start(
+    env: &Env,
+    on_batch: Function<'_, Batch, bool>,
+    events: Events,
+) -> napi::Result<Delivery> {
+    let env = env.raw();
+    let notify = Arc::new(Notify {
+        pending: AtomicBool::new(false),
+        handle: Mutex::new(None),
+    });
+    let held = Arc::new(AtomicUsize::new(0));
+    let delivery = Delivery {
+        notify: notify.clone(),
+        held: held.clone(),
+    };
+    // SAFETY: every call below runs on the JS thread that owns `env`, inside a napi call.
+    unsafe {
+        let mut event_loop = ptr::null_mut();
+        check(
+            sys::napi_get_uv_event_loop(env, &mut event_loop),
+            "find the event loop",
+        )?;
+        let mut on_batch_ref = ptr::null_mut();
+        let value = Function::to_napi_value(env, on_batch)?;
+        check(
+            sys::napi_create_reference(env, value, 1, &mut on_batch_ref),
+            "keep onBatch",
+        )?;
+        let mut name = ptr::null_mut();
+        let label = "wstether:batch";
+        check(
+            sys::napi_create_string_utf8(
+                env,
+                label.as_ptr() as *const c_char,
+                label.len() as isize,
+                &mut name,
+            ),
+            "name the async resource",
+        )?;
+        let mut context = ptr::null_mut();
+        check(
+            sys::napi_async_init(env, ptr::null_mut(), name, &mut context),
+            "create an async context",
+        )?;
+
+        let layout = handle_layout();
+        let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
+        if handle.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        if uv_async_init(event_loop, handle, on_async) != 0 {
+            std::alloc::dealloc(handle as *mut u8, layout);
+            sys::napi_delete_reference(env, on_batch_ref);
+            sys::napi_async_destroy(env, context);
+            return Err(napi::Error::from_reason(
+                "cannot watch the event loop (uv_async_init failed)",
+            ));
+        }
+        let pump = Box::new(Pump {
+            env,
+            handle,
+            on_batch: on_batch_ref,
+            context,
+            events: Some(events),
+            notify: notify.clone(),
+            waker: Waker::from(notify.clone()),
+            held,
+            closing: false,
+            env_gone: false,
+        });
+        let pump = Box::into_raw(pump);
+        // `data` is the first field of every libuv handle.
+        *(handle as *mut *mut Pump) = pump;
+        *notify.handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(Handle(handle));
+        check(
+            sys::napi_add_env_cleanup_hook(env, Some(env_gone), pump as *mut c_void),
+            "watch the environment",
+        )?;
+    }
+    // Look for events on the loop's first turn.
+    delivery.notify.send();
+    Ok(delivery)
+}
+
+fn handle_layout() -> std::alloc::Layout {
+    // SAFETY: a pure size query.
+    let size = unsafe { uv_handle_size(UV_ASYNC) };
+    std::alloc::Layout::from_size_align(size.max(1), 16).expect("a libuv handle's size")
+}
+
+fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!(
+            "cannot {what} (napi status {status})"
+        )))
+    }
+}
+
+unsafe extern "C" fn on_async(handle: *mut c_void) {
+    // SAFETY: `data` holds the pump until `closed` frees it, and libuv calls back on the JS thread.
+    let pump = unsafe { &mut **(handle as *mut *mut Pump) };
+    pump.turn();
+}
+
+impl Pump {
+    /// One turn of the loop: deliver what is ready, up to `BATCHES_PER_TURN` batches.
+    fn turn(&mut self) {
+        // Cleared before looking, so an event pushed meanwhile always comes with a fresh wake-up.
+        self.notify.pending.store(false, Ordering::Release);
+        for _ in 0..BATCHES_PER_TURN {
+            if self.closing || self.held.load(Ordering::Acquire) >= IN_FLIGHT {
+                return; // `resume()` wakes the pump again
+            }
+            let Some(events) = self.events.as_mut() else {
+                return;
+            };
+            let mut cx = Context::from_waker(&self.waker);
+            match events.poll_next_batch(&mut cx, MAX_BATCH) {
+                Poll::Pending => return, // the waker is registered
+                Poll::Ready(batch) if batch.is_empty() => {
+                    // Ended after the terminal event: release the engine, then the loop.
+                    self.events = None;
+                    self.close();
+                    return;
+                }
+                Poll::Ready(batch) => {
+                    if !self.deliver(batch) {
+                        self.held.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
+            }
+        }
+        // Still more: come back after the loop's other work.
+        self.notify.send();
+    }
+
+    /// Call `onBatch(batch)`; `false` if JS holds the batch back.
+    fn deliver(&mut self, batch: Vec<Event>) -> bool {
+        let env = self.env;
+        // SAFETY: on the JS thread, inside a handle scope opened here.
+        unsafe {
+            let mut scope = ptr::null_mut();
+            if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
+                return true;
+            }
+            let taken = self.call(batch);
+            sys::napi_close_handle_scope(env, scope);
+            taken
+        }
+    }
+
+    unsafe fn call(&mut self, batch: Vec<Event>) -> bool {
+        let env = self.env;
+        unsafe {
+            let mut func = ptr::null_mut();
+            if sys::napi_get_reference_value(env, self.on_batch, &mut func) != sys::Status::napi_ok
+                || func.is_null()
+            {
+                return true;
+            }
+            let Ok(arg) = Batch::to_napi_value(env, Batch(batch)) else {
+                return true;
+            };
+            let mut recv = ptr::null_mut();
+            sys::napi_get_global(env, &mut recv);
+            let mut result = ptr::null_mut();
+            let status =
+                sys::napi_make_callback(env, self.context, recv, func, 1, &arg, &mut result);
+            if status == sys::Status::napi_pending_exception {
+                // `onBatch` itself threw (handlers' exceptions are caught in lib/client.ts): report
+                // it as uncaught, as Node does for an exception in an I/O callback.
+                let mut error = ptr::null_mut();
+                if sys::napi_get_and_clear_last_exception(env, &mut error) == sys::Status::napi_ok {
+                    sys::napi_fatal_exception(env, error);
+                }
+                return true;
+            }
+            let mut taken = true;
+            if status != sys::Status::napi_ok
+                || sys::napi_get_value_bool(env, result, &mut taken) != sys::Status::napi_ok
+            {
+                return true;
+            }
+            taken
+        }
+    }
+
+    /// Stop waking the loop and hand the handle to libuv to close; `closed` frees the pump.
+    fn close(&mut self) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        *self.notify.handle.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // SAFETY: the handle is open and this runs on the loop's thread.
+        unsafe { uv_close(self.handle, closed) };
+    }
+}
+
+unsafe extern "C" fn closed(handle: *mut c_void) {
+    // SAFETY: libuv is done with the handle; the pump was leaked into it by `start`.
+    unsafe {
+        let pump = Box::from_raw(*(handle as *mut *mut Pump));
+        if !pump.env_gone {
+            let key = &*pump as *const Pump as *mut c_void;
+            sys::napi_remove_env_cleanup_hook(pump.env, Some(env_gone), key);
+            sys::napi_delete_reference(pump.env, pump.on_batch);
+            sys::napi_async_destroy(pump.env, pump.context);
+        }
+        drop(pump);
+        std::alloc::dealloc(handle as *mut u8, handle_layout());
+    }
+}
+
+/// The environment is going away (process exit, a worker ending) while the client still runs:
+/// stop waking its loop. The handle is closed with the loop.
+unsafe extern "C" fn env_gone(pump: *mut c_void) {
+    // SAFETY: registered with the pump's address, removed before the pump is freed.
+    let pump = unsafe { &mut *(pump as *mut Pump) };
+    pump.env_gone = true;
+    pump.events = None;
+    pump.close();
+}
