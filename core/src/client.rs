@@ -602,6 +602,39 @@ impl Events {
         self.poll_batch(cx, max)
     }
 
+    /// For a consumer that runs its own event loop and polls this stream from it (Node's JS
+    /// thread): from the next link on, that loop watches the link's socket for readability
+    /// ([`watched_socket`](Self::watched_socket)) and polls the stream when it is readable,
+    /// instead of the runtime waking it through one of its threads on every arrival. The
+    /// stream's waker is still woken for everything else. Unix only.
+    #[cfg(unix)]
+    pub fn read_on_own_loop(&mut self) {
+        if !self.forked() {
+            lock(&self.engine).read_on_own_loop();
+        }
+    }
+
+    /// The link whose socket to watch for readability now (after
+    /// [`read_on_own_loop`](Self::read_on_own_loop)), or `None` (no link, or one the runtime
+    /// keeps: TLS to an `https://` proxy). A different number means a different socket.
+    #[cfg(unix)]
+    pub fn watched_link(&self) -> Option<u64> {
+        if self.forked() {
+            return None;
+        }
+        lock(&self.engine).watched_link()
+    }
+
+    /// A duplicate of link `link`'s socket for the loop to watch (closing it is the caller's),
+    /// or `None` once that link has ended.
+    #[cfg(unix)]
+    pub fn duplicate_watched_socket(&self, link: u64) -> Option<std::os::fd::OwnedFd> {
+        if self.forked() {
+            return None;
+        }
+        lock(&self.engine).duplicate_watched_socket(link)
+    }
+
     /// Take up to `max` events that are ready now, without waiting.
     pub fn try_next_batch(&mut self, max: usize) -> Vec<Event> {
         if self.forked() {

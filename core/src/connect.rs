@@ -26,6 +26,40 @@ use crate::{dns, proxy, redact, upgrade};
 pub(crate) enum Tunnel {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// TCP read on the consumer's own loop (`watched.rs`).
+    #[cfg(unix)]
+    Watched(crate::watched::Watched),
+    /// Only while the socket moves between two of the above.
+    Moved(Moved),
+}
+
+/// A tunnel whose socket was moved out: every operation fails.
+pub(crate) struct Moved;
+
+fn moved() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the socket was moved")
+}
+
+impl AsyncRead for Moved {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(moved()))
+    }
+}
+
+impl AsyncWrite for Moved {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(moved()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(moved()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(moved()))
+    }
 }
 
 /// The transport under the WebSocket: the tunnel itself (`ws://`), or TLS over it (`wss://`).
@@ -37,7 +71,36 @@ pub(crate) enum Transport {
 impl Transport {
     /// Whether written bytes may wait inside the transport (TLS buffers until flushed).
     pub(crate) fn buffers_writes(&self) -> bool {
-        !matches!(self, Transport::Plain(Tunnel::Tcp(_)))
+        match self {
+            Transport::Plain(Tunnel::Tcp(_)) => false,
+            #[cfg(unix)]
+            Transport::Plain(Tunnel::Watched(_)) => false,
+            _ => true,
+        }
+    }
+
+    /// Hand the TCP socket's readability to the consumer's loop (`watched.rs`); its descriptor,
+    /// or `None` for a tunnel that stays with the runtime (TLS to an `https://` proxy).
+    #[cfg(unix)]
+    pub(crate) fn watch(&mut self) -> io::Result<Option<std::os::fd::RawFd>> {
+        let tunnel = match self {
+            Transport::Plain(t) => t,
+            Transport::Tls(tls) => tls.get_mut().0,
+        };
+        if let Tunnel::Watched(w) = tunnel {
+            return Ok(Some(w.fd()));
+        }
+        if !matches!(tunnel, Tunnel::Tcp(_)) {
+            return Ok(None);
+        }
+        let Tunnel::Tcp(tcp) = std::mem::replace(tunnel, Tunnel::Moved(Moved)) else {
+            return Ok(None);
+        };
+        // On failure the tunnel stays `Moved`: the next read fails and the link is replaced.
+        let watched = crate::watched::Watched::new(tcp)?;
+        let fd = watched.fd();
+        *tunnel = Tunnel::Watched(watched);
+        Ok(Some(fd))
     }
 }
 
@@ -68,7 +131,16 @@ macro_rules! delegate_io {
     };
 }
 
-delegate_io!(Tunnel, Tunnel::Tcp, Tunnel::Tls);
+#[cfg(unix)]
+delegate_io!(
+    Tunnel,
+    Tunnel::Tcp,
+    Tunnel::Tls,
+    Tunnel::Watched,
+    Tunnel::Moved
+);
+#[cfg(not(unix))]
+delegate_io!(Tunnel, Tunnel::Tcp, Tunnel::Tls, Tunnel::Moved);
 delegate_io!(Transport, Transport::Plain, Transport::Tls);
 
 /// An upgraded connection and what its handshake said.

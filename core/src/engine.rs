@@ -179,6 +179,18 @@ struct Link {
     compressed: bool,
     read_waker: Waker,
     write_waker: Waker,
+    /// Its number among this client's links, and the socket the consumer's loop watches.
+    #[cfg(unix)]
+    watched: Option<WatchedSocket>,
+}
+
+/// A link's socket as the consumer's own loop watches it for readability (`watched.rs`).
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy)]
+struct WatchedSocket {
+    /// Which of the client's links this is (a later link has a higher number).
+    link: u64,
+    fd: std::os::fd::RawFd,
 }
 
 /// Who reads the socket now.
@@ -221,6 +233,12 @@ pub(crate) struct Engine {
     unpublished_in: (u64, u64),
     /// The client has ended (`Closed` or `Failed` handed over).
     ended: bool,
+    /// The consumer watches each link's socket on its own loop (`Events::read_on_own_loop`).
+    #[cfg(unix)]
+    own_loop: bool,
+    /// Links installed so far.
+    #[cfg(unix)]
+    links: u64,
 }
 
 /// The event consumer's standing.
@@ -258,7 +276,33 @@ impl Engine {
             armed: None,
             unpublished_in: (0, 0),
             ended: false,
+            #[cfg(unix)]
+            own_loop: false,
+            #[cfg(unix)]
+            links: 0,
         }
+    }
+
+    /// From the next link on, the consumer's own loop watches the socket for readability.
+    #[cfg(unix)]
+    pub fn read_on_own_loop(&mut self) {
+        self.own_loop = true;
+    }
+
+    /// The number of the current link, when the consumer's loop watches its socket.
+    #[cfg(unix)]
+    pub fn watched_link(&self) -> Option<u64> {
+        self.link.as_ref().and_then(|l| l.watched).map(|w| w.link)
+    }
+
+    /// A duplicate of link `link`'s socket, if it is still the current one. Made under the
+    /// lock, so the descriptor cannot have been closed (and its number reused) meanwhile.
+    #[cfg(unix)]
+    pub fn duplicate_watched_socket(&self, link: u64) -> Option<std::os::fd::OwnedFd> {
+        let watched = self.link.as_ref()?.watched.filter(|w| w.link == link)?;
+        // SAFETY: the link owns this descriptor and is alive while the lock is held.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(watched.fd) };
+        fd.try_clone_to_owned().ok()
     }
 
     // ----- entries -----------------------------------------------------------------------
@@ -318,6 +362,26 @@ impl Engine {
         (self.tasks.drain(..).collect(), next)
     }
 
+    /// Hand a new link's socket to the consumer's loop, if it asked.
+    #[cfg(unix)]
+    fn watch(&mut self, transport: &mut Transport) -> Option<WatchedSocket> {
+        if !self.own_loop || tokio::runtime::Handle::try_current().is_err() {
+            return None;
+        }
+        self.links += 1;
+        match transport.watch() {
+            Ok(fd) => fd.map(|fd| WatchedSocket {
+                link: self.links,
+                fd,
+            }),
+            Err(e) => {
+                // The link's next read fails and it is replaced.
+                tracing::warn!(target: "wstether", error = %e, "cannot hand the socket to the consumer's loop");
+                None
+            }
+        }
+    }
+
     /// The driver's timer fired: take the read turn back from a consumer that is away.
     pub fn timer_fired(&mut self) {
         if self.reader.consumer_turn && !self.reader.consumer_waiting {
@@ -331,8 +395,10 @@ impl Engine {
     /// An attempt ended: install the link, or report the failure.
     pub fn attempt_done(&mut self, result: Result<crate::connect::Link, crate::event::Cause>) {
         let now = self.clock.now();
-        let result = result.map(|link| {
+        let result = result.map(|mut link| {
             self.shared.counters.set_address(link.address);
+            #[cfg(unix)]
+            let watched = self.watch(&mut link.transport);
             let opened = Opened {
                 protocol: link.protocol,
                 compression: link.compression.as_ref().map(|p| p.to_string()),
@@ -362,6 +428,8 @@ impl Engine {
                 compressed: link.compression.is_some(),
                 read_waker: Waker::from(self.read_slot.clone()),
                 write_waker: Waker::from(self.write_slot.clone()),
+                #[cfg(unix)]
+                watched,
             });
             opened
         });

@@ -88,6 +88,8 @@ pub mod runtime;
 mod tls;
 #[cfg(feature = "native")]
 mod upgrade;
+#[cfg(all(feature = "native", unix))]
+mod watched;
 #[cfg(feature = "native")]
 mod wire;
 

@@ -179,3 +179,35 @@ test('a process whose clients are all closed exits by itself (within 5 s)', asyn
   assert.match(r.out, /failed ok/)
   assert.ok(Date.now() - started < 5000)
 })
+
+test('sends that fill the socket while the server does not read all arrive once it reads again', async (t) => {
+  // 16 MiB is more than the loopback socket buffers hold, so writes wait for the socket to
+  // drain: the wait must end by itself (no heartbeat here to drive the client).
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(wss, 'listening')
+  t.after(() => new Promise(resolve => { for (const c of wss.clients) c.terminate(); wss.close(resolve) }))
+  const n = 256
+  let received = 0
+  let inOrder = true
+  const allIn = new Promise(resolve => {
+    wss.on('connection', (ws) => {
+      ws._socket.pause()
+      setTimeout(() => ws._socket.resume(), 500)
+      ws.on('message', (data) => {
+        if (!data.toString('latin1', 0, 8).startsWith(`${received}:`)) inOrder = false
+        if (++received === n) resolve()
+      })
+    })
+  })
+  const client = track(t, new Client(`ws://127.0.0.1:${wss.address().port}/`, {
+    heartbeat: false, outbox: { maxMessages: 1000, maxBytes: 32 << 20 }
+  }))
+  client.connect()
+  await once(client, 'open')
+  const pad = 'x'.repeat(65536)
+  for (let i = 0; i < n; i++) client.send(`${i}:${pad}`.slice(0, 65536))
+  await Promise.race([allIn, new Promise((resolve, reject) => setTimeout(() => reject(new Error(`server received ${received} of ${n}`)), 10000))])
+  assert.ok(inOrder)
+  assert.equal(client.stats().messagesOut, n)
+})

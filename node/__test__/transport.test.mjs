@@ -148,6 +148,19 @@ test('mutual TLS presents the client certificate', async (t) => {
   await echoOnce(client)
 })
 
+test('over TLS, 200 echoes of 64 KiB all come back in order', async (t) => {
+  // TLS records span reads: the client must find every message however the bytes arrive.
+  const srv = await d.ctl('/server/start?tls=1')
+  const client = track(t, new Client(srv.url, fastOptions({ tls: { ca: srv.ca_pem }, outbox: { maxMessages: 1000, maxBytes: 32 << 20 } })))
+  const { rec } = await echoOnce(client)
+  const from = rec.events.length
+  const pad = 'y'.repeat(65536)
+  for (let i = 0; i < 200; i++) client.send(`${i}:${pad}`.slice(0, 65536))
+  await rec.waitFor(e => e.type === 'message' && e.data.startsWith('199:'), { from, what: 'the last echo', timeoutMs: 10000 })
+  const echoes = rec.events.slice(from).filter(e => e.type === 'message').map(e => Number(e.data.split(':')[0]))
+  assert.deepEqual(echoes, Array.from({ length: 200 }, (_, i) => i))
+})
+
 test('resolve races both families and reports the address used', async (t) => {
   const srv = await d.ctl('/server/start')
   const client = track(t, new Client(`ws://dual.test:${srv.port}/`, fastOptions({ resolve: { 'dual.test': ['::1', '127.0.0.1'] }, proxy: null })))

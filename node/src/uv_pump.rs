@@ -17,6 +17,7 @@
 //! symbols resolve against the running `node` when the addon loads.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,16 +38,23 @@ pub const IN_FLIGHT: usize = 2;
 /// Batches delivered in one turn of the loop before it gets the thread back (timers, other I/O).
 const BATCHES_PER_TURN: usize = 8;
 
-/// `UV_ASYNC` in libuv's `uv_handle_type`.
+/// `UV_ASYNC` and `UV_POLL` in libuv's `uv_handle_type`.
 const UV_ASYNC: c_int = 1;
+const UV_POLL: c_int = 8;
+/// `UV_READABLE` in libuv's `uv_poll_event`.
+const UV_READABLE: c_int = 1;
 
 type AsyncCb = unsafe extern "C" fn(handle: *mut c_void);
+type PollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
 
 extern "C" {
     fn uv_handle_size(kind: c_int) -> usize;
     fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: AsyncCb) -> c_int;
     fn uv_async_send(handle: *mut c_void) -> c_int;
+    fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
+    fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int;
+    fn uv_poll_stop(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: CloseCb);
 }
 
@@ -100,10 +108,21 @@ impl Delivery {
     }
 }
 
+/// The loop's watch on one link's socket: a `uv_poll_t` on a duplicate of its descriptor (so
+/// the client closing its own never leaves libuv polling a closed or reused number).
+struct Watch {
+    handle: *mut c_void,
+    link: u64,
+    fd: OwnedFd,
+    active: bool,
+}
+
 /// The JS-thread side; owned by the `uv_async_t` (its `data` field) until libuv has closed it.
 struct Pump {
     env: sys::napi_env,
+    event_loop: *mut sys::uv_loop_s,
     handle: *mut c_void,
+    watch: Option<Watch>,
     on_batch: sys::napi_ref,
     context: sys::napi_async_context,
     events: Option<Events>,
@@ -120,9 +139,11 @@ struct Pump {
 pub fn start(
     env: &Env,
     on_batch: Function<'_, Batch, bool>,
-    events: Events,
+    mut events: Events,
 ) -> napi::Result<Delivery> {
     let env = env.raw();
+    // This loop polls the stream: let it watch the sockets too.
+    events.read_on_own_loop();
     let notify = Arc::new(Notify {
         pending: AtomicBool::new(false),
         handle: Mutex::new(None),
@@ -162,13 +183,9 @@ pub fn start(
             "create an async context",
         )?;
 
-        let layout = handle_layout();
-        let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
-        if handle.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
+        let handle = alloc_handle(UV_ASYNC);
         if uv_async_init(event_loop, handle, on_async) != 0 {
-            std::alloc::dealloc(handle as *mut u8, layout);
+            free_handle(handle, UV_ASYNC);
             sys::napi_delete_reference(env, on_batch_ref);
             sys::napi_async_destroy(env, context);
             return Err(napi::Error::from_reason(
@@ -177,7 +194,9 @@ pub fn start(
         }
         let pump = Box::new(Pump {
             env,
+            event_loop,
             handle,
+            watch: None,
             on_batch: on_batch_ref,
             context,
             events: Some(events),
@@ -201,10 +220,25 @@ pub fn start(
     Ok(delivery)
 }
 
-fn handle_layout() -> std::alloc::Layout {
+fn handle_layout(kind: c_int) -> std::alloc::Layout {
     // SAFETY: a pure size query.
-    let size = unsafe { uv_handle_size(UV_ASYNC) };
+    let size = unsafe { uv_handle_size(kind) };
     std::alloc::Layout::from_size_align(size.max(1), 16).expect("a libuv handle's size")
+}
+
+fn alloc_handle(kind: c_int) -> *mut c_void {
+    let layout = handle_layout(kind);
+    // SAFETY: a non-zero size.
+    let handle = unsafe { std::alloc::alloc_zeroed(layout) } as *mut c_void;
+    if handle.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    handle
+}
+
+/// SAFETY: `handle` came from `alloc_handle(kind)` and libuv is done with it.
+unsafe fn free_handle(handle: *mut c_void, kind: c_int) {
+    unsafe { std::alloc::dealloc(handle as *mut u8, handle_layout(kind)) };
 }
 
 fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
@@ -223,9 +257,83 @@ unsafe extern "C" fn on_async(handle: *mut c_void) {
     pump.turn();
 }
 
+unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
+    // SAFETY: as for `on_async`: a watch's `data` is its pump until the watch is closed. An error
+    // status (the socket failed) is found by the read the turn makes.
+    let pump = unsafe { &mut **(handle as *mut *mut Pump) };
+    pump.turn();
+}
+
+unsafe extern "C" fn watch_closed(handle: *mut c_void) {
+    // SAFETY: `close_watch` left the duplicate descriptor in `data`; libuv is done with the handle.
+    unsafe {
+        drop(Box::from_raw(*(handle as *mut *mut OwnedFd)));
+        free_handle(handle, UV_POLL);
+    }
+}
+
 impl Pump {
-    /// One turn of the loop: deliver what is ready, up to `BATCHES_PER_TURN` batches.
+    /// One turn of the loop: deliver what is ready, then watch the socket that is current.
     fn turn(&mut self) {
+        self.deliver_ready();
+        self.sync_watch();
+    }
+
+    /// Watch the current link's socket while batches may be delivered; stop watching a socket
+    /// whose link has ended, and while JS holds `IN_FLIGHT` batches (the socket stays readable,
+    /// and the turn would only return).
+    fn sync_watch(&mut self) {
+        let want = match (&self.events, self.closing) {
+            (Some(events), false) => events.watched_link(),
+            _ => None,
+        };
+        if self.watch.as_ref().map(|w| w.link) != want {
+            if let Some(old) = self.watch.take() {
+                close_watch(old);
+            }
+            if let Some(link) = want {
+                self.watch = self.open_watch(link);
+            }
+        }
+        let active = !self.closing && self.held.load(Ordering::Acquire) < IN_FLIGHT;
+        if let Some(w) = self.watch.as_mut() {
+            if w.active != active {
+                // SAFETY: an initialised poll handle, on the loop's thread.
+                let started = unsafe {
+                    if active {
+                        uv_poll_start(w.handle, UV_READABLE, on_readable)
+                    } else {
+                        uv_poll_stop(w.handle)
+                    }
+                };
+                if started == 0 {
+                    w.active = active;
+                }
+            }
+        }
+    }
+
+    fn open_watch(&mut self, link: u64) -> Option<Watch> {
+        let fd = self.events.as_ref()?.duplicate_watched_socket(link)?;
+        let handle = alloc_handle(UV_POLL);
+        // SAFETY: on the loop's thread; `data` is set before the first callback can run.
+        unsafe {
+            if uv_poll_init(self.event_loop, handle, fd.as_raw_fd()) != 0 {
+                free_handle(handle, UV_POLL);
+                return None; // events still arrive through the waker, by the runtime's thread
+            }
+            *(handle as *mut *mut Pump) = self as *mut Pump;
+        }
+        Some(Watch {
+            handle,
+            link,
+            fd,
+            active: false,
+        })
+    }
+
+    /// Deliver what is ready, up to `BATCHES_PER_TURN` batches.
+    fn deliver_ready(&mut self) {
         // Cleared before looking, so an event pushed meanwhile always comes with a fresh wake-up.
         self.notify.pending.store(false, Ordering::Release);
         for _ in 0..BATCHES_PER_TURN {
@@ -313,8 +421,21 @@ impl Pump {
         }
         self.closing = true;
         *self.notify.handle.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(w) = self.watch.take() {
+            close_watch(w);
+        }
         // SAFETY: the handle is open and this runs on the loop's thread.
         unsafe { uv_close(self.handle, closed) };
+    }
+}
+
+/// Close a watch: libuv stops polling, then `watch_closed` closes the duplicate descriptor.
+fn close_watch(w: Watch) {
+    // SAFETY: an initialised poll handle, on the loop's thread; from here on its `data` holds
+    // the descriptor, for `watch_closed`.
+    unsafe {
+        *(w.handle as *mut *mut OwnedFd) = Box::into_raw(Box::new(w.fd));
+        uv_close(w.handle, watch_closed);
     }
 }
 
@@ -329,7 +450,7 @@ unsafe extern "C" fn closed(handle: *mut c_void) {
             sys::napi_async_destroy(pump.env, pump.context);
         }
         drop(pump);
-        std::alloc::dealloc(handle as *mut u8, handle_layout());
+        free_handle(handle, UV_ASYNC);
     }
 }
 

@@ -1,0 +1,106 @@
+//! A TCP socket whose readability is watched by the consumer's own event loop instead of the
+//! runtime's (Unix). A consumer that runs on a loop of its own (Node's JS thread) and reads the
+//! link itself would otherwise be woken through a runtime thread on every arrival: the runtime
+//! polls every socket registered with it, whether or not anyone waits to read. Here the runtime
+//! only hears of the socket when a write had to wait (write interest alone), and reads are
+//! plain non-blocking reads: `Pending` on a read registers nothing, because the consumer's loop
+//! polls the descriptor (`Events::watched_socket`) and comes back when it is readable. Timers
+//! and commands still drive the engine, and every drive tries a read, so a link whose consumer
+//! is away is still read at each heartbeat.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+/// A connected, non-blocking TCP socket with write interest only in the runtime.
+pub(crate) struct Watched {
+    socket: AsyncFd<std::net::TcpStream>,
+}
+
+impl Watched {
+    /// Take `tcp` out of the runtime's read polling (it stays non-blocking).
+    /// Must run on the runtime (the driver's task does), which registers the write interest.
+    pub(crate) fn new(tcp: tokio::net::TcpStream) -> io::Result<Watched> {
+        let std = tcp.into_std()?;
+        std.set_nonblocking(true)?;
+        // SAFETY: the `TcpStream` owns its descriptor for as long as the `AsyncFd` holds it.
+        let socket = unsafe { AsyncFd::register_with_interest(std, Interest::WRITABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Watched { socket })
+    }
+
+    /// The descriptor the consumer's loop watches for readability.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.socket.get_ref().as_raw_fd()
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let unfilled = buf.initialize_unfilled();
+        match self.socket.get_ref().read(unfilled) {
+            Ok(n) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            // The consumer's loop watches the socket: nothing to register here.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.socket.poll_write_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().write(buf)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.socket.poll_write_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().write_vectored(bufs)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.socket.get_ref().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
