@@ -604,7 +604,8 @@ impl Events {
 
     /// For a consumer that runs its own event loop and polls this stream from it (Node's JS
     /// thread): from the next link on, that loop watches the link's socket for readability
-    /// ([`watched_socket`](Self::watched_socket)) and polls the stream when it is readable,
+    /// ([`watched_link`](Self::watched_link), [`duplicate_watched_socket`](Self::duplicate_watched_socket))
+    /// and polls the stream when it is readable,
     /// instead of the runtime waking it through one of its threads on every arrival. The
     /// stream's waker is still woken for everything else. Unix only.
     #[cfg(unix)]

@@ -87,14 +87,11 @@ impl Transport {
             Transport::Plain(t) => t,
             Transport::Tls(tls) => tls.get_mut().0,
         };
-        if let Tunnel::Watched(w) = tunnel {
-            return Ok(Some(w.fd()));
-        }
         if !matches!(tunnel, Tunnel::Tcp(_)) {
             return Ok(None);
         }
         let Tunnel::Tcp(tcp) = std::mem::replace(tunnel, Tunnel::Moved(Moved)) else {
-            return Ok(None);
+            unreachable!("checked above");
         };
         // On failure the tunnel stays `Moved`: the next read fails and the link is replaced.
         let watched = crate::watched::Watched::new(tcp)?;

@@ -4,7 +4,7 @@
 //! polls every socket registered with it, whether or not anyone waits to read. Here the runtime
 //! only hears of the socket when a write had to wait (write interest alone), and reads are
 //! plain non-blocking reads: `Pending` on a read registers nothing, because the consumer's loop
-//! polls the descriptor (`Events::watched_socket`) and comes back when it is readable. Timers
+//! polls a duplicate of the descriptor (`Events::duplicate_watched_socket`) and comes back when it is readable. Timers
 //! and commands still drive the engine, and every drive tries a read, so a link whose consumer
 //! is away is still read at each heartbeat.
 
@@ -47,15 +47,33 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let unfilled = buf.initialize_unfilled();
-        match self.socket.get_ref().read(unfilled) {
-            Ok(n) => {
-                buf.advance(n);
-                Poll::Ready(Ok(()))
+        loop {
+            match self.socket.get_ref().read(unfilled) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The consumer's loop watches the socket: nothing to register here.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
             }
-            // The consumer's loop watches the socket: nothing to register here.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl Watched {
+    /// Write with `op` once the runtime says the socket can take bytes.
+    fn poll_write_with(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&std::net::TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.socket.poll_write_ready(cx))?;
+            if let Ok(result) = guard.try_io(|s| op(s.get_ref())) {
+                return Poll::Ready(result);
+            }
         }
     }
 }
@@ -66,13 +84,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.socket.poll_write_ready(cx))?;
-            match guard.try_io(|s| s.get_ref().write(buf)) {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        self.poll_write_with(cx, |mut s| s.write(buf))
     }
 
     fn poll_write_vectored(
@@ -80,13 +92,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.socket.poll_write_ready(cx))?;
-            match guard.try_io(|s| s.get_ref().write_vectored(bufs)) {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        self.poll_write_with(cx, |mut s| s.write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -211,3 +211,19 @@ test('sends that fill the socket while the server does not read all arrive once 
   assert.ok(inOrder)
   assert.equal(client.stats().messagesOut, n)
 })
+
+test('a JS thread busy for longer than the heartbeat timeout keeps its link (the core reads at its timers)', async (t) => {
+  // The JS loop watches the socket, so nothing reads on arrival while JS is busy; the core's
+  // heartbeat timers must still read the pongs, or the link would be judged dead.
+  const srv = await d.ctl('/server/start')
+  const client = track(t, new Client(srv.url, fastOptions({ heartbeat: { intervalMs: 100, timeoutMs: 400 } })))
+  const rec = new Recorder(client)
+  client.connect()
+  await rec.waitType('open')
+  const end = Date.now() + 1500
+  while (Date.now() < end) { /* busy, as a long computation is */ }
+  const from = rec.events.length
+  client.send('after')
+  await rec.waitFor(e => e.type === 'message' && e.data === 'after', { from, what: 'echo after the busy stretch' })
+  assert.deepEqual(rec.events.filter(e => e.type === 'close' || e.type === 'reconnecting'), [])
+})
