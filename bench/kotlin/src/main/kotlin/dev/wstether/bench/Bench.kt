@@ -34,6 +34,9 @@ import okhttp3.WebSocketListener
  *            struct code for about ten seconds);
  *   rtt:     64-byte echo round trips against a second server on the client's own CPU;
  *   idle:    N idle open clients in a fresh JVM per library: RSS and Java heap growth.
+ *
+ * `--soak NAME [--soak-size 64] [--soak-secs 30]` runs one receiver ("wstether listener",
+ * "wstether Flow", "okhttp") at one size over and over instead, for `perf` to watch.
  */
 
 private const val LISTENER = "wstether listener"
@@ -449,6 +452,16 @@ fun main(argv: Array<String>) {
     val idle = linkedMapOf<String, Any?>()
     val affinity = mutableListOf<Map<String, Any?>>()
     try {
+        // --soak NAME SIZE SECS: one receiver at one size, over and over, for a profiler to watch.
+        args.value("--soak")?.let { name ->
+            val rx = receivers[name] ?: error("--soak: one of ${receivers.keys}")
+            val size = args.number("--soak-size", 64.0).toInt()
+            val end = System.nanoTime() + (args.number("--soak-secs", 30.0) * 1e9).toLong()
+            while (System.nanoTime() < end) {
+                println("  soak %-20s %5d B %10.0f msg/s".format(name, size, rx(far.url, if (size == 64) 2_000_000 else 20_000, size)))
+            }
+            return
+        }
         // Warm-up: every path, both sizes, until the JIT has settled.
         val warmEnd = System.nanoTime() + (warmupSecs * 1e9).toLong()
         do {
