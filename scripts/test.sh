@@ -11,9 +11,10 @@ started=$SECONDS
 # Each step says when it began (seconds into the run), so a slow CI run shows where time went.
 step() { printf '\n==== %s [%ds] ====\n' "$*" "$((SECONDS - started))"; }
 
-step "Rust: format check, lints, and the core's module graph"
+step "Rust: format check, lints, rustdoc, and the core's module graph"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 python3 scripts/check-module-graph.py
 
 step "versions: every manifest carries the workspace version"

@@ -14,8 +14,8 @@ use crate::target::UsageError;
 /// How to reach the server.
 #[derive(Debug, Args)]
 pub struct TransportArgs {
-    /// Connect through this proxy: http://[user:pass@]host:port, https://…, socks5h://… (default:
-    /// HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment).
+    /// Connect through this proxy: `http://[user:pass@]host:port`, `https://…`, `socks5h://…`
+    /// (default: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment).
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     pub proxy: Option<String>,
     /// Connect directly, ignoring proxy variables in the environment.

@@ -131,8 +131,8 @@ impl fmt::Debug for Greeting {
 }
 
 /// Settings of one client: the builder fills one in, `build()` validates it. Each option is a
-/// field here, its default in [`Config::new`], its setter on [`ClientBuilder`](crate::ClientBuilder) and its range
-/// check in [`Config::validate`]; nothing else repeats it.
+/// field here, its default in `Config::new`, its setter on [`ClientBuilder`](crate::ClientBuilder)
+/// and its range check in `Config::validate`; nothing else repeats it.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) url: Url,

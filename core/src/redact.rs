@@ -90,7 +90,7 @@ pub fn raw_url(raw: &str) -> String {
     }
 }
 
-/// A URL given as text, safe to print: [`url`] if it parses, else [`raw_url`].
+/// A URL given as text, safe to print: [`url()`] if it parses, else [`raw_url()`].
 pub fn url_text(raw: &str) -> String {
     match Url::parse(raw.trim()) {
         Ok(u) => url(&u),
