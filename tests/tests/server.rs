@@ -94,6 +94,46 @@ async fn echo_text_and_binary() {
     assert_eq!(server.stats().close_codes, vec![1005]);
 }
 
+/// Blast frames are written by the server itself: every header size is right, and a close
+/// ordered in the middle of a large frame still comes after whole frames.
+#[tokio::test]
+async fn blast_frames_of_every_header_size_and_a_close_mid_frame() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    let mut ws = connect(&server.url()).await;
+    for size in [3, 125, 126, 65_535, 65_536, 200_000] {
+        ws.send(Message::text(format!("!blast 3 {size}"))).await.unwrap();
+        for i in 0..3 {
+            let t = next_text(&mut ws).await;
+            assert_eq!(t.len(), size.max(2), "message {i} of size {size}");
+            assert!(t.starts_with(&format!("{i}:")), "message {i} of size {size}");
+        }
+        assert_eq!(next_text(&mut ws).await, "!blast-done");
+    }
+    // 64 MiB the client does not read yet: the server's write stops inside a frame.
+    ws.send(Message::text("!blast 1000 65536")).await.unwrap();
+    assert!(next_text(&mut ws).await.starts_with("0:"));
+    let closer = server.clone();
+    let closing = tokio::spawn(async move { closer.close_all(4000, "bye").await });
+    let mut i = 1;
+    loop {
+        match next(&mut ws).await {
+            Some(Ok(Message::Text(t))) => {
+                assert_eq!(t.len(), 65_536, "message {i}");
+                assert!(t.starts_with(&format!("{i}:")), "message {i}");
+                i += 1;
+            }
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 4000);
+                break;
+            }
+            other => panic!("after {i} messages: {other:?}"),
+        }
+    }
+    assert!(i < 1000, "the close came after the whole blast");
+    let _ = tokio::time::timeout(T, ws.next()).await;
+    tokio::time::timeout(T, closing).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn blast_is_ordered_and_not_recorded() {
     let server = TestServer::start().await.unwrap();
