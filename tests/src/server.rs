@@ -677,9 +677,7 @@ async fn serve<S>(
                 Message::Text(text) => {
                     if let Some(cmd) = text.strip_prefix('!') {
                         match parse_command(cmd) {
-                            Command::Blast { count, size } => {
-                                blast = Some(Blast::new(count, size))
-                            }
+                            Command::Blast { count, size } => blast = Some(Blast::new(count, size)),
                             Command::Big(size) => {
                                 if ws.send(Message::text("x".repeat(size))).await.is_err() {
                                     return;

@@ -101,11 +101,16 @@ async fn blast_frames_of_every_header_size_and_a_close_mid_frame() {
     let server = Arc::new(TestServer::start().await.unwrap());
     let mut ws = connect(&server.url()).await;
     for size in [3, 125, 126, 65_535, 65_536, 200_000] {
-        ws.send(Message::text(format!("!blast 3 {size}"))).await.unwrap();
+        ws.send(Message::text(format!("!blast 3 {size}")))
+            .await
+            .unwrap();
         for i in 0..3 {
             let t = next_text(&mut ws).await;
             assert_eq!(t.len(), size.max(2), "message {i} of size {size}");
-            assert!(t.starts_with(&format!("{i}:")), "message {i} of size {size}");
+            assert!(
+                t.starts_with(&format!("{i}:")),
+                "message {i} of size {size}"
+            );
         }
         assert_eq!(next_text(&mut ws).await, "!blast-done");
     }
