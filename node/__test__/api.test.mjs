@@ -150,8 +150,8 @@ test('CommonJS and ESM entries share one set of classes', () => {
   assert.equal(esm.default.Client, Client)
 })
 
-function runChild (file, args, timeoutMs) {
-  const child = spawn(process.execPath, [path.join(here, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+function runChild (file, args, timeoutMs, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, path.join(here, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (b) => { out += b })
   return new Promise((resolve) => {
@@ -178,6 +178,20 @@ test('a process whose clients are all closed exits by itself (within 5 s)', asyn
   assert.match(r.out, /echo ok/)
   assert.match(r.out, /failed ok/)
   assert.ok(Date.now() - started < 5000)
+})
+
+// The uv pump (Unix) has the hook that makes one step of its start fail.
+const { native } = createRequire(import.meta.url)('../dist/native.js')
+const noPumpHook = typeof native.failPumpStartForTests !== 'function' && 'the addon has no uv pump here'
+
+test('a client whose native start fails at any step releases what that start had acquired', { skip: noPumpHook }, async () => {
+  const srv = await d.ctl('/server/start')
+  const r = await runChild('fixtures/pump-start-child.mjs', [srv.url], 10000, ['--expose-gc'])
+  assert.equal(r.timedOut, false, `child still running after 10 s (a libuv handle left open?); output: ${r.out}`)
+  assert.equal(r.code, 0, r.out)
+  for (let step = 1; step <= 6; step++) assert.match(r.out, new RegExp(`step ${step} released`))
+  assert.match(r.out, /reads after a failed start/)
+  assert.match(r.out, /starts after failures/)
 })
 
 test('sends that fill the socket while the server does not read all arrive once it reads again', async (t) => {

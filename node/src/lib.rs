@@ -26,3 +26,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use callback::{callback_failure, CallbackFailure};
 pub use client::NativeClient;
+#[cfg(unix)]
+pub use pump::fail_pump_start_for_tests;

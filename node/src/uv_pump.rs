@@ -19,12 +19,13 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use napi::bindgen_prelude::{Function, ToNapiValue};
 use napi::{sys, Env};
+use napi_derive::napi;
 use wstether::{Event, Events};
 
 use crate::convert::Batch;
@@ -130,20 +131,25 @@ struct Pump {
     waker: Waker,
     held: Arc<AtomicUsize>,
     closing: bool,
+    /// The environment's cleanup hook was added (`closed` removes it).
+    hooked: bool,
     /// The environment is being torn down: it frees its references itself.
     env_gone: bool,
 }
 
 /// Start the pump on `env`'s loop: `on_batch` receives every batch. The handle keeps Node alive
 /// (as an open `ws` socket does) until the terminal event was delivered or the environment goes.
+///
+/// What it acquires, in order: a reference to `on_batch`, an async context, the `uv_async_t`
+/// (allocated, then initialised, then owning the pump) and the environment's cleanup hook. A
+/// step that fails releases what the steps before it acquired, in reverse order, and returns
+/// its error; nothing outlives a failed start.
 pub fn start(
     env: &Env,
     on_batch: Function<'_, Batch, bool>,
-    mut events: Events,
+    events: Events,
 ) -> napi::Result<Delivery> {
     let env = env.raw();
-    // This loop polls the stream: let it watch the sockets too.
-    events.read_on_own_loop();
     let notify = Arc::new(Notify {
         pending: AtomicBool::new(false),
         handle: Mutex::new(None),
@@ -157,41 +163,56 @@ pub fn start(
     unsafe {
         let mut event_loop = ptr::null_mut();
         check(
-            sys::napi_get_uv_event_loop(env, &mut event_loop),
+            fails_or(Step::EventLoop, || {
+                sys::napi_get_uv_event_loop(env, &mut event_loop)
+            }),
             "find the event loop",
         )?;
-        let mut on_batch_ref = ptr::null_mut();
+        // Until the handle is initialised, `acquired` releases what is held if a step fails
+        // (its `drop`, in reverse order).
+        let mut acquired = Acquired::new(env);
         let value = Function::to_napi_value(env, on_batch)?;
         check(
-            sys::napi_create_reference(env, value, 1, &mut on_batch_ref),
+            fails_or(Step::Reference, || {
+                sys::napi_create_reference(env, value, 1, &mut acquired.on_batch)
+            }),
             "keep onBatch",
         )?;
         let mut name = ptr::null_mut();
         let label = "wstether:batch";
         check(
-            sys::napi_create_string_utf8(
-                env,
-                label.as_ptr() as *const c_char,
-                label.len() as isize,
-                &mut name,
-            ),
+            fails_or(Step::Name, || {
+                sys::napi_create_string_utf8(
+                    env,
+                    label.as_ptr() as *const c_char,
+                    label.len() as isize,
+                    &mut name,
+                )
+            }),
             "name the async resource",
         )?;
-        let mut context = ptr::null_mut();
         check(
-            sys::napi_async_init(env, ptr::null_mut(), name, &mut context),
+            fails_or(Step::Context, || {
+                sys::napi_async_init(env, ptr::null_mut(), name, &mut acquired.context)
+            }),
             "create an async context",
         )?;
 
-        let handle = alloc_handle(UV_ASYNC);
-        if uv_async_init(event_loop, handle, on_async) != 0 {
-            free_handle(handle, UV_ASYNC);
-            sys::napi_delete_reference(env, on_batch_ref);
-            sys::napi_async_destroy(env, context);
+        acquired.handle = alloc_handle(UV_ASYNC);
+        let status = if fails(Step::AsyncInit) {
+            -22 // UV_EINVAL
+        } else {
+            uv_async_init(event_loop, acquired.handle, on_async)
+        };
+        if status != 0 {
+            // `acquired` frees the handle (libuv never saw it), then the context, the reference.
             return Err(napi::Error::from_reason(
                 "cannot watch the event loop (uv_async_init failed)",
             ));
         }
+        // An initialised handle is libuv's until `uv_close` has called back: from here on the
+        // pump owns everything, and only closing the handle (`closed`) releases it.
+        let (on_batch_ref, context, handle) = acquired.into_pump();
         let pump = Box::new(Pump {
             env,
             event_loop,
@@ -204,20 +225,125 @@ pub fn start(
             waker: Waker::from(notify.clone()),
             held,
             closing: false,
+            hooked: false,
             env_gone: false,
         });
         let pump = Box::into_raw(pump);
         // `data` is the first field of every libuv handle.
         *(handle as *mut *mut Pump) = pump;
         *notify.handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(Handle(handle));
-        check(
-            sys::napi_add_env_cleanup_hook(env, Some(env_gone), pump as *mut c_void),
+        let hooked = check(
+            fails_or(Step::CleanupHook, || {
+                sys::napi_add_env_cleanup_hook(env, Some(env_gone), pump as *mut c_void)
+            }),
             "watch the environment",
-        )?;
+        );
+        if let Err(e) = hooked {
+            // Close the handle: `closed` frees the pump and the handle, destroys the context
+            // and deletes the reference on the loop's next turn (and removes no hook, as none
+            // was added). The stream is released now.
+            (*pump).events = None;
+            (*pump).close();
+            return Err(e);
+        }
+        (*pump).hooked = true;
+        // Last, when nothing can fail any more: a failed start must not leave the client's
+        // later links to a loop that never watches them.
+        if let Some(events) = (*pump).events.as_mut() {
+            // This loop polls the stream: let it watch the sockets too.
+            events.read_on_own_loop();
+        }
     }
     // Look for events on the loop's first turn.
     delivery.notify.send();
     Ok(delivery)
+}
+
+/// What `start` has acquired before the pump owns it. Dropped (a step failed) it releases
+/// them in reverse order of acquisition; a null field holds nothing.
+struct Acquired {
+    env: sys::napi_env,
+    on_batch: sys::napi_ref,
+    context: sys::napi_async_context,
+    /// Allocated and never initialised (libuv knows nothing of it): freed, not closed.
+    handle: *mut c_void,
+}
+
+impl Acquired {
+    fn new(env: sys::napi_env) -> Acquired {
+        Acquired {
+            env,
+            on_batch: ptr::null_mut(),
+            context: ptr::null_mut(),
+            handle: ptr::null_mut(),
+        }
+    }
+
+    /// Hand everything to the pump (the handle now initialised): nothing is released here.
+    fn into_pump(mut self) -> (sys::napi_ref, sys::napi_async_context, *mut c_void) {
+        (
+            std::mem::replace(&mut self.on_batch, ptr::null_mut()),
+            std::mem::replace(&mut self.context, ptr::null_mut()),
+            std::mem::replace(&mut self.handle, ptr::null_mut()),
+        )
+    }
+}
+
+impl Drop for Acquired {
+    fn drop(&mut self) {
+        // SAFETY: on the JS thread that owns `env`; each field is null or holds what `start`
+        // acquired and nothing else owns.
+        unsafe {
+            if !self.handle.is_null() {
+                free_handle(self.handle, UV_ASYNC);
+            }
+            if !self.context.is_null() {
+                sys::napi_async_destroy(self.env, self.context);
+            }
+            if !self.on_batch.is_null() {
+                sys::napi_delete_reference(self.env, self.on_batch);
+            }
+        }
+    }
+}
+
+/// The calls of `start` that may fail, for [`fail_pump_start_for_tests`].
+#[derive(Clone, Copy)]
+enum Step {
+    EventLoop = 1,
+    Reference,
+    Name,
+    Context,
+    AsyncInit,
+    CleanupHook,
+}
+
+/// The step the next `start` fails at (0: none).
+static FAIL_AT: AtomicU32 = AtomicU32::new(0);
+
+/// Test hook (`__test__/fixtures/pump-start-child.mjs`): the next client start fails at `step`
+/// (1: the event loop, 2: the onBatch reference, 3: the resource name, 4: the async context,
+/// 5: `uv_async_init`, 6: the cleanup hook) as if that call had failed, without making it. 0
+/// or another number: none.
+#[napi]
+pub fn fail_pump_start_for_tests(step: u32) {
+    FAIL_AT.store(step, Ordering::Release);
+}
+
+/// Whether `step` is to fail this time (at most once per arming).
+fn fails(step: Step) -> bool {
+    FAIL_AT
+        .compare_exchange(step as u32, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// `call()`'s status, or a failure without making the call if `step` is to fail.
+fn fails_or(step: Step, call: impl FnOnce() -> sys::napi_status) -> sys::napi_status {
+    if fails(step) {
+        sys::Status::napi_generic_failure
+    } else {
+        call()
+    }
 }
 
 fn handle_layout(kind: c_int) -> std::alloc::Layout {
@@ -444,10 +570,13 @@ unsafe extern "C" fn closed(handle: *mut c_void) {
     unsafe {
         let pump = Box::from_raw(*(handle as *mut *mut Pump));
         if !pump.env_gone {
-            let key = &*pump as *const Pump as *mut c_void;
-            sys::napi_remove_env_cleanup_hook(pump.env, Some(env_gone), key);
-            sys::napi_delete_reference(pump.env, pump.on_batch);
+            // The reverse of `start`'s order.
+            if pump.hooked {
+                let key = &*pump as *const Pump as *mut c_void;
+                sys::napi_remove_env_cleanup_hook(pump.env, Some(env_gone), key);
+            }
             sys::napi_async_destroy(pump.env, pump.context);
+            sys::napi_delete_reference(pump.env, pump.on_batch);
         }
         drop(pump);
         free_handle(handle, UV_ASYNC);

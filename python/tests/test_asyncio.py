@@ -127,14 +127,34 @@ async def test_close_returns_unsent_without_blocking_the_loop(server: Server) ->
                    if th.name.endswith(str(id(client))))
 
 
+async def until(pred: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait, without blocking the loop, until `pred()` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not pred():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
 async def test_slow_consumer_bounded(server: Server) -> None:
-    # The dispatcher hands over one batch at a time: with nobody reading, the client stops
-    # reading the socket instead of piling events up in Python.
-    async with wstether.connect(server.url, event_buffer=64, **FAST) as client:
+    # With nobody iterating, the client reads a full event buffer off the socket and stops
+    # there (TCP pushes back on the server) instead of piling the blast up in memory.
+    buffer = 64
+    async with wstether.connect(server.url, event_buffer=buffer, **FAST) as client:
         await next_of(client, wstether.Open)
+        assert client.stats().messages_in == 0
         await client.send("!blast 5000 16")
-        await asyncio.sleep(0.3)  # give a runaway reader time to show itself
-        assert len(client._queue) <= 4096 + 64
+        # The client has reached its bound once it has read a whole buffer's worth. Nothing has
+        # been consumed, so every message read (`messages_in`, counted as the socket is read)
+        # is still held. A reader that ignored the bound would have read on: the server writes
+        # 256 messages per flush, so such a reader is seen past the bound, not at it.
+        await until(lambda: client.stats().messages_in >= buffer, 5.0, "a full event buffer")
+        # The fd bridge (Unix) takes events only when asked: the buffer and no more is held. A
+        # dispatcher thread (elsewhere) holds one batch besides, at most another buffer.
+        limit = buffer if client._fd is not None else 2 * buffer
+        held = client.stats().messages_in
+        assert held <= limit, f"read {held} messages while nobody consumed (bound {limit})"
+        assert len(client._queue) <= limit
         count = 0
         async for event in client:
             if isinstance(event, wstether.Message):
