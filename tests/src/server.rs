@@ -503,18 +503,37 @@ async fn connection(tcp: TcpStream, shared: Arc<Shared>, mut alive: watch::Recei
 /// An in-progress `!blast`: its frames are encoded here and written to the socket directly, not
 /// through tungstenite (which copies each message into its own buffer once more), so that a
 /// blast measures the client, not this server. Server frames are unmasked, so each one is a
-/// header, the message number and a slice of the padding.
+/// header, the message number and the padding: small frames are encoded whole, large ones
+/// point at the one padding (a vectored write), so a 64 KiB message costs the server little
+/// more than the kernel's copy.
 struct Blast {
     next: u64,
     total: u64,
     /// The message size in bytes of `x`, built once.
     padding: String,
-    /// Encoded frames not yet written, from `written` on (progress survives a cancelled step).
-    out: Vec<u8>,
-    written: usize,
+    /// Encoded bytes of the current run: headers and prefixes, and whole small frames.
+    encoded: Vec<u8>,
+    /// The run in order: encoded bytes, each followed by that many bytes of the padding.
+    pieces: Vec<Piece>,
+    /// Progress through `pieces` (survives a cancelled step).
+    at: usize,
+    /// Bytes of `pieces[at]` already written.
+    partly: usize,
     /// `!blast-done` is encoded (the last frame).
     done: bool,
 }
+
+/// Part of a blast run: `encoded[start..end]`, then `pad` bytes of the padding.
+struct Piece {
+    start: usize,
+    end: usize,
+    pad: usize,
+}
+
+/// From this size on a blast message's padding is not copied but written from the one buffer.
+const BLAST_VECTORED: usize = 4096;
+/// Most slices handed to one vectored write.
+const BLAST_SLICES: usize = 64;
 
 impl Blast {
     fn new(total: u64, size: usize) -> Blast {
@@ -522,40 +541,110 @@ impl Blast {
             next: 0,
             total,
             padding: "x".repeat(size),
-            out: Vec::new(),
-            written: 0,
+            encoded: Vec::new(),
+            pieces: Vec::new(),
+            at: 0,
+            partly: 0,
             done: false,
         }
     }
 
-    /// Encode the next frames once the previous ones are written; false when all are.
+    /// Encode the next run once the previous one is written; false when all is.
     fn refill(&mut self) -> bool {
-        if self.written < self.out.len() {
+        if self.at < self.pieces.len() {
             return true;
         }
         if self.done {
             return false;
         }
-        self.out.clear();
-        self.written = 0;
+        self.encoded.clear();
+        self.pieces.clear();
+        self.at = 0;
+        self.partly = 0;
         let end = self.total.min(self.next + BLAST_BATCH);
         let mut prefix = String::with_capacity(24);
-        while self.next < end && self.out.len() < BLAST_BYTES {
+        let mut bytes = 0;
+        while self.next < end && bytes < BLAST_BYTES {
             prefix.clear();
             let _ = write!(prefix, "{}:", self.next);
-            let pad = self.padding.get(prefix.len()..).unwrap_or("");
-            text_header(&mut self.out, prefix.len() + pad.len());
-            self.out.extend_from_slice(prefix.as_bytes());
-            self.out.extend_from_slice(pad.as_bytes());
+            let pad = self.padding.len().saturating_sub(prefix.len());
+            let start = self.encoded.len();
+            text_header(&mut self.encoded, prefix.len() + pad);
+            self.encoded.extend_from_slice(prefix.as_bytes());
+            if pad >= BLAST_VECTORED {
+                self.pieces.push(Piece {
+                    start,
+                    end: self.encoded.len(),
+                    pad,
+                });
+            } else {
+                self.encoded.extend_from_slice(
+                    &self.padding.as_bytes()[prefix.len().min(self.padding.len())..],
+                );
+                self.push_encoded(start);
+            }
+            bytes += self.encoded.len() - start + pad;
             self.next += 1;
         }
         if self.next == self.total {
             const DONE: &str = "!blast-done";
-            text_header(&mut self.out, DONE.len());
-            self.out.extend_from_slice(DONE.as_bytes());
+            let start = self.encoded.len();
+            text_header(&mut self.encoded, DONE.len());
+            self.encoded.extend_from_slice(DONE.as_bytes());
+            self.push_encoded(start);
             self.done = true;
         }
         true
+    }
+
+    /// `encoded[start..]` as a piece, joined to the one before when that has no padding.
+    fn push_encoded(&mut self, start: usize) {
+        let end = self.encoded.len();
+        match self.pieces.last_mut() {
+            Some(last) if last.pad == 0 && last.end == start => last.end = end,
+            _ => self.pieces.push(Piece { start, end, pad: 0 }),
+        }
+    }
+
+    /// The slices still to write, from the current position.
+    fn slices(&self) -> Vec<io::IoSlice<'_>> {
+        let padding = self.padding.as_bytes();
+        let mut out = Vec::with_capacity(BLAST_SLICES);
+        let mut skip = self.partly;
+        for piece in &self.pieces[self.at..] {
+            let head = &self.encoded[piece.start..piece.end];
+            if skip < head.len() {
+                out.push(io::IoSlice::new(&head[skip..]));
+                skip = 0;
+            } else {
+                skip -= head.len();
+            }
+            if piece.pad > 0 {
+                out.push(io::IoSlice::new(
+                    &padding[padding.len() - piece.pad + skip..],
+                ));
+                skip = 0;
+            }
+            if out.len() >= BLAST_SLICES {
+                break;
+            }
+        }
+        out
+    }
+
+    /// `n` more bytes were written.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 && self.at < self.pieces.len() {
+            let piece = &self.pieces[self.at];
+            let left = piece.end - piece.start + piece.pad - self.partly;
+            if n < left {
+                self.partly += n;
+                return;
+            }
+            n -= left;
+            self.at += 1;
+            self.partly = 0;
+        }
     }
 }
 
@@ -583,16 +672,18 @@ where
     if !b.refill() {
         return Ok(true);
     }
-    let stream = ws.get_mut();
-    while b.written < b.out.len() {
-        // Each `write` either wrote `n` bytes or, cancelled, none: progress is kept in `b`.
-        let n = stream.write(&b.out[b.written..]).await?;
+    while b.at < b.pieces.len() {
+        // Each write either wrote `n` bytes or, cancelled, none: progress is kept in `b`.
+        let n = {
+            let slices = b.slices();
+            ws.get_mut().write_vectored(&slices).await?
+        };
         if n == 0 {
             return Err(WsError::Io(io::ErrorKind::WriteZero.into()));
         }
-        b.written += n;
+        b.advance(n);
     }
-    stream.flush().await?;
+    ws.get_mut().flush().await?;
     Ok(b.done)
 }
 
