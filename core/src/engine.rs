@@ -492,7 +492,10 @@ impl Engine {
             return Poll::Pending;
         }
         self.reader.consumer_waiting = false;
-        if self.config.heartbeat.is_none() {
+        // A consumer whose loop watches the socket comes back when it is readable (or at once,
+        // after a full span): it keeps the turn, and the runtime reads nothing meanwhile.
+        let watched = self.link.as_ref().is_some_and(|l| l.watched.is_some());
+        if self.config.heartbeat.is_none() && !watched {
             // No timers to take the turn back from an absent consumer: give it back now.
             self.release_turn();
             if more {

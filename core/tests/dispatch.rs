@@ -175,3 +175,63 @@ async fn a_client_queued_while_a_worker_starts_is_not_stranded_behind_it() {
     b.close(1000, "").await.unwrap();
     dispatcher.shutdown();
 }
+
+/// Without a heartbeat no timer reads a client's socket, so while the only worker is blocked
+/// in one client's handler, only the dispatcher itself can notice another client's arrival
+/// (on Linux its workers watch the sockets; the watcher looks at them when nobody has for
+/// `STALL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_heartbeat_a_blocked_handler_still_stalls_no_one_else() {
+    let server = TestServer::start().await.unwrap();
+    let dispatcher = Arc::new(Dispatcher::new());
+    let (tx, rx) = std_mpsc::channel::<(u32, String)>();
+    let (release_tx, release_rx) = std_mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let tx = Mutex::new(tx);
+    let threads = serve(dispatcher.clone(), move |tag, event| {
+        if let Event::Message(m) = event {
+            let text = m.as_text().unwrap_or_default().to_string();
+            let _ = tx.lock().unwrap().send((tag, text.clone()));
+            if text == "block" {
+                let _ = release_rx.lock().unwrap().recv();
+            }
+        }
+    });
+    let mut clients = Vec::new();
+    let mut handles = Vec::new();
+    for tag in 0..2u32 {
+        // Added while connecting, so the dispatcher serves (and watches) its first link.
+        let (client, events) = start(builder(&server.url()).heartbeat(None));
+        handles.push(dispatcher.add(events, tag));
+        client.send_text("hello").unwrap();
+        clients.push(client);
+    }
+    for _ in 0..2 {
+        let (_, text) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(text, "hello");
+    }
+    clients[0].send_text("block").unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        (0, "block".to_string())
+    );
+    // The one worker is inside client 0's handler now.
+    let sent = std::time::Instant::now();
+    clients[1].send_text("meanwhile").unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(5));
+    release_tx.send(()).unwrap();
+    assert_eq!(got, Ok((1, "meanwhile".to_string())));
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(*threads.lock().unwrap(), 2);
+    for (client, handle) in clients.iter().zip(&handles) {
+        client.close(1000, "").await.unwrap();
+        assert!(tokio::task::block_in_place(
+            || handle.wait_finished(Duration::from_secs(5))
+        ));
+    }
+    dispatcher.shutdown();
+}

@@ -18,6 +18,14 @@
 //!   pool is one thread while callbacks are quick, and grows to one per blocked callback (plus
 //!   one) when they are not. The price of sharing: another client's events can wait up to
 //!   `STALL` behind a slow callback before a new thread takes them.
+//!
+//! On Linux and Android the workers also watch the clients' sockets themselves
+//! ([`sockets`](self::sockets)): an idle worker waits on them, so an arrival wakes the thread
+//! that reads it, not a runtime thread first. Elsewhere the runtime watches them and wakes the
+//! slot.
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod sockets;
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -61,6 +69,9 @@ struct Shared<T> {
     /// The watcher waits here for a stall.
     watcher: Condvar,
     generation: u32,
+    /// The clients' sockets, when the workers watch them (Linux, Android).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sockets: Option<sockets::Sockets<Slot<T>>>,
 }
 
 struct Queue<T> {
@@ -78,6 +89,17 @@ struct Queue<T> {
     watcher_parked: bool,
     /// [`Dispatcher::shutdown`] was called: workers and the watcher return.
     stopped: bool,
+    /// A worker waits on the sockets and no push has rung it yet (it will take a slot).
+    polling: bool,
+    /// A thread holds the sockets' poll: a worker waiting on it, or the watcher looking.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    poll_taken: bool,
+    /// Since when nobody has waited on the sockets though a worker exists (all are in
+    /// batches); `None` while a worker waits on them.
+    unwatched_since: Option<Instant>,
+    /// The watcher's alarm is set (it fires [`STALL`] after the sockets were left unwatched).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    alarm_armed: bool,
 }
 
 /// One client's stream in a [`Dispatcher`].
@@ -89,6 +111,12 @@ pub struct Slot<T> {
     /// Set once the end of the stream has been handled.
     finished: Mutex<bool>,
     finished_cv: Condvar,
+    /// The link whose socket the workers watch for this client, and their duplicate of it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    watch: Mutex<Option<(u64, std::os::fd::OwnedFd)>>,
+    /// This slot's token among the sockets (from 1).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    id: usize,
 }
 
 /// A batch for the binding to handle, then give back with [`Worker::done`].
@@ -143,10 +171,18 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
                     starting: 0,
                     watcher_parked: false,
                     stopped: false,
+                    polling: false,
+                    #[cfg(any(target_os = "linux", target_os = "android"))]
+                    poll_taken: false,
+                    unwatched_since: None,
+                    #[cfg(any(target_os = "linux", target_os = "android"))]
+                    alarm_armed: false,
                 }),
                 work: Condvar::new(),
                 watcher: Condvar::new(),
                 generation: crate::runtime::fork_generation(),
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                sockets: sockets::Sockets::new(),
             }),
         }
     }
@@ -158,16 +194,17 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
     }
 
     /// Serve `events` with `tag`; its first events are taken at once.
-    pub fn add(&self, events: Events, tag: T) -> Handle<T> {
-        let slot = Arc::new(Slot {
-            tag,
-            events: Mutex::new(Some(events)),
-            state: AtomicU8::new(QUEUED),
-            shared: self.shared.clone(),
-            finished: Mutex::new(false),
-            finished_cv: Condvar::new(),
-        });
-        self.shared.push(slot.clone());
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        allow(unused_mut)
+    )]
+    pub fn add(&self, mut events: Events, tag: T) -> Handle<T> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.shared.sockets.is_some() {
+            events.read_on_own_loop();
+        }
+        let slot = Slot::new(tag, Some(events), &self.shared);
+        self.shared.push(slot.clone(), false);
         Handle { slot }
     }
 
@@ -193,32 +230,27 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
             if q.stopped {
                 return false;
             }
+            q = shared.look_at_sockets(q);
+            // While the sockets are unwatched, look at them again STALL after the last look.
+            let unwatched = q
+                .unwatched_since
+                .map(|since| STALL.saturating_sub(since.elapsed()));
             let waiting = q.ready.front().map(|(_, since)| since.elapsed());
             match waiting {
                 Some(_) if q.workers + q.starting == 0 => break,
-                Some(age) if q.idle == 0 && q.starting == 0 => {
+                Some(age) if q.idle == 0 && !q.polling && q.starting == 0 => {
                     if age >= STALL {
                         break;
                     }
-                    q = shared
-                        .watcher
-                        .wait_timeout(q, STALL - age)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    q = shared.watcher_wait(q, Some(earliest(STALL - age, unwatched)));
                 }
                 // A worker is idle or starting and should take it. Look again after STALL all
                 // the same: that worker may take another client's batch and block in its
                 // callback, and nothing would wake this thread for the one left waiting.
-                Some(_) => {
-                    q = shared
-                        .watcher
-                        .wait_timeout(q, STALL)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+                Some(_) => q = shared.watcher_wait(q, Some(earliest(STALL, unwatched))),
                 None => {
                     q.watcher_parked = true;
-                    q = shared.watcher.wait(q).unwrap_or_else(|e| e.into_inner());
+                    q = shared.watcher_wait(q, unwatched);
                     q.watcher_parked = false;
                 }
             }
@@ -233,26 +265,144 @@ impl<T: Send + Sync + 'static> Dispatcher<T> {
         lock(&self.shared.queue).stopped = true;
         self.shared.work.notify_all();
         self.shared.watcher.notify_all();
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(sockets) = &self.shared.sockets {
+            sockets.ring();
+            sockets.bell();
+        }
     }
 }
 
+/// The sooner of `a` and `b` (`None`: no deadline).
+fn earliest(a: Duration, b: Option<Duration>) -> Duration {
+    b.map_or(a, |b| a.min(b))
+}
+
 impl<T: Send + Sync + 'static> Shared<T> {
-    fn push(&self, slot: Arc<Slot<T>>) {
+    fn push(&self, slot: Arc<Slot<T>>, by_worker: bool) {
         let mut q = lock(&self.queue);
-        self.push_locked(&mut q, slot);
+        self.push_locked(&mut q, slot, Instant::now(), by_worker);
     }
 
-    /// Queue `slot` and wake whoever must take it: an unclaimed idle worker, or else the
-    /// watcher (which starts one if the slot waits [`STALL`]). Never both, never neither.
-    fn push_locked(&self, q: &mut Queue<T>, slot: Arc<Slot<T>>) {
-        q.ready.push_back((slot, Instant::now()));
+    /// Queue `slot` (ready since `since`) and wake whoever must take it: an unclaimed idle
+    /// worker, the worker waiting on the sockets, or else the watcher (which starts one if the
+    /// slot waits [`STALL`]). Never more than one. None when a worker queues it with nothing
+    /// ahead (`by_worker`): that worker takes it next.
+    fn push_locked(&self, q: &mut Queue<T>, slot: Arc<Slot<T>>, since: Instant, by_worker: bool) {
+        let ahead = !q.ready.is_empty();
+        q.ready.push_back((slot, since));
+        if by_worker && !ahead {
+            return;
+        }
         if q.idle > 0 {
             q.idle -= 1;
             q.claimed += 1;
             self.work.notify_one();
+        } else if q.polling {
+            q.polling = false;
+            self.ring_poller();
         } else {
-            self.watcher.notify_one();
+            self.wake_watcher(q);
         }
+    }
+
+    /// Where the watcher waits: on its condvar, or (when the workers watch the sockets) on its
+    /// bell and alarm.
+    fn watcher_wait<'a>(
+        &'a self,
+        q: MutexGuard<'a, Queue<T>>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Queue<T>> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(sockets) = &self.sockets {
+            drop(q);
+            sockets.watcher_wait(timeout);
+            let mut q = lock(&self.queue);
+            q.alarm_armed = false;
+            return q;
+        }
+        match timeout {
+            Some(t) => {
+                self.watcher
+                    .wait_timeout(q, t)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => self.watcher.wait(q).unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// The watcher's turn on the sockets: when nobody has waited on them for [`STALL`] (every
+    /// worker is in a batch), queue the clients whose sockets became readable meanwhile, as
+    /// waiting since then, so a worker is started for them if none comes free.
+    fn look_at_sockets<'a>(&'a self, q: MutexGuard<'a, Queue<T>>) -> MutexGuard<'a, Queue<T>> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(sockets) = &self.sockets {
+            let mut q = q;
+            let Some(since) = q.unwatched_since else {
+                return q;
+            };
+            if q.poll_taken || since.elapsed() < STALL {
+                return q;
+            }
+            q.poll_taken = true;
+            drop(q);
+            let found = sockets.wait(Some(Duration::ZERO));
+            let mut q = lock(&self.queue);
+            q.poll_taken = false;
+            for slot in found {
+                slot.notify_locked(&mut q, since, false);
+            }
+            if q.unwatched_since.is_some() {
+                q.unwatched_since = Some(Instant::now());
+            }
+            self.hand_over_sockets(&mut q);
+            return q;
+        }
+        q
+    }
+
+    /// Nobody waits on the sockets now: an idle worker takes them, or else the watcher's alarm
+    /// is set to look at them after [`STALL`].
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn hand_over_sockets(&self, q: &mut Queue<T>) {
+        let Some(sockets) = &self.sockets else {
+            return;
+        };
+        if q.idle > 0 {
+            q.idle -= 1;
+            q.claimed += 1;
+            self.work.notify_one();
+            return;
+        }
+        if q.unwatched_since.is_none() {
+            q.unwatched_since = Some(Instant::now());
+        }
+        // A watcher waiting with a deadline looks by itself; a parked one needs the alarm.
+        if q.watcher_parked && !q.alarm_armed {
+            sockets.arm(STALL);
+            q.alarm_armed = true;
+        }
+    }
+}
+
+impl<T> Shared<T> {
+    /// Wake the worker waiting on the sockets.
+    fn ring_poller(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(sockets) = &self.sockets {
+            sockets.ring();
+        }
+    }
+
+    fn wake_watcher(&self, _q: &Queue<T>) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(sockets) = &self.sockets {
+            // The bell stays rung until the watcher waits again, so it is never lost.
+            sockets.bell();
+            return;
+        }
+        self.watcher.notify_one();
     }
 }
 
@@ -262,30 +412,89 @@ impl<T: Send + Sync + 'static> Wake for Slot<T> {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            let (next, queue) = match state {
-                IDLE => (QUEUED, true),
-                RUNNING => (NOTIFIED, false),
-                _ => return,
-            };
-            match self
-                .state
-                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    if queue {
-                        self.shared.push(self.clone());
-                    }
-                    return;
-                }
-                Err(now) => state = now,
-            }
+        if self.mark_queued() {
+            self.shared.push(self.clone(), false);
         }
     }
 }
 
 impl<T: Send + Sync + 'static> Slot<T> {
+    fn new(tag: T, events: Option<Events>, shared: &Arc<Shared<T>>) -> Arc<Self> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        static IDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        Arc::new(Slot {
+            tag,
+            events: Mutex::new(events),
+            state: AtomicU8::new(QUEUED),
+            shared: shared.clone(),
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            watch: Mutex::new(None),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            id: IDS.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// Mark the slot woken: `true` when it must be queued now, `false` when it is queued or
+    /// with a worker already (then it is polled again when that worker is done).
+    fn mark_queued(&self) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, queue) = match state {
+                IDLE => (QUEUED, true),
+                RUNNING => (NOTIFIED, false),
+                _ => return false,
+            };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return queue,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// [`wake`](Wake::wake) with the queue locked: ready since `since`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn notify_locked(self: &Arc<Self>, q: &mut Queue<T>, since: Instant, by_worker: bool) {
+        if self.mark_queued() {
+            self.shared.push_locked(q, self.clone(), since, by_worker);
+        }
+    }
+
+    /// Watch the socket of the stream's current link, and no other (`None`: the stream ended).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn sync_watch(self: &Arc<Self>, stream: Option<&Events>) {
+        use std::os::fd::AsRawFd;
+        let Some(sockets) = &self.shared.sockets else {
+            return;
+        };
+        let want = stream.and_then(|s| s.watched_link());
+        let mut watch = lock(&self.watch);
+        if watch.as_ref().map(|w| w.0) == want {
+            return;
+        }
+        if let Some((_, fd)) = watch.take() {
+            sockets.unwatch(fd.as_raw_fd());
+        }
+        let Some(stream) = stream else {
+            sockets.forget(self.id);
+            return;
+        };
+        let Some(fd) = want.and_then(|link| stream.duplicate_watched_socket(link)) else {
+            return;
+        };
+        match sockets.watch(self.id, Arc::downgrade(self), fd.as_raw_fd()) {
+            Ok(()) => *watch = Some((want.unwrap_or_default(), fd)),
+            Err(e) => {
+                // Its arrivals are then read at the heartbeat's pace only.
+                tracing::warn!(target: "wstether", error = %e, "dispatcher: cannot watch a client's socket");
+            }
+        }
+    }
+
     /// Poll the stream (state `RUNNING`): a batch, the end (empty), or `None` when nothing is
     /// ready (the slot then waits for its waker).
     fn poll(self: &Arc<Self>) -> Option<Vec<Event>> {
@@ -300,8 +509,12 @@ impl<T: Send + Sync + 'static> Slot<T> {
                 // Ended: dropping the stream releases the engine (and its waker, this slot).
                 *events = None;
             }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            self.sync_watch(events.as_ref());
             return Some(batch);
         }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        self.sync_watch(events.as_ref());
         drop(events);
         if self
             .state
@@ -310,7 +523,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
         {
             // Woken while polling: poll again, after the clients already waiting.
             self.state.store(QUEUED, Ordering::Release);
-            self.shared.push(self.clone());
+            self.shared.push(self.clone(), true);
         }
         None
     }
@@ -337,6 +550,32 @@ impl<T: Send + Sync + 'static> Worker<T> {
                 }
                 q = lock(&shared.queue);
                 continue;
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if let Some(sockets) = &shared.sockets {
+                if !q.poll_taken {
+                    q.poll_taken = true;
+                    q.polling = true;
+                    q.unwatched_since = None;
+                    if q.alarm_armed {
+                        sockets.disarm();
+                        q.alarm_armed = false;
+                    }
+                    drop(q);
+                    let found = sockets.wait(None);
+                    let now = Instant::now();
+                    q = lock(&shared.queue);
+                    q.poll_taken = false;
+                    q.polling = false;
+                    for slot in found {
+                        slot.notify_locked(&mut q, now, true);
+                    }
+                    if !q.ready.is_empty() {
+                        // This thread leaves the sockets for work: someone else must watch.
+                        shared.hand_over_sockets(&mut q);
+                    }
+                    continue;
+                }
             }
             q.idle += 1;
             let (guard, wait) = shared
@@ -370,7 +609,9 @@ impl<T: Send + Sync + 'static> Worker<T> {
             return;
         }
         slot.state.store(QUEUED, Ordering::Release);
-        self.shared.push(slot);
+        // The binding calls `next` after `done` on this thread (or drops the worker, which
+        // wakes the watcher), so this thread takes it unless others wait ahead.
+        self.shared.push(slot, true);
     }
 }
 
@@ -382,7 +623,7 @@ impl<T> Drop for Worker<T> {
         let mut q = lock(&self.shared.queue);
         q.workers -= 1;
         // Someone must take over what is queued.
-        self.shared.watcher.notify_one();
+        self.shared.wake_watcher(&q);
     }
 }
 
@@ -440,14 +681,7 @@ mod tests {
 
     /// A slot whose stream has ended already: a worker takes it as one (empty) work.
     fn ended_slot(d: &Dispatcher<u32>, tag: u32) -> Arc<Slot<u32>> {
-        Arc::new(Slot {
-            tag,
-            events: Mutex::new(None),
-            state: AtomicU8::new(QUEUED),
-            shared: d.shared.clone(),
-            finished: Mutex::new(false),
-            finished_cv: Condvar::new(),
-        })
+        Slot::new(tag, None, &d.shared)
     }
 
     /// Two slots queued before the one idle worker wakes: the worker takes the first and blocks
@@ -476,21 +710,22 @@ mod tests {
             }
         });
         // A first slot brings up one worker, which then waits idle.
-        d.shared.push(ended_slot(&d, 0));
+        d.shared.push(ended_slot(&d, 0), false);
         assert_eq!(served.recv_timeout(Duration::from_secs(5)), Ok(0));
         let deadline = Instant::now() + Duration::from_secs(5);
         // ... and the watcher waits for a push (with nothing queued, it looks at nothing).
         while !{
             let q = lock(&d.shared.queue);
-            q.idle == 1 && q.watcher_parked
+            (q.idle == 1 || q.polling) && q.watcher_parked
         } {
             assert!(Instant::now() < deadline, "the worker never went idle");
             thread::yield_now();
         }
         {
             let mut q = lock(&d.shared.queue);
-            d.shared.push_locked(&mut q, ended_slot(&d, 1));
-            d.shared.push_locked(&mut q, ended_slot(&d, 2));
+            let now = Instant::now();
+            d.shared.push_locked(&mut q, ended_slot(&d, 1), now, false);
+            d.shared.push_locked(&mut q, ended_slot(&d, 2), now, false);
         }
         let got = served.recv_timeout(Duration::from_secs(2));
         release_tx.send(()).unwrap();
