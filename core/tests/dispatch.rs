@@ -40,10 +40,16 @@ where
     started
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_share_one_thread_in_order_and_a_blocked_handler_stalls_no_one_else() {
-    let server = TestServer::start().await.unwrap();
-    let dispatcher = Arc::new(Dispatcher::new());
+/// Messages as the handler saw them: the client's tag and the text.
+type Reports = std_mpsc::Receiver<(u32, String)>;
+
+/// Serve `dispatcher` with a handler that reports each message as (tag, text) and blocks on
+/// the text "block" until the returned sender lets it go; it reports "block" before blocking
+/// when `report_first`, after otherwise.
+fn serve_blocking(
+    dispatcher: &Arc<Dispatcher<u32>>,
+    report_first: bool,
+) -> (Reports, std_mpsc::Sender<()>, Arc<Mutex<usize>>) {
     let (tx, rx) = std_mpsc::channel::<(u32, String)>();
     let (release_tx, release_rx) = std_mpsc::channel::<()>();
     let release_rx = Mutex::new(release_rx);
@@ -51,13 +57,26 @@ async fn clients_share_one_thread_in_order_and_a_blocked_handler_stalls_no_one_e
     let threads = serve(dispatcher.clone(), move |tag, event| {
         if let Event::Message(m) = event {
             let text = m.as_text().unwrap_or_default().to_string();
+            if report_first {
+                let _ = tx.lock().unwrap().send((tag, text.clone()));
+            }
             if text == "block" {
                 // A handler that blocks until the test lets it go.
                 let _ = release_rx.lock().unwrap().recv();
             }
-            let _ = tx.lock().unwrap().send((tag, text));
+            if !report_first {
+                let _ = tx.lock().unwrap().send((tag, text));
+            }
         }
     });
+    (rx, release_tx, threads)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_share_one_thread_in_order_and_a_blocked_handler_stalls_no_one_else() {
+    let server = TestServer::start().await.unwrap();
+    let dispatcher = Arc::new(Dispatcher::new());
+    let (rx, release_tx, threads) = serve_blocking(&dispatcher, false);
     let mut clients = Vec::new();
     let mut handles = Vec::new();
     for tag in 0..20u32 {
@@ -184,19 +203,7 @@ async fn a_client_queued_while_a_worker_starts_is_not_stranded_behind_it() {
 async fn without_a_heartbeat_a_blocked_handler_still_stalls_no_one_else() {
     let server = TestServer::start().await.unwrap();
     let dispatcher = Arc::new(Dispatcher::new());
-    let (tx, rx) = std_mpsc::channel::<(u32, String)>();
-    let (release_tx, release_rx) = std_mpsc::channel::<()>();
-    let release_rx = Mutex::new(release_rx);
-    let tx = Mutex::new(tx);
-    let threads = serve(dispatcher.clone(), move |tag, event| {
-        if let Event::Message(m) = event {
-            let text = m.as_text().unwrap_or_default().to_string();
-            let _ = tx.lock().unwrap().send((tag, text.clone()));
-            if text == "block" {
-                let _ = release_rx.lock().unwrap().recv();
-            }
-        }
-    });
+    let (rx, release_tx, threads) = serve_blocking(&dispatcher, true);
     let mut clients = Vec::new();
     let mut handles = Vec::new();
     for tag in 0..2u32 {
