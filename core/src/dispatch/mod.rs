@@ -20,7 +20,7 @@
 //!   `STALL` behind a slow callback before a new thread takes them.
 //!
 //! On Linux and Android the workers also watch the clients' sockets themselves
-//! ([`sockets`](self::sockets)): an idle worker waits on them, so an arrival wakes the thread
+//! (`dispatch/sockets.rs`): an idle worker waits on them, so an arrival wakes the thread
 //! that reads it, not a runtime thread first. Elsewhere the runtime watches them and wakes the
 //! slot.
 
