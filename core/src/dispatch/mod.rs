@@ -302,7 +302,7 @@ impl<T: Send + Sync + 'static> Shared<T> {
             q.polling = false;
             self.ring_poller();
         } else {
-            self.wake_watcher(q);
+            self.wake_watcher();
         }
     }
 
@@ -395,7 +395,7 @@ impl<T> Shared<T> {
         }
     }
 
-    fn wake_watcher(&self, _q: &Queue<T>) {
+    fn wake_watcher(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(sockets) = &self.sockets {
             // The bell stays rung until the watcher waits again, so it is never lost.
@@ -477,17 +477,16 @@ impl<T: Send + Sync + 'static> Slot<T> {
             return;
         }
         if let Some((_, fd)) = watch.take() {
-            sockets.unwatch(fd.as_raw_fd());
+            sockets.unwatch(self.id, fd.as_raw_fd());
         }
-        let Some(stream) = stream else {
-            sockets.forget(self.id);
+        let (Some(link), Some(stream)) = (want, stream) else {
             return;
         };
-        let Some(fd) = want.and_then(|link| stream.duplicate_watched_socket(link)) else {
+        let Some(fd) = stream.duplicate_watched_socket(link) else {
             return;
         };
         match sockets.watch(self.id, Arc::downgrade(self), fd.as_raw_fd()) {
-            Ok(()) => *watch = Some((want.unwrap_or_default(), fd)),
+            Ok(()) => *watch = Some((link, fd)),
             Err(e) => {
                 // Its arrivals are then read at the heartbeat's pace only.
                 tracing::warn!(target: "wstether", error = %e, "dispatcher: cannot watch a client's socket");
@@ -620,10 +619,9 @@ impl<T> Drop for Worker<T> {
         if self.exited.load(Ordering::Relaxed) {
             return;
         }
-        let mut q = lock(&self.shared.queue);
-        q.workers -= 1;
+        lock(&self.shared.queue).workers -= 1;
         // Someone must take over what is queued.
-        self.shared.wake_watcher(&q);
+        self.shared.wake_watcher();
     }
 }
 
@@ -731,5 +729,54 @@ mod tests {
         release_tx.send(()).unwrap();
         assert_eq!(got, Ok(2), "slot 2 was left behind the blocked handler");
         d.shutdown();
+    }
+
+    /// A client whose link was watched and which then closed leaves nothing behind among the
+    /// sockets (each entry would hold its slot's memory for good).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_client_leaves_no_watched_socket_behind() {
+        let server = wstether_testkit::TestServer::start().await.unwrap();
+        let d = Arc::new(Dispatcher::<u32>::new());
+        let client = crate::Client::builder(server.url())
+            .heartbeat(None)
+            .handshake_budget(None)
+            .build()
+            .unwrap();
+        let events = client.events().unwrap();
+        let handle = d.add(events, 0);
+        let (open_tx, open) = mpsc::channel::<()>();
+        let serving = d.clone();
+        let worker = thread::spawn(move || {
+            let worker = serving.worker();
+            while let Next::Work(work) = worker.next() {
+                if work.batch.iter().any(|e| matches!(e, Event::Open { .. })) {
+                    let _ = open_tx.send(());
+                }
+                worker.done(work);
+            }
+        });
+        client.connect().unwrap();
+        open.recv_timeout(Duration::from_secs(5)).expect("open");
+        let sockets = d.shared.sockets.as_ref().expect("a poll of its own");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sockets.watched() != 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the open link's socket was never watched"
+            );
+            thread::yield_now();
+        }
+        client.close(1000, "").await.unwrap();
+        assert!(tokio::task::block_in_place(
+            || handle.wait_finished(Duration::from_secs(5))
+        ));
+        assert_eq!(
+            sockets.watched(),
+            0,
+            "the ended client is still among the sockets"
+        );
+        d.shutdown();
+        tokio::task::block_in_place(|| worker.join().unwrap());
     }
 }

@@ -98,20 +98,23 @@ impl<S> Sockets<S> {
 
     /// Start watching `fd` (a duplicate the slot owns) for slot `id`.
     pub(super) fn watch(&self, id: usize, slot: Weak<S>, fd: RawFd) -> io::Result<()> {
-        lock(&self.slots).insert(id, slot);
         self.registry
-            .register(&mut SourceFd(&fd), Token(id), Interest::READABLE)
+            .register(&mut SourceFd(&fd), Token(id), Interest::READABLE)?;
+        lock(&self.slots).insert(id, slot);
+        Ok(())
     }
 
-    /// Stop watching `fd` (before the slot closes it: the engine's own descriptor keeps the
-    /// socket alive, and the poll would go on reporting it).
-    pub(super) fn unwatch(&self, fd: RawFd) {
+    /// Stop watching slot `id`'s `fd` (before the slot closes it: the engine's own descriptor
+    /// keeps the socket alive, and the poll would go on reporting it).
+    pub(super) fn unwatch(&self, id: usize, fd: RawFd) {
         let _ = self.registry.deregister(&mut SourceFd(&fd));
+        lock(&self.slots).remove(&id);
     }
 
-    /// The slot `id` has ended.
-    pub(super) fn forget(&self, id: usize) {
-        lock(&self.slots).remove(&id);
+    /// How many slots are watched.
+    #[cfg(test)]
+    pub(super) fn watched(&self) -> usize {
+        lock(&self.slots).len()
     }
 
     /// Wait at most `timeout` for readable sockets (or a ring): their slots.
