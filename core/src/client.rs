@@ -665,13 +665,17 @@ impl Events {
     }
 
     fn poll_one(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        if self.ready.is_empty() {
-            match self.poll_batch(cx, NEXT_CHUNK) {
-                Poll::Ready(batch) => self.ready.extend(batch),
-                Poll::Pending => return Poll::Pending,
-            }
+        if let Some(event) = self.ready.pop_front() {
+            return Poll::Ready(Some(event));
         }
-        Poll::Ready(self.ready.pop_front())
+        if self.forked() {
+            return Poll::Ready(None);
+        }
+        // Straight into `ready`: each event moves once on its way out, not through a batch.
+        match lock(&self.engine).poll_events(cx, NEXT_CHUNK, &mut self.ready) {
+            Poll::Ready(()) => Poll::Ready(self.ready.pop_front()),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// In a forked child nothing feeds the stream any more (see `Inner::forked`).

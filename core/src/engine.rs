@@ -202,6 +202,34 @@ struct Reader {
     consumer_waiting: bool,
 }
 
+/// Where `Engine::take` puts the events it hands over: a batch (`Vec`), or the queue that
+/// `Events::next()` hands out one at a time (`VecDeque`), filled in place so no event is moved
+/// twice.
+pub(crate) trait EventSink {
+    /// Events already held.
+    fn held(&self) -> usize;
+    /// Append one.
+    fn put(&mut self, event: Event);
+}
+
+impl EventSink for Vec<Event> {
+    fn held(&self) -> usize {
+        self.len()
+    }
+    fn put(&mut self, event: Event) {
+        self.push(event);
+    }
+}
+
+impl EventSink for VecDeque<Event> {
+    fn held(&self) -> usize {
+        self.len()
+    }
+    fn put(&mut self, event: Event) {
+        self.push_back(event);
+    }
+}
+
 /// The lock's content.
 pub(crate) struct Engine {
     machine: Machine,
@@ -464,7 +492,12 @@ impl Engine {
 
     /// Take up to `max` events for the consumer, reading the socket itself if none are ready.
     /// `Pending` registers `cx` to be woken when events arrive (or the socket has bytes).
-    pub fn poll_events(&mut self, cx: &Context<'_>, max: usize, out: &mut Vec<Event>) -> Poll<()> {
+    pub fn poll_events(
+        &mut self,
+        cx: &Context<'_>,
+        max: usize,
+        out: &mut impl EventSink,
+    ) -> Poll<()> {
         // Events this call produces need no wake-up: the caller is here to take them.
         self.consumer_waker = None;
         let mut more = false;
@@ -509,7 +542,7 @@ impl Engine {
     }
 
     /// Take up to `max` ready events without reading or waiting.
-    pub fn take_ready(&mut self, max: usize, out: &mut Vec<Event>) {
+    pub fn take_ready(&mut self, max: usize, out: &mut impl EventSink) {
         self.release_turn();
         self.take(max, out);
     }
@@ -1031,11 +1064,13 @@ impl Engine {
         self.wake_consumer();
     }
 
-    fn take(&mut self, max: usize, out: &mut Vec<Event>) {
+    fn take(&mut self, max: usize, out: &mut impl EventSink) {
         let max = max.max(1);
         let mut messages = 0;
         let mut bytes = 0;
-        while out.len() < max && bytes < BATCH_BYTES {
+        let mut room = max.saturating_sub(out.held());
+        while room > 0 && bytes < BATCH_BYTES {
+            room -= 1;
             let Some(event) = self.events.pop_front() else {
                 break;
             };
@@ -1043,7 +1078,7 @@ impl Engine {
                 messages += 1;
                 bytes += m.len();
             }
-            out.push(event);
+            out.put(event);
         }
         if messages > 0 {
             let was_full = self.messages_ready >= self.config.event_buffer;
