@@ -91,6 +91,16 @@ pub(crate) fn message_data<'py>(py: Python<'py>, message: &Message) -> Bound<'py
     }
 }
 
+/// Take a `Message` out of the cycle collector's view. Its one field is a `str` or `bytes` and it
+/// is frozen, so it can never be part of a cycle; but pyo3 makes every class collectable, and
+/// an asyncio consumer holds thousands of them in a batch. Left tracked, each batch made the
+/// collector walk them several times over (a tenth of the loop's time at 64 B).
+fn untrack(message: &Bound<'_, events::Message>) {
+    // SAFETY: a live object of a GC type; untracking one that is never in a cycle is what
+    // CPython itself does for atomic tuples and dicts, and its dealloc untracks only if tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(message.as_ptr().cast()) }
+}
+
 /// A list of payloads (for `unsent`).
 pub(crate) fn messages_to_list<'py>(
     py: Python<'py>,
@@ -143,13 +153,16 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
 /// A core event as one of the event classes.
 pub(crate) fn event_to_py<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyAny>> {
     let obj = match event {
-        Event::Message(m) => Bound::new(
-            py,
-            events::Message {
-                data: message_data(py, m).unbind(),
-            },
-        )?
-        .into_any(),
+        Event::Message(m) => {
+            let message = Bound::new(
+                py,
+                events::Message {
+                    data: message_data(py, m).unbind(),
+                },
+            )?;
+            untrack(&message);
+            message.into_any()
+        }
         Event::StateChanged { state } => Bound::new(
             py,
             events::StateChanged {
