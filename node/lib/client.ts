@@ -134,11 +134,11 @@ export class Client extends EventEmitter {
   connect (): this {
     try {
       if (!this.started) {
-        this.started = true
+        // A start that throws leaves the client unstarted: the next connect() starts again.
         this.native.start(this.onBatch)
-      } else {
-        this.native.connect()
+        this.started = true
       }
+      this.native.connect()
     } catch (e) {
       rethrow(e)
     }

@@ -76,15 +76,17 @@ impl NativeClient {
         })
     }
 
-    /// Start delivering event batches to `onBatch` and connect. Later calls only connect.
+    /// Start delivering event batches to `onBatch` (it does not connect). A start that fails
+    /// keeps the event stream, so a later call can start again; once started, later calls do
+    /// nothing.
     #[napi(ts_args_type = "onBatch: (batch: Array<unknown>) => boolean")]
     pub fn start(&self, env: &Env, on_batch: Function<'_, Batch, bool>) -> Result<(), Code> {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(events) = events {
-            let delivery = pump::start(env, on_batch, events).js()?;
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if events.is_some() {
+            let delivery = pump::start(env, on_batch, &mut events).js()?;
             *self.delivery.lock().unwrap_or_else(|e| e.into_inner()) = Some(delivery);
         }
-        self.inner.connect().js()
+        Ok(())
     }
 
     /// JS has dispatched a batch it held back (it returned `false` from `onBatch`): one call per batch.

@@ -35,17 +35,21 @@ impl Delivery {
     }
 }
 
-/// Start delivering `events` to `on_batch`.
+/// Start delivering the stream in `events` to `on_batch`. The stream is taken only once nothing
+/// can fail: after an error it is still in `events`.
 pub fn start(
     _env: &Env,
     on_batch: Function<'_, Batch, bool>,
-    events: Events,
+    events: &mut Option<Events>,
 ) -> napi::Result<Delivery> {
     let tsfn = on_batch
         .build_threadsafe_function::<Vec<Event>>()
         .build_callback(|ctx| Ok(Batch(ctx.value)))?;
+    let stream = events
+        .take()
+        .ok_or_else(|| napi::Error::from_reason("cannot start: the event stream was taken"))?;
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    spawn(events, tsfn, slots.clone());
+    spawn(stream, tsfn, slots.clone());
     Ok(Delivery(slots))
 }
 

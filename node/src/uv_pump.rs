@@ -143,11 +143,12 @@ struct Pump {
 /// What it acquires, in order: a reference to `on_batch`, an async context, the `uv_async_t`
 /// (allocated, then initialised, then owning the pump) and the environment's cleanup hook. A
 /// step that fails releases what the steps before it acquired, in reverse order, and returns
-/// its error; nothing outlives a failed start.
+/// its error; nothing outlives a failed start, and the stream is back in `events` (so the
+/// client can start again). The stream is taken from `events` only on success.
 pub fn start(
     env: &Env,
     on_batch: Function<'_, Batch, bool>,
-    events: Events,
+    events: &mut Option<Events>,
 ) -> napi::Result<Delivery> {
     let env = env.raw();
     let notify = Arc::new(Notify {
@@ -220,7 +221,7 @@ pub fn start(
             watch: None,
             on_batch: on_batch_ref,
             context,
-            events: Some(events),
+            events: events.take(),
             notify: notify.clone(),
             waker: Waker::from(notify.clone()),
             held,
@@ -241,8 +242,8 @@ pub fn start(
         if let Err(e) = hooked {
             // Close the handle: `closed` frees the pump and the handle, destroys the context
             // and deletes the reference on the loop's next turn (and removes no hook, as none
-            // was added). The stream is released now.
-            (*pump).events = None;
+            // was added). The stream goes back to the caller.
+            *events = (*pump).events.take();
             (*pump).close();
             return Err(e);
         }
