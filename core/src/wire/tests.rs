@@ -372,3 +372,59 @@ fn the_encoder_compresses_messages_worth_it_and_only_those() {
     e.message(&Message::text("tiny"), &mut small);
     assert_eq!(small[0], 0x81, "below the threshold: plain");
 }
+
+/// The payload of a decoded binary message or ping.
+fn payload_of(item: &Decoded) -> &[u8] {
+    match item {
+        Decoded::Message(Message::Binary(b)) | Decoded::Ping(b) => b,
+        Decoded::Message(Message::Text(t)) => t.as_bytes(),
+        other => panic!("no payload: {other:?}"),
+    }
+}
+
+#[test]
+fn small_payloads_share_one_arena_and_an_idle_link_gives_it_back_unless_one_is_held() {
+    let mut d = Decoder::new(1 << 20, &[], None);
+    let mut bytes = Vec::new();
+    for i in 0..50u8 {
+        bytes.extend(frame(true, 0x2, &[i; 64]));
+    }
+    bytes.extend(frame(true, 0x9, b"ping"));
+    bytes.extend(frame(true, 0x1, "é".repeat(32).as_bytes()));
+    d.feed(&bytes);
+    let mut items = Vec::new();
+    while let Some(item) = d.decode().unwrap() {
+        items.push(item);
+    }
+    assert_eq!(items.len(), 52);
+    // One after another in one buffer: one allocation for all of them, not one each.
+    for pair in items.windows(2) {
+        let (a, b) = (payload_of(&pair[0]), payload_of(&pair[1]));
+        assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
+    }
+    assert_eq!(payload_of(&items[7]), &[7u8; 64]);
+    assert_eq!(items[51], text(&"é".repeat(32)));
+
+    // Drained while a payload still holds the arena: kept, and the next payload follows on.
+    let held = items.pop().unwrap();
+    drop(items);
+    d.shrink_if_idle();
+    d.feed(&frame(true, 0x2, b"next"));
+    let next = d.decode().unwrap().unwrap();
+    let last = payload_of(&held);
+    assert_eq!(
+        last.as_ptr().wrapping_add(last.len()),
+        payload_of(&next).as_ptr()
+    );
+
+    // Drained with nothing held: given back (an idle client keeps no arena).
+    drop((held, next));
+    d.shrink_if_idle();
+    assert_eq!(d.small.capacity(), 0);
+
+    // Payloads from 2 KiB on get their own allocation (a kept one holds only itself).
+    d.feed(&frame(true, 0x2, &[1; 3000]));
+    let big = d.decode().unwrap().unwrap();
+    assert_eq!(payload_of(&big), &[1; 3000][..]);
+    assert_eq!(d.small.capacity(), 0);
+}
