@@ -8,7 +8,7 @@
 //! and commands still drive the engine, and every drive tries a read, so a link whose consumer
 //! is away is still read at each heartbeat.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -46,10 +46,21 @@ impl AsyncRead for Watched {
         _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let unfilled = buf.initialize_unfilled();
+        let fd = self.fd();
         loop {
-            match self.socket.get_ref().read(unfilled) {
+            // Straight into the uninitialised room: `initialize_unfilled` would zero all of it
+            // first (up to a 64 KiB payload's buffer per read; a memset was 3 % of the CPU of
+            // a Python client receiving 64 KiB messages).
+            // SAFETY: `read` writes at most `unfilled.len()` bytes into it and reports how many;
+            // only those are marked initialised and filled.
+            let read = unsafe {
+                let unfilled = buf.unfilled_mut();
+                libc::read(fd, unfilled.as_mut_ptr().cast(), unfilled.len())
+            };
+            match usize::try_from(read).map_err(|_| io::Error::last_os_error()) {
                 Ok(n) => {
+                    // SAFETY: the kernel initialised the first `n` bytes of the unfilled part.
+                    unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
