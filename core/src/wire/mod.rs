@@ -406,7 +406,6 @@ fn invalid_utf8() -> Violation {
     }
 }
 
-/// The message a complete payload makes.
 /// `bytes` (under `SMALL_PAYLOAD`) copied to the end of `arena` and split off it. When the arena
 /// has no room left it starts again at its front if no payload still holds it, or in a new one.
 fn copy_small(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
@@ -417,6 +416,7 @@ fn copy_small(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
     arena.split().freeze()
 }
 
+/// The message a complete payload makes.
 fn finish(text: bool, payload: Bytes) -> Result<Message, Violation> {
     if text {
         Utf8Bytes::try_from(payload)
