@@ -202,7 +202,7 @@ impl FfiClient {
     /// (see [`FfiPackedBatch`]): what a host uses when throughput matters. Empty `data`
     /// means the stream has ended.
     pub fn next_packed_batch(&self, max: u32) -> FfiPackedBatch {
-        convert::packed(self.blocking_batch(max))
+        convert::packed(self.blocking_batch(max).into_iter().collect())
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use wstether::batch::Batch;
 use wstether::config::duration_from_secs;
 use wstether::{
     AppPing, Backoff, Cause, ClientBuilder, Error, ErrorKind, Event, Heartbeat, Initiator, Message,
@@ -392,44 +393,13 @@ pub(crate) fn event(e: Event) -> FfiEvent {
     }
 }
 
-/// Tags of [`FfiPackedBatch::data`] entries.
-const PACKED_TEXT: u8 = 0;
-const PACKED_BINARY: u8 = 1;
-const PACKED_OTHER: u8 = 2;
-
-/// Events as a packed batch: message payloads copied once into one buffer.
-pub(crate) fn packed(events: Vec<Event>) -> FfiPackedBatch {
-    let bytes: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Message(m) => 5 + m.len(),
-            _ => 1,
-        })
-        .sum();
-    let mut data = Vec::with_capacity(bytes);
-    let mut others = Vec::new();
-    for e in events {
-        match e {
-            Event::Message(m) => {
-                let (tag, payload): (u8, &[u8]) = match &m {
-                    Message::Text(t) => (PACKED_TEXT, t.as_str().as_bytes()),
-                    Message::Binary(b) => (PACKED_BINARY, b),
-                };
-                data.push(tag);
-                // Messages are bounded by max_message_size (a usize the core validated); a
-                // payload over 4 GiB cannot occur on the mobile targets this serves.
-                data.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-                data.extend_from_slice(payload);
-            }
-            other => {
-                data.push(PACKED_OTHER);
-                others.push(event(other));
-            }
-        }
-    }
+/// A batch as it crosses: the core's packed entries as they are (its `batch` module's form,
+/// which [`FfiPackedBatch`] documents), the other events converted.
+pub(crate) fn packed(batch: Batch) -> FfiPackedBatch {
+    let (data, others) = batch.into_parts();
     FfiPackedBatch {
         data: FfiBytes(data),
-        others,
+        others: others.into_iter().map(event).collect(),
     }
 }
 

@@ -152,8 +152,9 @@ pub enum FfiSendStatus {
     Queued,
 }
 
-/// A batch of events packed for speed: inbound messages travel as one byte string instead of
-/// one typed value each (a typed `FfiEvent` per message costs several allocations on both sides).
+/// A batch of events packed for speed: inbound messages under 16 KiB travel as one byte string
+/// instead of one typed value each (a typed `FfiEvent` per message costs several allocations on
+/// both sides); larger ones, and every other event, as `FfiEvent`s in `others`.
 ///
 /// `data` is a sequence of entries, in event order:
 /// - `PACKED_TEXT` (0), length as u32 little-endian, UTF-8 bytes: a text message;

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
+use bytes::BytesMut;
 use futures_util::Stream;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -18,9 +19,10 @@ use std::time::Duration;
 use url::Url;
 
 use crate::backoff::Backoff;
+use crate::batch::Batch;
 use crate::config::{parse_url, AuthProvider, Config, Greeting, UrlProvider};
 use crate::driver::{settings, Driver};
-use crate::engine::{lock, Engine, Shared};
+use crate::engine::{lock, release_idle_arena, Engine, Shared, Unpacking};
 use crate::error::Error;
 use crate::event::{Event, Message, State};
 use crate::heartbeat::Heartbeat;
@@ -107,6 +109,7 @@ impl Client {
             engine: engine.clone(),
             generation,
             ready: VecDeque::new(),
+            arena: BytesMut::new(),
         };
         Client {
             handle: Arc::new(Inner {
@@ -552,6 +555,9 @@ pub struct Events {
     generation: u32,
     /// Events taken from the engine and not yet handed out (by `next`, one at a time).
     ready: VecDeque<Event>,
+    /// Where small messages' payloads are copied as they are taken (`engine::Unpacking`);
+    /// empty until the first, and given back when a wait finds nothing and no payload holds it.
+    arena: BytesMut,
 }
 
 impl fmt::Debug for Events {
@@ -644,9 +650,34 @@ impl Events {
         let max = max.max(1);
         let mut out: Vec<Event> = self.ready.drain(..self.ready.len().min(max)).collect();
         if out.len() < max {
-            lock(&self.engine).take_ready(max, &mut out);
+            let mut sink = Unpacking {
+                queue: &mut out,
+                arena: &mut self.arena,
+            };
+            lock(&self.engine).take_ready(max, &mut sink);
         }
         out
+    }
+
+    /// Poll form for a binding that copies every payload into its host language (see
+    /// [`Batch`]): small messages come packed, with no allocation per message. `cx`'s waker is
+    /// woken when events may be ready; an empty batch means the stream has ended.
+    pub fn poll_next_packed(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Batch> {
+        let mut out = Batch::default();
+        if self.forked() {
+            return Poll::Ready(out);
+        }
+        let max = max.max(1);
+        if !self.ready.is_empty() {
+            for event in self.ready.drain(..self.ready.len().min(max)) {
+                out.push(event);
+            }
+            return Poll::Ready(out);
+        }
+        match lock(&self.engine).poll_events(cx, max, &mut out) {
+            Poll::Ready(()) => Poll::Ready(out),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn poll_batch(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<Vec<Event>> {
@@ -658,9 +689,17 @@ impl Events {
             return Poll::Ready(self.ready.drain(..self.ready.len().min(max)).collect());
         }
         let mut out = Vec::with_capacity(max.min(1024));
-        match lock(&self.engine).poll_events(cx, max, &mut out) {
+        let mut sink = Unpacking {
+            queue: &mut out,
+            arena: &mut self.arena,
+        };
+        let polled = lock(&self.engine).poll_events(cx, max, &mut sink);
+        match polled {
             Poll::Ready(()) => Poll::Ready(out),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.release_arena();
+                Poll::Pending
+            }
         }
     }
 
@@ -672,10 +711,23 @@ impl Events {
             return Poll::Ready(None);
         }
         // Straight into `ready`: each event moves once on its way out, not through a batch.
-        match lock(&self.engine).poll_events(cx, NEXT_CHUNK, &mut self.ready) {
+        let mut sink = Unpacking {
+            queue: &mut self.ready,
+            arena: &mut self.arena,
+        };
+        let polled = lock(&self.engine).poll_events(cx, NEXT_CHUNK, &mut sink);
+        match polled {
             Poll::Ready(()) => Poll::Ready(self.ready.pop_front()),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.release_arena();
+                Poll::Pending
+            }
         }
+    }
+
+    /// A wait that found nothing gives the arena back, unless payloads still hold it.
+    fn release_arena(&mut self) {
+        release_idle_arena(&mut self.arena);
     }
 
     /// In a forked child nothing feeds the stream any more (see `Inner::forked`).

@@ -21,17 +21,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tracing::warn;
 
+use crate::batch::{entry_len, Batch, ENTRY_HEAD, PACKED_TEXT};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connect::Transport;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::Error;
-use crate::event::{Event, Message, State};
+use crate::event::{Event, Message, State, Utf8Bytes};
 use crate::heartbeat::PongMatch;
 use crate::machine::{Action, Command, End, Fault, Inbound, Machine, Opened, Ping, Shut};
 use crate::outbox::{Outbox, Sealed};
@@ -210,24 +211,121 @@ pub(crate) trait EventSink {
     fn held(&self) -> usize;
     /// Append one.
     fn put(&mut self, event: Event);
+    /// Append `count` small messages, packed as `batch` packs them (each text checked).
+    fn put_packed(&mut self, entries: &[u8], count: usize);
 }
 
-impl EventSink for Vec<Event> {
+impl EventSink for Batch {
     fn held(&self) -> usize {
         self.len()
     }
     fn put(&mut self, event: Event) {
         self.push(event);
     }
+    fn put_packed(&mut self, entries: &[u8], count: usize) {
+        self.push_packed(entries, count);
+    }
 }
 
-impl EventSink for VecDeque<Event> {
-    fn held(&self) -> usize {
-        self.len()
+/// A queue of events a Rust consumer takes one by one.
+pub(crate) trait EventQueue {
+    fn len(&self) -> usize;
+    fn push(&mut self, event: Event);
+}
+
+impl EventQueue for Vec<Event> {
+    fn len(&self) -> usize {
+        Vec::len(self)
     }
-    fn put(&mut self, event: Event) {
+    fn push(&mut self, event: Event) {
+        Vec::push(self, event);
+    }
+}
+
+impl EventQueue for VecDeque<Event> {
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+    fn push(&mut self, event: Event) {
         self.push_back(event);
     }
+}
+
+/// An [`EventSink`] that makes each packed message a [`Message`] of its own, for a consumer
+/// that takes events one by one: small payloads are copied into `arena` and handed out as
+/// slices of it (one allocation per `SMALL_ARENA` bytes instead of one per message: malloc and
+/// free were a quarter of the client's CPU at 64 B).
+pub(crate) struct Unpacking<'a, Q> {
+    pub queue: &'a mut Q,
+    pub arena: &'a mut BytesMut,
+}
+
+/// Payloads under this size are copied into the consumer's arena; larger ones (up to
+/// `batch::PACK_LIMIT`) get an allocation each, which costs little next to their copy.
+const SMALL_PAYLOAD: usize = 2 * 1024;
+/// Size of that arena. A small message the app keeps holds the arena it is in (at most this
+/// much), as a large one holds its read buffer; the bindings copy every payload out at once.
+const SMALL_ARENA: usize = 8 * 1024;
+
+impl<Q: EventQueue> EventSink for Unpacking<'_, Q> {
+    fn held(&self) -> usize {
+        self.queue.len()
+    }
+    fn put(&mut self, event: Event) {
+        self.queue.push(event);
+    }
+    fn put_packed(&mut self, mut entries: &[u8], _count: usize) {
+        while !entries.is_empty() {
+            let len = entry_len(entries);
+            let payload = &entries[ENTRY_HEAD..ENTRY_HEAD + len];
+            let bytes = if len < SMALL_PAYLOAD {
+                if self.arena.capacity() < len {
+                    self.arena.reserve(SMALL_ARENA);
+                }
+                self.arena.extend_from_slice(payload);
+                self.arena.split().freeze()
+            } else {
+                Bytes::copy_from_slice(payload)
+            };
+            let message = if entries[0] == PACKED_TEXT {
+                // SAFETY: the decoder checked every packed text as UTF-8.
+                Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(bytes) })
+            } else {
+                Message::Binary(bytes)
+            };
+            self.queue.push(Event::Message(message));
+            entries = &entries[ENTRY_HEAD + len..];
+        }
+    }
+}
+
+/// Give back `arena` if no payload holds it (`try_reclaim` succeeds only then, or when nothing
+/// was ever split off it), so an idle consumer keeps none; one that payloads still hold is kept,
+/// so messages taken one at a time still share it.
+pub(crate) fn release_idle_arena(arena: &mut BytesMut) {
+    if arena.capacity() > 0 && arena.try_reclaim(SMALL_ARENA) {
+        *arena = BytesMut::new();
+    }
+}
+
+/// Packed bytes already taken, from which the buffer's front is dropped (once they are also
+/// at least half of it, so the bytes moved never outnumber the bytes taken).
+const PACKED_COMPACT: usize = 64 * 1024;
+
+/// Drop the taken front (`..*read`) of the packed queue `packed` once it is large enough.
+fn compact_packed(packed: &mut Vec<u8>, read: &mut usize) {
+    if *read >= PACKED_COMPACT && *read * 2 >= packed.len() {
+        packed.drain(..*read);
+        *read = 0;
+    }
+}
+
+/// An entry of the engine's queue of events for the app.
+#[derive(Debug)]
+enum Ready {
+    Event(Event),
+    /// This many small messages, next in `Engine::packed` (a run of them takes one entry).
+    Packed(usize),
 }
 
 /// The lock's content.
@@ -239,8 +337,12 @@ pub(crate) struct Engine {
     link: Option<Link>,
     outbox: Outbox,
     /// Events ready for the app, and how many of them are messages (bounded by `event_buffer`).
-    events: VecDeque<Event>,
+    events: VecDeque<Ready>,
     messages_ready: usize,
+    /// The small whole messages of `events`, packed in order (`batch`'s form) from
+    /// `packed_read` on: copied once from the read buffer, then once more to the consumer.
+    packed: Vec<u8>,
+    packed_read: usize,
     /// `events()` was taken and its stream is alive; until then messages wait (bounded), and
     /// after it is dropped they are discarded.
     consumer: Consumer,
@@ -293,6 +395,8 @@ impl Engine {
             link: None,
             events: VecDeque::new(),
             messages_ready: 0,
+            packed: Vec::new(),
+            packed_read: 0,
             consumer: Consumer::NotYet,
             consumer_waker: None,
             reader: Reader::default(),
@@ -558,7 +662,9 @@ impl Engine {
         self.consumer = Consumer::Gone;
         self.consumer_waker = None;
         self.release_turn();
-        self.events.retain(|e| !matches!(e, Event::Message(_)));
+        self.events
+            .retain(|e| !matches!(e, Ready::Event(Event::Message(_)) | Ready::Packed(_)));
+        self.clear_packed();
         self.messages_ready = 0;
         let now = self.clock.now();
         self.machine.reading_paused(now, false);
@@ -828,7 +934,7 @@ impl Engine {
                 self.machine.reading_paused(now, true);
                 break;
             }
-            let decoded = match link.decoder.decode() {
+            let decoded = match link.decoder.decode_into(&mut self.packed) {
                 Ok(Some(decoded)) => decoded,
                 Ok(None) => match poll_read(link) {
                     Poll::Ready(Ok(0)) => {
@@ -859,8 +965,13 @@ impl Engine {
                         break;
                     }
                     Poll::Pending => {
-                        // Waiting for more: an idle link gives back a large read buffer.
+                        // Waiting for more: an idle link gives back a large read buffer, and a
+                        // drained queue its packed messages' buffer.
                         link.decoder.shrink_if_idle();
+                        if self.events.is_empty() {
+                            self.packed = Vec::new();
+                            self.packed_read = 0;
+                        }
                         break;
                     }
                 },
@@ -879,6 +990,38 @@ impl Engine {
             moved = true;
             frames += 1;
             match decoded {
+                Decoded::Packed { text, len } => {
+                    let start = self.packed.len() - len - ENTRY_HEAD;
+                    if link.closing {
+                        // After our close frame, data is discarded.
+                        self.packed.truncate(start);
+                        continue;
+                    }
+                    if let (Some(pong), true) = (&self.app_pong, text) {
+                        // SAFETY: the decoder checked this text as UTF-8.
+                        let payload = unsafe {
+                            std::str::from_utf8_unchecked(&self.packed[start + ENTRY_HEAD..])
+                        };
+                        if pong.matches(payload) {
+                            self.packed.truncate(start);
+                            self.machine.frame(now, Inbound::AppPong);
+                            continue;
+                        }
+                    }
+                    link.note_traffic(now);
+                    bytes += len;
+                    self.unpublished_in.0 += 1;
+                    self.unpublished_in.1 += len as u64;
+                    if self.consumer == Consumer::Gone {
+                        self.packed.truncate(start);
+                    } else {
+                        self.messages_ready += 1;
+                        match self.events.back_mut() {
+                            Some(Ready::Packed(run)) => *run += 1,
+                            _ => self.events.push_back(Ready::Packed(1)),
+                        }
+                    }
+                }
                 Decoded::Message(message) => {
                     if link.closing {
                         // After our close frame, data is discarded.
@@ -896,7 +1039,7 @@ impl Engine {
                     self.unpublished_in.1 += message.len() as u64;
                     if self.consumer != Consumer::Gone {
                         self.messages_ready += 1;
-                        self.events.push_back(Event::Message(message));
+                        self.events.push_back(Ready::Event(Event::Message(message)));
                     }
                 }
                 Decoded::Ping(payload) => {
@@ -1060,7 +1203,7 @@ impl Engine {
     // ----- delivery ----------------------------------------------------------------------
 
     fn push_event(&mut self, event: Event) {
-        self.events.push_back(event);
+        self.events.push_back(Ready::Event(event));
         self.wake_consumer();
     }
 
@@ -1070,15 +1213,47 @@ impl Engine {
         let mut bytes = 0;
         let mut room = max.saturating_sub(out.held());
         while room > 0 && bytes < BATCH_BYTES {
-            room -= 1;
-            let Some(event) = self.events.pop_front() else {
-                break;
-            };
-            if let Event::Message(m) = &event {
-                messages += 1;
-                bytes += m.len();
+            match self.events.front_mut() {
+                None => break,
+                Some(Ready::Packed(run)) => {
+                    // As much of the run as fits, handed over in one piece.
+                    let start = self.packed_read;
+                    let mut end = start;
+                    let mut taken = 0;
+                    while taken < *run && room > 0 && bytes < BATCH_BYTES {
+                        let len = entry_len(&self.packed[end..]);
+                        end += ENTRY_HEAD + len;
+                        bytes += len;
+                        taken += 1;
+                        room -= 1;
+                    }
+                    out.put_packed(&self.packed[start..end], taken);
+                    self.packed_read = end;
+                    messages += taken;
+                    *run -= taken;
+                    if *run == 0 {
+                        self.events.pop_front();
+                    }
+                }
+                Some(Ready::Event(_)) => {
+                    room -= 1;
+                    let Some(Ready::Event(event)) = self.events.pop_front() else {
+                        unreachable!("front checked");
+                    };
+                    if let Event::Message(m) = &event {
+                        messages += 1;
+                        bytes += m.len();
+                    }
+                    out.put(event);
+                }
             }
-            out.put(event);
+        }
+        if self.events.is_empty() {
+            // Drained: the packed buffer is reused from its start.
+            self.clear_packed();
+        } else {
+            // A consumer that never quite catches up must not grow it for ever.
+            compact_packed(&mut self.packed, &mut self.packed_read);
         }
         if messages > 0 {
             let was_full = self.messages_ready >= self.config.event_buffer;
@@ -1100,6 +1275,11 @@ impl Engine {
         if n > 0 {
             self.shared.counters.add_in(n, bytes);
         }
+    }
+
+    fn clear_packed(&mut self) {
+        self.packed.clear();
+        self.packed_read = 0;
     }
 
     fn release_turn(&mut self) {
@@ -1184,4 +1364,97 @@ fn poll_flush(link: &mut Link) -> Poll<std::io::Result<()>> {
 /// Lock the engine, whatever a panicking holder left behind.
 pub(crate) fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
     engine.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::put_entry;
+
+    fn payload(event: &Event) -> &[u8] {
+        match event {
+            Event::Message(Message::Binary(b)) => b,
+            Event::Message(Message::Text(t)) => t.as_bytes(),
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn small_payloads_share_one_arena_and_an_idle_consumer_gives_it_back_unless_one_is_held() {
+        let mut entries = Vec::new();
+        for i in 0..50u8 {
+            put_entry(&mut entries, false, &[i; 64]);
+        }
+        put_entry(&mut entries, true, "é".repeat(32).as_bytes());
+        let (mut queue, mut arena) = (Vec::new(), BytesMut::new());
+        let mut sink = Unpacking {
+            queue: &mut queue,
+            arena: &mut arena,
+        };
+        sink.put_packed(&entries, 51);
+        assert_eq!(queue.len(), 51);
+        // One after another in one buffer: one allocation for all of them, not one each.
+        for pair in queue.windows(2) {
+            let (a, b) = (payload(&pair[0]), payload(&pair[1]));
+            assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
+        }
+        assert_eq!(payload(&queue[7]), &[7u8; 64]);
+        assert_eq!(queue[50], Event::Message(Message::text("é".repeat(32))));
+
+        // A wait while a payload still holds the arena: kept, and the next payload follows on.
+        let held = queue.pop().unwrap();
+        queue.clear();
+        release_idle_arena(&mut arena);
+        let mut next = Vec::new();
+        put_entry(&mut next, false, b"next");
+        Unpacking {
+            queue: &mut queue,
+            arena: &mut arena,
+        }
+        .put_packed(&next, 1);
+        let last = payload(&held);
+        assert_eq!(
+            last.as_ptr().wrapping_add(last.len()),
+            payload(&queue[0]).as_ptr()
+        );
+
+        // With nothing held: given back (an idle client keeps no arena).
+        drop(held);
+        queue.clear();
+        release_idle_arena(&mut arena);
+        assert_eq!(arena.capacity(), 0);
+
+        // Payloads from 2 KiB on get their own allocation (a kept one holds only itself).
+        let mut large = Vec::new();
+        put_entry(&mut large, false, &[1; 3000]);
+        Unpacking {
+            queue: &mut queue,
+            arena: &mut arena,
+        }
+        .put_packed(&large, 1);
+        assert_eq!(payload(&queue[0]), &[1; 3000][..]);
+        assert_eq!(arena.capacity(), 0);
+    }
+
+    #[test]
+    fn the_packed_queue_drops_what_was_taken_once_it_is_most_of_it() {
+        let mut packed = Vec::new();
+        for i in 0..2000u32 {
+            put_entry(&mut packed, false, &i.to_le_bytes().repeat(16));
+        }
+        let entry = ENTRY_HEAD + 64;
+        // Taken: less than the threshold, then less than half: kept as it is.
+        let mut read = entry * 900;
+        compact_packed(&mut packed, &mut read);
+        assert_eq!((read, packed.len()), (entry * 900, entry * 2000));
+        // More than half, and over the threshold: the front goes, the rest stays in order.
+        read = entry * 1200;
+        compact_packed(&mut packed, &mut read);
+        assert_eq!((read, packed.len()), (0, entry * 800));
+        assert_eq!(&packed[ENTRY_HEAD..ENTRY_HEAD + 4], &1200u32.to_le_bytes());
+        // A small queue is never moved.
+        let (mut small, mut at) = (vec![0u8; 1000], 900);
+        compact_packed(&mut small, &mut at);
+        assert_eq!((at, small.len()), (900, 1000));
+    }
 }

@@ -15,6 +15,14 @@ impl Utf8Bytes {
         Utf8Bytes(Bytes::from_static(text.as_bytes()))
     }
 
+    /// Bytes known to be UTF-8, without checking them again.
+    ///
+    /// # Safety
+    /// `bytes` must be valid UTF-8.
+    pub(crate) unsafe fn from_bytes_unchecked(bytes: Bytes) -> Self {
+        Utf8Bytes(bytes)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor takes a `str` or checks the bytes are UTF-8.

@@ -46,6 +46,7 @@
 // The pure part: the machine and its advisers, and what leaves the core. No I/O, no clock, no
 // randomness: these build for any target, `wasm32-unknown-unknown` included.
 pub mod backoff;
+pub mod batch;
 pub mod budget;
 pub mod error;
 pub mod event;

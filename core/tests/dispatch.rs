@@ -9,8 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
+use wstether::batch::Item;
 use wstether::dispatch::{Dispatcher, Next, STALL};
-use wstether::Event;
+use wstether::{Event, Message};
 use wstether_testkit::TestServer;
 
 /// Serve `dispatcher` as a binding does: a watcher thread starting workers when asked; each
@@ -29,8 +30,13 @@ where
             thread::spawn(move || {
                 let worker = d.worker();
                 while let Next::Work(work) = worker.next() {
-                    for event in &work.batch {
-                        handle(*work.tag(), event);
+                    for item in &work.batch {
+                        let event = match item {
+                            Item::Text(text) => Event::Message(Message::text(text)),
+                            Item::Binary(bytes) => Event::Message(Message::binary(bytes.to_vec())),
+                            Item::Event(event) => event.clone(),
+                        };
+                        handle(*work.tag(), &event);
                     }
                     worker.done(work);
                 }

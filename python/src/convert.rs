@@ -101,6 +101,21 @@ fn untrack(message: &Bound<'_, events::Message>) {
     unsafe { pyo3::ffi::PyObject_GC_UnTrack(message.as_ptr().cast()) }
 }
 
+/// A `Message` object around a payload made by [`message_data`].
+pub(crate) fn message_to_py<'py>(
+    py: Python<'py>,
+    data: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let message = Bound::new(
+        py,
+        events::Message {
+            data: data.unbind(),
+        },
+    )?;
+    untrack(&message);
+    Ok(message.into_any())
+}
+
 /// A list of payloads (for `unsent`).
 pub(crate) fn messages_to_list<'py>(
     py: Python<'py>,
@@ -153,16 +168,7 @@ pub(crate) fn cause_to_py(py: Python<'_>, cause: &Cause) -> PyResult<Py<events::
 /// A core event as one of the event classes.
 pub(crate) fn event_to_py<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyAny>> {
     let obj = match event {
-        Event::Message(m) => {
-            let message = Bound::new(
-                py,
-                events::Message {
-                    data: message_data(py, m).unbind(),
-                },
-            )?;
-            untrack(&message);
-            message.into_any()
-        }
+        Event::Message(m) => message_to_py(py, message_data(py, m))?,
         Event::StateChanged { state } => Bound::new(
             py,
             events::StateChanged {

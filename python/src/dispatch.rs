@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
+use wstether::batch::{Batch, Item};
 use wstether::dispatch::{Dispatcher, Next, Work};
 use wstether::{CallbackFailure, Event};
 
@@ -130,7 +131,11 @@ impl<'py> Handlers<'py> {
     }
 
     /// The handler for an event and its attribute name.
-    fn for_event(&self, event: &Event) -> (Option<&Bound<'py, PyAny>>, &'static str) {
+    fn for_item(&self, item: Item<'_>) -> (Option<&Bound<'py, PyAny>>, &'static str) {
+        let event = match item {
+            Item::Text(_) | Item::Binary(_) => return (self.message.as_ref(), "on_message"),
+            Item::Event(event) => event,
+        };
         match event {
             Event::Message(_) => (self.message.as_ref(), "on_message"),
             Event::Open { .. } => (self.open.as_ref(), "on_open"),
@@ -146,15 +151,15 @@ impl<'py> Handlers<'py> {
 }
 
 /// Hand one batch to the client's handlers, in order.
-fn deliver(py: Python<'_>, target: &Bound<'_, PyAny>, batch: &[Event]) {
+fn deliver(py: Python<'_>, target: &Bound<'_, PyAny>, batch: &Batch) {
     let handlers = Handlers::load(py, target);
     let mut reports = Vec::new();
-    for event in batch {
-        call_handlers(py, target, &handlers, event, &mut reports);
+    for item in batch {
+        call_handlers(py, target, &handlers, item, &mut reports);
         // Reports follow the event that caused them; failures while handling them are only
         // logged (they are `Error` events), so this never loops.
         for report in std::mem::take(&mut reports) {
-            call_handlers(py, target, &handlers, &report, &mut Vec::new());
+            call_handlers(py, target, &handlers, Item::Event(&report), &mut Vec::new());
         }
     }
 }
@@ -163,23 +168,34 @@ fn call_handlers(
     py: Python<'_>,
     target: &Bound<'_, PyAny>,
     handlers: &Handlers<'_>,
-    event: &Event,
+    item: Item<'_>,
     reports: &mut Vec<Event>,
 ) {
-    let handling_error = matches!(event, Event::Error { .. });
+    let handling_error = matches!(item, Item::Event(Event::Error { .. }));
+    // A message's payload, made once for both handlers: the cheapest crossing.
+    let data = match item {
+        Item::Text(text) => Some(PyString::new(py, text).into_any()),
+        Item::Binary(bytes) => Some(PyBytes::new(py, bytes).into_any()),
+        Item::Event(Event::Message(m)) => Some(convert::message_data(py, m)),
+        Item::Event(_) => None,
+    };
+    let as_event = || match (&data, item) {
+        (Some(data), _) => convert::message_to_py(py, data.clone()),
+        (None, Item::Event(event)) => convert::event_to_py(py, event),
+        (None, _) => unreachable!("every message has its payload"),
+    };
     if let Some(any) = &handlers.any {
-        let result = convert::event_to_py(py, event).and_then(|ev| any.call1((ev,)));
-        if let Err(err) = result {
+        if let Err(err) = as_event().and_then(|ev| any.call1((ev,))) {
             failed(py, target, "on_event", err, handling_error, reports);
         }
     }
-    let (Some(h), name) = handlers.for_event(event) else {
+    let (Some(h), name) = handlers.for_item(item) else {
         return;
     };
-    // Messages go to on_message as their payload alone: the cheapest crossing.
-    let arg = match event {
-        Event::Message(m) => Ok(convert::message_data(py, m)),
-        other => convert::event_to_py(py, other),
+    // Messages go to on_message as their payload alone.
+    let arg = match &data {
+        Some(data) => Ok(data.clone()),
+        None => as_event(),
     };
     if let Err(err) = arg.and_then(|a| h.call1((a,))) {
         failed(py, target, name, err, handling_error, reports);

@@ -34,8 +34,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use crate::batch::Batch;
 use crate::client::Events;
-use crate::event::Event;
 
 /// How long a ready client may wait for a free worker before the watcher asks for another.
 pub const STALL: Duration = Duration::from_millis(100);
@@ -122,9 +122,9 @@ pub struct Slot<T> {
 /// A batch for the binding to handle, then give back with [`Worker::done`].
 pub struct Work<T> {
     slot: Arc<Slot<T>>,
-    /// The events, in order; empty when the stream has ended (the client's last work). The
-    /// binding may take them.
-    pub batch: Vec<Event>,
+    /// The events, in order, small messages packed; empty when the stream has ended (the
+    /// client's last work). The binding may take them.
+    pub batch: Batch,
     ended: bool,
 }
 
@@ -496,14 +496,14 @@ impl<T: Send + Sync + 'static> Slot<T> {
 
     /// Poll the stream (state `RUNNING`): a batch, the end (empty), or `None` when nothing is
     /// ready (the slot then waits for its waker).
-    fn poll(self: &Arc<Self>) -> Option<Vec<Event>> {
+    fn poll(self: &Arc<Self>) -> Option<Batch> {
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
         let mut events = lock(&self.events);
         let Some(stream) = events.as_mut() else {
-            return Some(Vec::new());
+            return Some(Batch::default());
         };
-        if let Poll::Ready(batch) = stream.poll_next_batch(&mut cx, BATCH) {
+        if let Poll::Ready(batch) = stream.poll_next_packed(&mut cx, BATCH) {
             if batch.is_empty() {
                 // Ended: dropping the stream releases the engine (and its waker, this slot).
                 *events = None;
@@ -674,6 +674,8 @@ impl<T> Handle<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::Item;
+    use crate::event::Event;
     use std::sync::mpsc;
     use std::thread;
 
@@ -750,7 +752,11 @@ mod tests {
         let worker = thread::spawn(move || {
             let worker = serving.worker();
             while let Next::Work(work) = worker.next() {
-                if work.batch.iter().any(|e| matches!(e, Event::Open { .. })) {
+                if work
+                    .batch
+                    .iter()
+                    .any(|e| matches!(e, Item::Event(Event::Open { .. })))
+                {
                     let _ = open_tx.send(());
                 }
                 worker.done(work);

@@ -17,6 +17,7 @@ use rand::{RngCore, SeedableRng};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
+use crate::batch::{put_entry, PACK_LIMIT};
 use crate::deflate::{Deflater, InflateError, Inflater};
 use crate::event::{Message, Utf8Bytes};
 
@@ -28,6 +29,10 @@ const MAX_CONTROL_PAYLOAD: usize = 125;
 pub(crate) enum Decoded {
     /// A complete data message.
     Message(Message),
+    /// A whole, unfragmented, uncompressed data message under `PACK_LIMIT` bytes, appended as a
+    /// packed entry to the buffer [`Decoder::decode_into`] was given (text checked as UTF-8):
+    /// no allocation of its own. `len` is its payload's length.
+    Packed { text: bool, len: usize },
     /// A ping: answer with a pong carrying the same payload.
     Ping(Bytes),
     /// A pong.
@@ -78,11 +83,6 @@ pub(crate) struct Decoder {
     inflater: Option<Inflater>,
     /// Reused output of inflating.
     inflated: Vec<u8>,
-    /// The arena small payloads are copied to, one after another: each is a slice of it, so a
-    /// busy link of small messages makes one allocation per `SMALL_ARENA` bytes instead of one
-    /// per message (malloc and free were a quarter of the client's CPU at 64 B). Empty until
-    /// the first small payload; dropped when the socket is drained and no payload holds it.
-    small: BytesMut,
 }
 
 /// A large frame's payload, read into its own buffer: one allocation of exactly its size, never
@@ -104,17 +104,11 @@ const MAX_READ: usize = 128 * 1024;
 const BIG_FRAME: usize = 128 * 1024;
 /// Frames from this size on that arrived whole in the read buffer are handed out as a slice of
 /// it, not copied: copying 64 KiB payloads out cost the client about half again raw
-/// tokio-tungstenite's CPU per message on this machine (bench/README.md). Smaller ones are
-/// copied, so a busy link of small messages keeps reusing one unshared buffer. A sliced payload
-/// the app keeps holds the read buffer it came from (at most `MAX_READ`), as tungstenite's do.
-const SHARE_FRAME: usize = 16 * 1024;
-/// Payloads under this size are copied into the decoder's arena (`Decoder::small`), one after
-/// another; larger ones (up to `SHARE_FRAME`) get an allocation each, which costs little next to
-/// their copy.
-const SMALL_PAYLOAD: usize = 2 * 1024;
-/// Size of that arena. A small message the app keeps holds the arena it is in (at most this
-/// much), as a large one holds its read buffer; the bindings copy every payload out at once.
-const SMALL_ARENA: usize = 8 * 1024;
+/// tokio-tungstenite's CPU per message on this machine (bench/README.md). Smaller whole
+/// messages are copied into the engine's packed queue (`Decoded::Packed`), so a busy link of
+/// small messages keeps reusing one unshared buffer. A sliced payload the app keeps holds the
+/// read buffer it came from (at most `MAX_READ`), as tungstenite's do.
+const SHARE_FRAME: usize = PACK_LIMIT;
 
 impl Decoder {
     /// A decoder that refuses messages over `max_message_size` bytes (1009, the inflated size
@@ -130,7 +124,6 @@ impl Decoder {
             big: None,
             inflater,
             inflated: Vec::new(),
-            small: BytesMut::new(),
         }
     }
 
@@ -190,21 +183,29 @@ impl Decoder {
         }
     }
 
-    /// Let an idle link give back a large read buffer, and the small payloads' arena.
+    /// Let an idle link give back a large read buffer.
     pub fn shrink_if_idle(&mut self) {
         if self.input.is_empty() && self.partial.is_none() && self.input.capacity() > MAX_READ {
             self.input = BytesMut::with_capacity(MIN_READ);
         }
-        // A handle that alone holds its arena gives it back (`try_reclaim` succeeds only then,
-        // or when nothing was ever split off it); one that payloads still hold is kept, so
-        // messages read one at a time still share it.
-        if self.small.capacity() > 0 && self.small.try_reclaim(SMALL_ARENA) {
-            self.small = BytesMut::new();
-        }
     }
 
-    /// The next frame or message in the bytes read so far, if complete.
+    /// The next frame or message in the bytes read so far, if complete; never
+    /// [`Decoded::Packed`] (tests and the probe).
     pub fn decode(&mut self) -> Result<Option<Decoded>, Violation> {
+        let mut packed = Vec::new();
+        Ok(match self.decode_into(&mut packed)? {
+            Some(Decoded::Packed { text, len }) => {
+                let payload = Bytes::copy_from_slice(&packed[packed.len() - len..]);
+                Some(Decoded::Message(finish(text, payload)?))
+            }
+            other => other,
+        })
+    }
+
+    /// The next frame or message in the bytes read so far, if complete; a small whole message
+    /// is appended to `packed` as a packed entry ([`Decoded::Packed`]).
+    pub fn decode_into(&mut self, packed: &mut Vec<u8>) -> Result<Option<Decoded>, Violation> {
         loop {
             if let Some(big) = &self.big {
                 if big.payload.len() < big.length {
@@ -286,15 +287,20 @@ impl Decoder {
                 }
                 return Ok(None);
             }
+            if length < SHARE_FRAME
+                && header.is_final
+                && !header.rsv1
+                && self.partial.is_none()
+                && matches!(header.opcode, OpCode::Data(Data::Text | Data::Binary))
+            {
+                let text = header.opcode == OpCode::Data(Data::Text);
+                return self.pack(text, head_len, length, packed).map(Some);
+            }
             self.input.advance(head_len);
             let payload = if length >= SHARE_FRAME {
                 self.input.split_to(length).freeze()
-            } else if length >= SMALL_PAYLOAD {
-                let payload = Bytes::copy_from_slice(&self.input[..length]);
-                self.input.advance(length);
-                payload
             } else {
-                let payload = copy_small(&mut self.small, &self.input[..length]);
+                let payload = Bytes::copy_from_slice(&self.input[..length]);
                 self.input.advance(length);
                 payload
             };
@@ -302,6 +308,24 @@ impl Decoder {
                 return Ok(Some(decoded));
             }
         }
+    }
+
+    /// A whole small message (its frame complete in the input, `head_len` bytes of header),
+    /// copied once, into the packed queue.
+    fn pack(
+        &mut self,
+        text: bool,
+        head_len: usize,
+        length: usize,
+        packed: &mut Vec<u8>,
+    ) -> Result<Decoded, Violation> {
+        let payload = &self.input[head_len..head_len + length];
+        if text && std::str::from_utf8(payload).is_err() {
+            return Err(invalid_utf8());
+        }
+        put_entry(packed, text, payload);
+        self.input.advance(head_len + length);
+        Ok(Decoded::Packed { text, len: length })
     }
 
     /// One complete frame: a control frame, a whole message, or a fragment of one.
@@ -404,16 +428,6 @@ fn invalid_utf8() -> Violation {
         code: 1007,
         detail: "invalid UTF-8 in a text message".into(),
     }
-}
-
-/// `bytes` (under `SMALL_PAYLOAD`) copied to the end of `arena` and split off it. When the arena
-/// has no room left it starts again at its front if no payload still holds it, or in a new one.
-fn copy_small(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
-    if arena.capacity() < bytes.len() {
-        arena.reserve(SMALL_ARENA);
-    }
-    arena.extend_from_slice(bytes);
-    arena.split().freeze()
 }
 
 /// The message a complete payload makes.

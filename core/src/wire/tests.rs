@@ -373,17 +373,8 @@ fn the_encoder_compresses_messages_worth_it_and_only_those() {
     assert_eq!(small[0], 0x81, "below the threshold: plain");
 }
 
-/// The payload of a decoded binary message or ping.
-fn payload_of(item: &Decoded) -> &[u8] {
-    match item {
-        Decoded::Message(Message::Binary(b)) | Decoded::Ping(b) => b,
-        Decoded::Message(Message::Text(t)) => t.as_bytes(),
-        other => panic!("no payload: {other:?}"),
-    }
-}
-
 #[test]
-fn small_payloads_share_one_arena_and_an_idle_link_gives_it_back_unless_one_is_held() {
+fn whole_small_messages_are_packed_into_the_callers_buffer_and_the_rest_decoded() {
     let mut d = Decoder::new(1 << 20, &[], None);
     let mut bytes = Vec::new();
     for i in 0..50u8 {
@@ -391,40 +382,51 @@ fn small_payloads_share_one_arena_and_an_idle_link_gives_it_back_unless_one_is_h
     }
     bytes.extend(frame(true, 0x9, b"ping"));
     bytes.extend(frame(true, 0x1, "é".repeat(32).as_bytes()));
+    // A fragmented message is assembled, not packed.
+    bytes.extend(frame(false, 0x1, b"frag"));
+    bytes.extend(frame(true, 0x0, b"ment"));
     d.feed(&bytes);
+    let mut packed = Vec::new();
     let mut items = Vec::new();
-    while let Some(item) = d.decode().unwrap() {
+    while let Some(item) = d.decode_into(&mut packed).unwrap() {
         items.push(item);
     }
-    assert_eq!(items.len(), 52);
-    // One after another in one buffer: one allocation for all of them, not one each.
-    for pair in items.windows(2) {
-        let (a, b) = (payload_of(&pair[0]), payload_of(&pair[1]));
-        assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
-    }
-    assert_eq!(payload_of(&items[7]), &[7u8; 64]);
-    assert_eq!(items[51], text(&"é".repeat(32)));
-
-    // Drained while a payload still holds the arena: kept, and the next payload follows on.
-    let held = items.pop().unwrap();
-    drop(items);
-    d.shrink_if_idle();
-    d.feed(&frame(true, 0x2, b"next"));
-    let next = d.decode().unwrap().unwrap();
-    let last = payload_of(&held);
+    assert_eq!(items.len(), 53);
+    assert!(items[..50].iter().all(|i| *i
+        == Decoded::Packed {
+            text: false,
+            len: 64
+        }));
+    assert_eq!(items[50], Decoded::Ping(Bytes::from_static(b"ping")));
     assert_eq!(
-        last.as_ptr().wrapping_add(last.len()),
-        payload_of(&next).as_ptr()
+        items[51],
+        Decoded::Packed {
+            text: true,
+            len: 64
+        }
     );
+    assert_eq!(items[52], text("fragment"));
+    // Entries one after another, in `batch`'s form: tag, length (LE), payload.
+    assert_eq!(packed.len(), 51 * (5 + 64));
+    let seventh = &packed[7 * 69..8 * 69];
+    assert_eq!(&seventh[..5], &[crate::batch::PACKED_BINARY, 64, 0, 0, 0]);
+    assert_eq!(&seventh[5..], &[7u8; 64]);
+    assert_eq!(packed[50 * 69], crate::batch::PACKED_TEXT);
+    assert_eq!(&packed[50 * 69 + 5..], "é".repeat(32).as_bytes());
 
-    // Drained with nothing held: given back (an idle client keeps no arena).
-    drop((held, next));
-    d.shrink_if_idle();
-    assert_eq!(d.small.capacity(), 0);
+    // Invalid UTF-8 in a packed text fails as any text does (1007), and adds nothing.
+    let before = packed.len();
+    d.feed(&frame(true, 0x1, &[0xff, 0xfe]));
+    assert_eq!(d.decode_into(&mut packed).unwrap_err().code, 1007);
+    assert_eq!(packed.len(), before);
 
-    // Payloads from 2 KiB on get their own allocation (a kept one holds only itself).
-    d.feed(&frame(true, 0x2, &[1; 3000]));
-    let big = d.decode().unwrap().unwrap();
-    assert_eq!(payload_of(&big), &[1; 3000][..]);
-    assert_eq!(d.small.capacity(), 0);
+    // From PACK_LIMIT on, a payload travels as a message of its own.
+    let mut d = Decoder::new(1 << 20, &[], None);
+    d.feed(&frame(true, 0x2, &[1; crate::batch::PACK_LIMIT]));
+    let big = d.decode_into(&mut packed).unwrap().unwrap();
+    assert_eq!(
+        big,
+        Decoded::Message(Message::Binary(vec![1; crate::batch::PACK_LIMIT].into()))
+    );
+    assert_eq!(packed.len(), before);
 }
