@@ -217,6 +217,16 @@ impl Decoder {
                 }
                 continue;
             }
+            if self.partial.is_none() {
+                if let Some((text, head_len, length)) = common_frame(&self.input) {
+                    if length < SHARE_FRAME
+                        && length <= self.max_message_size
+                        && self.input.len() >= head_len + length
+                    {
+                        return self.pack(text, head_len, length, packed).map(Some);
+                    }
+                }
+            }
             let mut cursor = Cursor::new(&self.input[..]);
             let (header, length) = match FrameHeader::parse(&mut cursor) {
                 Ok(Some(parsed)) => parsed,
@@ -398,6 +408,26 @@ impl Decoder {
                 Ok(Some(Decoded::Message(finish(partial.text, payload)?)))
             }
         }
+    }
+}
+
+/// The frame nearly every message comes in, read without the general parser: final, no
+/// reserved bits, text or binary, unmasked, its length in the first two bytes or the next two.
+/// Returns whether it is text, the header's length and the payload's; `None` for anything
+/// else (or a header not yet complete), which the general parser then handles.
+fn common_frame(input: &[u8]) -> Option<(bool, usize, usize)> {
+    let text = match *input.first()? {
+        0x81 => true,
+        0x82 => false,
+        _ => return None,
+    };
+    match *input.get(1)? {
+        len @ 0..=125 => Some((text, 2, len as usize)),
+        126 => {
+            let len = u16::from_be_bytes([*input.get(2)?, *input.get(3)?]);
+            Some((text, 4, len as usize))
+        }
+        _ => None,
     }
 }
 

@@ -430,3 +430,67 @@ fn whole_small_messages_are_packed_into_the_callers_buffer_and_the_rest_decoded(
     );
     assert_eq!(packed.len(), before);
 }
+
+#[test]
+fn the_common_frame_shortcut_keeps_every_rule_of_the_general_parser() {
+    // Two- and four-byte headers, fed a byte at a time: nothing until a frame is whole.
+    let sizes = [0usize, 1, 125, 126, 127, 4000, crate::batch::PACK_LIMIT - 1];
+    let mut bytes = Vec::new();
+    for &n in &sizes {
+        bytes.extend(frame(true, 0x2, &vec![n as u8; n]));
+        bytes.extend(frame(true, 0x1, "a".repeat(n).as_bytes()));
+    }
+    let mut d = Decoder::new(1 << 20, &[], None);
+    let mut packed = Vec::new();
+    let mut items = Vec::new();
+    for byte in bytes {
+        d.feed(&[byte]);
+        while let Some(item) = d.decode_into(&mut packed).unwrap() {
+            items.push(item);
+        }
+    }
+    let expected: Vec<Decoded> = sizes
+        .iter()
+        .flat_map(|&len| {
+            [
+                Decoded::Packed { text: false, len },
+                Decoded::Packed { text: true, len },
+            ]
+        })
+        .collect();
+    assert_eq!(items, expected);
+
+    // What the shortcut must leave to the general parser still fails as before.
+    let fails = |bytes: Vec<u8>, max: usize| {
+        let mut d = Decoder::new(max, &bytes, None);
+        d.decode_into(&mut Vec::new()).unwrap_err().code
+    };
+    let mut masked = frame(true, 0x1, b"hi");
+    masked[1] |= 0x80;
+    masked.splice(2..2, [1, 2, 3, 4]);
+    assert_eq!(fails(masked, 1 << 20), 1002, "a masked server frame");
+    assert_eq!(
+        fails(frame(true, 0x2, &[0; 200]), 100),
+        1009,
+        "over max_message_size"
+    );
+    let mut rsv1 = frame(true, 0x1, b"hi");
+    rsv1[0] |= 0x40;
+    assert_eq!(
+        fails(rsv1, 1 << 20),
+        1002,
+        "RSV1 without permessage-deflate"
+    );
+    assert_eq!(
+        fails(frame(true, 0x1, &[0xc3, 0x28]), 1 << 20),
+        1007,
+        "invalid UTF-8"
+    );
+    let mut continued = frame(false, 0x1, b"frag");
+    continued.extend(frame(true, 0x1, b"new"));
+    assert_eq!(
+        fails(continued, 1 << 20),
+        1002,
+        "a new message inside a fragmented one"
+    );
+}
