@@ -23,7 +23,7 @@ mod transport;
 pub use auth::{AuthProvider, GreetingProvider};
 pub use bytes::FfiBytes;
 pub use client::FfiClient;
-pub use dispatch::{dispatch_shutdown, dispatch_watch, FfiWork, FfiWorker};
+pub use dispatch::{dispatch_shutdown, dispatch_watch, FfiPackedWork, FfiWorker};
 pub use errors::FfiError;
 pub use events::{
     FfiCause, FfiCauseKind, FfiErrorKind, FfiEvent, FfiInitiator, FfiMessage, FfiPackedBatch,

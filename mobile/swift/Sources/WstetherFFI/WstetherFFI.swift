@@ -1364,9 +1364,12 @@ public protocol FfiWorkerProtocol: AnyObject, Sendable {
     
     /**
      * Hand back the previous batch, then block until a client has events; `None` means this
-     * thread should end (idle while others remain, or shut down).
+     * thread should end (idle while others remain, or shut down). The packed entries are not
+     * copied into the host's memory: the host reads them where they are (a JVM `ByteBuffer`
+     * over `data_ptr`; uniffi's copy of them into a `ByteArray` was about an eighth of a Kotlin
+     * client's CPU at 64 B), until its next call on this worker.
      */
-    func nextWork()  -> FfiWork?
+    func nextWork()  -> FfiPackedWork?
     
 }
 /**
@@ -1439,10 +1442,13 @@ public convenience init() {
     
     /**
      * Hand back the previous batch, then block until a client has events; `None` means this
-     * thread should end (idle while others remain, or shut down).
+     * thread should end (idle while others remain, or shut down). The packed entries are not
+     * copied into the host's memory: the host reads them where they are (a JVM `ByteBuffer`
+     * over `data_ptr`; uniffi's copy of them into a `ByteArray` was about an eighth of a Kotlin
+     * client's CPU at 64 B), until its next call on this worker.
      */
-open func nextWork() -> FfiWork?  {
-    return try!  FfiConverterOptionTypeFfiWork.lift(try! rustCall() {
+open func nextWork() -> FfiPackedWork?  {
+    return try!  FfiConverterOptionTypeFfiPackedWork.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_wstether_ffi_fn_method_ffiworker_next_work(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2991,6 +2997,74 @@ public func FfiConverterTypeFfiPackedBatch_lower(_ value: FfiPackedBatch) -> Rus
 
 
 /**
+ * One batch for the host, read where it is: the client it belongs to, the address and length
+ * of its packed entries (the `data` form of [`FfiPackedBatch`](crate::events::FfiPackedBatch),
+ * valid until this worker's next call or its end) and its other events. `data_len` 0: that
+ * client's stream has ended, its last work.
+ */
+public struct FfiPackedWork: Equatable, Hashable {
+    public var clientId: UInt64
+    public var dataPtr: UInt64
+    public var dataLen: UInt64
+    public var others: [FfiEvent]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(clientId: UInt64, dataPtr: UInt64, dataLen: UInt64, others: [FfiEvent]) {
+        self.clientId = clientId
+        self.dataPtr = dataPtr
+        self.dataLen = dataLen
+        self.others = others
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FfiPackedWork: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFfiPackedWork: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiPackedWork {
+        return
+            try FfiPackedWork(
+                clientId: FfiConverterUInt64.read(from: &buf), 
+                dataPtr: FfiConverterUInt64.read(from: &buf), 
+                dataLen: FfiConverterUInt64.read(from: &buf), 
+                others: FfiConverterSequenceTypeFfiEvent.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FfiPackedWork, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.clientId, into: &buf)
+        FfiConverterUInt64.write(value.dataPtr, into: &buf)
+        FfiConverterUInt64.write(value.dataLen, into: &buf)
+        FfiConverterSequenceTypeFfiEvent.write(value.others, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiPackedWork_lift(_ buf: RustBuffer) throws -> FfiPackedWork {
+    return try FfiConverterTypeFfiPackedWork.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFfiPackedWork_lower(_ value: FfiPackedWork) -> RustBuffer {
+    return FfiConverterTypeFfiPackedWork.lower(value)
+}
+
+
+/**
  * Addresses a host name resolves to, instead of asking the system resolver.
  */
 public struct FfiResolve: Equatable, Hashable {
@@ -3317,64 +3391,6 @@ public func FfiConverterTypeFfiTransport_lift(_ buf: RustBuffer) throws -> FfiTr
 #endif
 public func FfiConverterTypeFfiTransport_lower(_ value: FfiTransport) -> RustBuffer {
     return FfiConverterTypeFfiTransport.lower(value)
-}
-
-
-/**
- * One batch for the host: the client it belongs to and its events (empty `data`: that
- * client's stream has ended, its last work).
- */
-public struct FfiWork: Equatable, Hashable {
-    public var clientId: UInt64
-    public var batch: FfiPackedBatch
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(clientId: UInt64, batch: FfiPackedBatch) {
-        self.clientId = clientId
-        self.batch = batch
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension FfiWork: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeFfiWork: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FfiWork {
-        return
-            try FfiWork(
-                clientId: FfiConverterUInt64.read(from: &buf), 
-                batch: FfiConverterTypeFfiPackedBatch.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: FfiWork, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.clientId, into: &buf)
-        FfiConverterTypeFfiPackedBatch.write(value.batch, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFfiWork_lift(_ buf: RustBuffer) throws -> FfiWork {
-    return try FfiConverterTypeFfiWork.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFfiWork_lower(_ value: FfiWork) -> RustBuffer {
-    return FfiConverterTypeFfiWork.lower(value)
 }
 
 
@@ -4866,8 +4882,8 @@ fileprivate struct FfiConverterOptionTypeFfiHeartbeat: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionTypeFfiWork: FfiConverterRustBuffer {
-    typealias SwiftType = FfiWork?
+fileprivate struct FfiConverterOptionTypeFfiPackedWork: FfiConverterRustBuffer {
+    typealias SwiftType = FfiPackedWork?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -4875,13 +4891,13 @@ fileprivate struct FfiConverterOptionTypeFfiWork: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterTypeFfiWork.write(value, into: &buf)
+        FfiConverterTypeFfiPackedWork.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterTypeFfiWork.read(from: &buf)
+        case 1: return try FfiConverterTypeFfiPackedWork.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5333,7 +5349,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wstether_ffi_checksum_method_fficlient_wait_dispatched() != 36088) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wstether_ffi_checksum_method_ffiworker_next_work() != 56541) {
+    if (uniffi_wstether_ffi_checksum_method_ffiworker_next_work() != 55601) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wstether_ffi_checksum_method_urlprovider_url() != 51883) {

@@ -14,7 +14,6 @@ import dev.wstether.ffi.FfiHeartbeat
 import dev.wstether.ffi.FfiInitiator
 import dev.wstether.ffi.FfiMessage
 import dev.wstether.ffi.FfiOptions
-import dev.wstether.ffi.FfiPackedBatch
 import dev.wstether.ffi.FfiPongMatch
 import dev.wstether.ffi.FfiProxy
 import dev.wstether.ffi.FfiResolve
@@ -24,6 +23,8 @@ import dev.wstether.ffi.FfiState
 import dev.wstether.ffi.FfiStats
 import dev.wstether.ffi.FfiTransition
 import dev.wstether.ffi.InternalException
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 import java.time.Instant
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
@@ -252,28 +253,36 @@ internal object Convert {
     private const val PACKED_TEXT: Byte = 0
     private const val PACKED_BINARY: Byte = 1
 
-    /** A packed batch (see `FfiPackedBatch` in bindings/src/events.rs) as events, in order. */
-    fun unpack(batch: FfiPackedBatch): List<Event> {
-        val data = batch.data
-        val out = ArrayList<Event>(batch.others.size + 64)
-        var others = 0
+    /**
+     * Packed entries read where they are (see `FfiPackedBatch` in bindings/src/events.rs) and
+     * the other events, as events in order. [data] is a view of native memory: nothing here
+     * keeps it, every payload is copied out.
+     */
+    fun unpack(data: ByteBuffer, others: List<FfiEvent>): List<Event> {
+        data.order(ByteOrder.LITTLE_ENDIAN)
+        val size = data.limit()
+        val out = ArrayList<Event>(others.size + 64)
+        var scratch = ByteArray(256)
+        var next = 0
         var i = 0
-        while (i < data.size) {
-            val tag = data[i]
+        while (i < size) {
+            val tag = data.get(i)
             if (tag != PACKED_TEXT && tag != PACKED_BINARY) {
-                out += event(batch.others[others++])
+                out += event(others[next++])
                 i += 1
                 continue
             }
-            val len = (data[i + 1].toInt() and 0xFF) or
-                ((data[i + 2].toInt() and 0xFF) shl 8) or
-                ((data[i + 3].toInt() and 0xFF) shl 16) or
-                ((data[i + 4].toInt() and 0xFF) shl 24)
+            val len = data.getInt(i + 1)
             val start = i + 5
             val message = if (tag == PACKED_TEXT) {
-                Message.Text(String(data, start, len, Charsets.UTF_8))
+                // A String copies its bytes anyway: text goes through one reused array.
+                if (len > scratch.size) scratch = ByteArray(maxOf(len, scratch.size * 2))
+                data.get(start, scratch, 0, len)
+                Message.Text(String(scratch, 0, len, Charsets.UTF_8))
             } else {
-                Message.Binary(data.copyOfRange(start, start + len))
+                val bytes = ByteArray(len)
+                data.get(start, bytes, 0, len)
+                Message.Binary(bytes)
             }
             out += Event.Message(message)
             i = start + len

@@ -1,5 +1,6 @@
 package dev.wstether
 
+import com.sun.jna.Pointer
 import dev.wstether.ffi.FfiClient
 import dev.wstether.ffi.FfiWorker
 import dev.wstether.ffi.dispatchWatch
@@ -23,7 +24,8 @@ internal interface EventSink {
  * listeners return promptly; when a client's events have waited 100 ms because every worker is
  * inside a listener, the watcher thread starts another worker (it ends after 10 s without work),
  * so a slow or blocked listener delays other clients by about that much, never for good. Each
- * client's events are delivered in order, one batch at a time (one JNA call per batch).
+ * client's events are delivered in order, one batch at a time (one JNA call per batch; its
+ * packed messages are read where they are in native memory, not copied into the heap first).
  */
 internal object EventPump {
     private val sinks = ConcurrentHashMap<Long, EventSink>()
@@ -78,10 +80,12 @@ internal object EventPump {
                 val work = worker.nextWork() ?: break
                 val id = work.clientId.toLong()
                 try {
-                    if (work.batch.data.isEmpty()) {
+                    if (work.dataLen == 0uL) {
                         sinks.remove(id)?.streamEnded()
                     } else {
-                        sinks[id]?.dispatch(Convert.unpack(work.batch))
+                        // The entries stay in native memory until this worker's next call.
+                        val data = Pointer(work.dataPtr.toLong()).getByteBuffer(0, work.dataLen.toLong())
+                        sinks[id]?.dispatch(Convert.unpack(data, work.others))
                     }
                 } catch (t: Throwable) {
                     // Listener exceptions are handled by the client; this is anything else.

@@ -203,6 +203,24 @@ class ClientBehaviourTest {
     }
 
     @Test
+    fun messagesOfEverySizeArriveIntactAndInOrder() = withServer() { srv ->
+        // Around each boundary of the path: the reader's scratch buffer (256 B), the packed
+        // form's limit (16 KiB: larger messages cross as events of their own), one batch.
+        val sizes = listOf(0, 1, 255, 256, 257, 1000, 16_383, 16_384, 70_000)
+        val sent = sizes.flatMap { n ->
+            listOf(Message.Text("é".repeat(n / 2) + "x".repeat(n % 2)), Message.Binary(ByteArray(n) { (it * 7).toByte() }))
+        }
+        val (client, rec) = recordedClient(srv.url)
+        client.use {
+            client.connect()
+            rec.awaitNth<Event.Open>()
+            sent.forEach { client.send(it) }
+            rec.awaitNth<Event.Message>(sent.size)
+            assertEquals(sent, rec.events.filterIsInstance<Event.Message>().map { it.message })
+        }
+    }
+
+    @Test
     fun pauseAndResume() = withServer() { srv ->
         val (client, rec) = recordedClient(srv.url)
         client.use {
