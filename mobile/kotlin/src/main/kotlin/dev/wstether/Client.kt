@@ -1,9 +1,11 @@
 package dev.wstether
 
 import dev.wstether.ffi.FfiClient
+import dev.wstether.ffi.FfiEvent
 import dev.wstether.ffi.callbackFailure
 import java.lang.ref.Cleaner
 import java.lang.ref.WeakReference
+import java.nio.ByteBuffer
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.logging.Level
 import java.util.logging.Logger
@@ -84,7 +86,7 @@ class Client private constructor(
         CLEANER.register(this, CloseWhenCollected(native))
         val self = WeakReference(this)
         EventPump.start(native, object : EventSink {
-            override fun dispatch(batch: List<Event>) { self.get()?.dispatch(batch) }
+            override fun dispatch(data: ByteBuffer, others: List<FfiEvent>) { self.get()?.dispatch(data, others) }
             override fun streamEnded() { self.get()?.onStreamEnd() }
         })
     }
@@ -185,6 +187,17 @@ class Client private constructor(
         if (!native.waitDispatched(JOIN_TIMEOUT_SECS) && !EventPump.onWorkerThread()) {
             log.warning("wstether: a listener is still busy after close()")
         }
+    }
+
+    private fun dispatch(data: ByteBuffer, others: List<FfiEvent>) {
+        if (flowChannel == null) {
+            // Listeners only: each event goes to them as it is read, with no list in between.
+            Convert.forEachEvent(data, others) { event ->
+                toListeners(event)?.forEach { report -> toListeners(report) }
+            }
+            return
+        }
+        dispatch(Convert.unpack(data, others))
     }
 
     private fun dispatch(batch: List<Event>) {

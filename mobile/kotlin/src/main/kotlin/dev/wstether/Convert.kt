@@ -250,25 +250,24 @@ internal object Convert {
         is FfiEvent.Failed -> Event.Failed(cause(e.reason), e.unsent.map(::messageIn))
     }
 
-    private const val PACKED_TEXT: Byte = 0
-    private const val PACKED_BINARY: Byte = 1
+    internal const val PACKED_TEXT: Byte = 0
+    internal const val PACKED_BINARY: Byte = 1
 
     /**
      * Packed entries read where they are (see `FfiPackedBatch` in bindings/src/events.rs) and
-     * the other events, as events in order. [data] is a view of native memory: nothing here
-     * keeps it, every payload is copied out.
+     * the other events, handed to [action] one by one, in order. [data] is a view of native
+     * memory: nothing here keeps it, every payload is copied out.
      */
-    fun unpack(data: ByteBuffer, others: List<FfiEvent>): List<Event> {
+    inline fun forEachEvent(data: ByteBuffer, others: List<FfiEvent>, action: (Event) -> Unit) {
         data.order(ByteOrder.LITTLE_ENDIAN)
         val size = data.limit()
-        val out = ArrayList<Event>(others.size + 64)
         var scratch = ByteArray(256)
         var next = 0
         var i = 0
         while (i < size) {
             val tag = data.get(i)
             if (tag != PACKED_TEXT && tag != PACKED_BINARY) {
-                out += event(others[next++])
+                action(event(others[next++]))
                 i += 1
                 continue
             }
@@ -284,9 +283,15 @@ internal object Convert {
                 data.get(start, bytes, 0, len)
                 Message.Binary(bytes)
             }
-            out += Event.Message(message)
+            action(Event.Message(message))
             i = start + len
         }
+    }
+
+    /** [forEachEvent]'s events as a list. */
+    fun unpack(data: ByteBuffer, others: List<FfiEvent>): List<Event> {
+        val out = ArrayList<Event>(others.size + 64)
+        forEachEvent(data, others) { out += it }
         return out
     }
 

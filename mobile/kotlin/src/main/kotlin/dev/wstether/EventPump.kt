@@ -2,8 +2,10 @@ package dev.wstether
 
 import com.sun.jna.Pointer
 import dev.wstether.ffi.FfiClient
+import dev.wstether.ffi.FfiEvent
 import dev.wstether.ffi.FfiWorker
 import dev.wstether.ffi.dispatchWatch
+import java.nio.ByteBuffer
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
 import java.util.logging.Level
@@ -11,8 +13,11 @@ import java.util.logging.Logger
 
 /** What the shared pump hands a client: its batches, in order, then the end of its stream. */
 internal interface EventSink {
-    /** One batch of the client's events (never concurrently with another of the same client). */
-    fun dispatch(batch: List<Event>)
+    /**
+     * One batch of the client's events (never concurrently with another of the same client):
+     * packed entries in native memory, valid only during the call, and the other events.
+     */
+    fun dispatch(data: ByteBuffer, others: List<FfiEvent>)
 
     /** The stream ended (after `Failed`, or after `close()` completed); no batch follows. */
     fun streamEnded()
@@ -85,7 +90,7 @@ internal object EventPump {
                     } else {
                         // The entries stay in native memory until this worker's next call.
                         val data = Pointer(work.dataPtr.toLong()).getByteBuffer(0, work.dataLen.toLong())
-                        sinks[id]?.dispatch(Convert.unpack(data, work.others))
+                        sinks[id]?.dispatch(data, work.others)
                     }
                 } catch (t: Throwable) {
                     // Listener exceptions are handled by the client; this is anything else.
