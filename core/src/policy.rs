@@ -62,19 +62,16 @@ pub(crate) fn verdict(cause: &Cause, terminal: &TerminalPolicy, refreshed: bool)
     }
 }
 
-/// Parse a `Retry-After` header value: delta-seconds or an HTTP date.
+/// Parse a `Retry-After` header value: delta-seconds, or an HTTP date counted from `now_unix`
+/// (the wall clock's Unix seconds, read by the caller: this module reads no clock).
 #[cfg(feature = "native")]
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now_unix: u64) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate_to_unix(v)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(when.saturating_sub(now)))
+    Some(Duration::from_secs(when.saturating_sub(now_unix)))
 }
 
 /// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") to Unix seconds.
@@ -175,15 +172,22 @@ mod tests {
 
     #[test]
     fn parses_retry_after_forms() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let now = 784_111_700;
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         assert_eq!(
             httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784_111_777)
         );
         assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(77)),
+            "a date is counted from the caller's now"
         );
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now + 1000),
+            Some(Duration::ZERO),
+            "a date already past"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

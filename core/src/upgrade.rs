@@ -218,7 +218,12 @@ pub(crate) fn check(
     offer: &Offer<'_>,
 ) -> Result<(Option<String>, Option<Params>), Cause> {
     if head.status != 101 {
-        let retry_after = head.get("retry-after").and_then(policy::parse_retry_after);
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let retry_after = head
+            .get("retry-after")
+            .and_then(|v| policy::parse_retry_after(v, now_unix));
         return Err(Cause::HandshakeRejected {
             status: head.status,
             retry_after,
