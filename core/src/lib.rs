@@ -33,11 +33,12 @@
 //! advisers [`backoff`], [`heartbeat`], [`outbox`], [`policy`] and [`budget`], `engine` (what the
 //! client's threads share, behind one lock), `driver` (the client's task), `wire` (the message
 //! layer), `connect`/`dns`/[`proxy`]/`upgrade`/`tls` (one attempt), [`config`] and [`limits`] (options and their
-//! ranges), and what leaves the core: [`event`], [`error`], [`stats`], [`redact`], [`runtime`],
-//! [`time`]. `docs/architecture.md` explains how they fit.
+//! ranges), and what leaves the core: [`event`], [`batch`] (events packed for a host binding),
+//! [`error`], [`stats`], [`redact`], [`runtime`], [`time`]. `docs/architecture.md` explains how
+//! they fit.
 //!
 //! Without the default `native` feature the crate is only the pure part: [`machine`] and its
-//! advisers, [`event`], [`error`], [`stats`], [`time`], [`limits`] and [`redact`]. That builds for
+//! advisers, [`event`], [`batch`], [`error`], [`stats`], [`time`], [`limits`] and [`redact`]. That builds for
 //! `wasm32-unknown-unknown`, where a driver of another platform does the I/O (the browser's
 //! `WebSocket`: the `wstether-web` crate).
 
