@@ -203,8 +203,9 @@ impl Decoder {
         })
     }
 
-    /// The next frame or message in the bytes read so far, if complete; a small whole message
-    /// is appended to `packed` as a packed entry ([`Decoded::Packed`]).
+    /// The next frame or message in the bytes read so far, if complete; a small whole message in
+    /// the common frame (see `common_frame`) is appended to `packed` as a packed entry
+    /// ([`Decoded::Packed`]).
     pub fn decode_into(&mut self, packed: &mut Vec<u8>) -> Result<Option<Decoded>, Violation> {
         loop {
             if let Some(big) = &self.big {
@@ -217,6 +218,8 @@ impl Decoder {
                 }
                 continue;
             }
+            // Every whole small message comes this way (a server that spends eight length bytes
+            // on one is decoded below, unpacked).
             if self.partial.is_none() {
                 if let Some((text, head_len, length)) = common_frame(&self.input) {
                     if length < SHARE_FRAME
@@ -296,15 +299,6 @@ impl Decoder {
                     });
                 }
                 return Ok(None);
-            }
-            if length < SHARE_FRAME
-                && header.is_final
-                && !header.rsv1
-                && self.partial.is_none()
-                && matches!(header.opcode, OpCode::Data(Data::Text | Data::Binary))
-            {
-                let text = header.opcode == OpCode::Data(Data::Text);
-                return self.pack(text, head_len, length, packed).map(Some);
             }
             self.input.advance(head_len);
             let payload = if length >= SHARE_FRAME {

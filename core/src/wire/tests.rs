@@ -460,6 +460,15 @@ fn the_common_frame_shortcut_keeps_every_rule_of_the_general_parser() {
         .collect();
     assert_eq!(items, expected);
 
+    // A length spelt in eight bytes is left to the general parser: decoded, not packed.
+    let mut long_header = vec![0x81, 127];
+    long_header.extend_from_slice(&5u64.to_be_bytes());
+    long_header.extend_from_slice(b"hello");
+    let mut d = Decoder::new(1 << 20, &long_header, None);
+    let mut untouched = Vec::new();
+    assert_eq!(d.decode_into(&mut untouched).unwrap(), Some(text("hello")));
+    assert!(untouched.is_empty());
+
     // What the shortcut must leave to the general parser still fails as before.
     let fails = |bytes: Vec<u8>, max: usize| {
         let mut d = Decoder::new(max, &bytes, None);
