@@ -1,6 +1,6 @@
 //! [`Batch`]: a run of one client's events for a binding that copies every payload into its
-//! host language anyway (the shared event threads of `dispatch`, which Kotlin, Swift and
-//! Python's callbacks use).
+//! host language anyway (the shared event threads of `dispatch`, which Kotlin and Python's
+//! callbacks use).
 //!
 //! Messages under [`PACK_LIMIT`] travel packed in one byte buffer: no allocation, reference
 //! count or `Event` per message between the socket and the host (those were about a fifth of
@@ -77,11 +77,6 @@ impl Batch {
             data: &self.data,
             others: self.others.iter(),
         }
-    }
-
-    /// The packed entries (module docs), with an entry for each of [`others`](Self::others).
-    pub fn packed(&self) -> &[u8] {
-        &self.data
     }
 
     /// The events that are not packed, in order.
