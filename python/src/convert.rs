@@ -4,6 +4,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
+use wstether::batch::Item;
 use wstether::{Cause, Event, Message};
 
 use crate::errors::IntoPyResult;
@@ -99,6 +100,16 @@ fn untrack(message: &Bound<'_, events::Message>) {
     // SAFETY: a live object of a GC type; untracking one that is never in a cycle is what
     // CPython itself does for atomic tuples and dicts, and its dealloc untracks only if tracked.
     unsafe { pyo3::ffi::PyObject_GC_UnTrack(message.as_ptr().cast()) }
+}
+
+/// A batch item's payload as `str` or `bytes`, if it is a message.
+pub(crate) fn item_data<'py>(py: Python<'py>, item: Item<'_>) -> Option<Bound<'py, PyAny>> {
+    match item {
+        Item::Text(text) => Some(PyString::new(py, text).into_any()),
+        Item::Binary(bytes) => Some(PyBytes::new(py, bytes).into_any()),
+        Item::Event(Event::Message(m)) => Some(message_data(py, m)),
+        Item::Event(_) => None,
+    }
 }
 
 /// A `Message` object around a payload made by [`message_data`].

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 use wstether::batch::{Batch, Item};
 use wstether::dispatch::{Dispatcher, Next, Work};
 use wstether::{CallbackFailure, Event};
@@ -173,12 +173,7 @@ fn call_handlers(
 ) {
     let handling_error = matches!(item, Item::Event(Event::Error { .. }));
     // A message's payload, made once for both handlers: the cheapest crossing.
-    let data = match item {
-        Item::Text(text) => Some(PyString::new(py, text).into_any()),
-        Item::Binary(bytes) => Some(PyBytes::new(py, bytes).into_any()),
-        Item::Event(Event::Message(m)) => Some(convert::message_data(py, m)),
-        Item::Event(_) => None,
-    };
+    let data = convert::item_data(py, item);
     let as_event = || match (&data, item) {
         (Some(data), _) => convert::message_to_py(py, data.clone()),
         (None, Item::Event(event)) => convert::event_to_py(py, event),
